@@ -1,0 +1,109 @@
+// OperatorHost: what a window operator may use of its partition engine: the
+// watermark, the timer service, the key table and the row output. Owned by
+// PartitionEngine; used only on the thread that drives that engine.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/container/btree_map.h>
+
+#include "common/byte_codec.h"
+#include "worker/engine/plan.h"
+#include "worker/engine/row.h"
+
+namespace weir::engine {
+
+// "No time": an unset timer or window end. No real window ends at -inf.
+inline constexpr int64_t kNoTime = kMinTime;
+
+// A timer of one (feature, key) pair.
+struct TimerRef {
+  uint32_t feature;
+  uint32_t key;
+};
+
+// One entity key of a partition.
+struct KeyEntry {
+  std::string text;
+  uint64_t hash = 0;           // orders firing deterministically
+  uint32_t live_features = 0;  // features holding state for this key; 0 = slot free
+};
+
+class OperatorHost {
+ public:
+  OperatorHost(const JobPlan& plan, RowSink* sink) : plan_(plan), sink_(sink) {}
+
+  const JobPlan& plan() const { return plan_; }
+  // W: the partition's watermark (DESIGN.md Section 3).
+  int64_t watermark() const { return watermark_; }
+  int64_t lateness() const { return plan_.allowed_lateness; }
+
+  // Asks for OnTimer(key, time) on `feature` once the watermark reaches `time`.
+  // Timers fire in order of (time, feature, key hash, key text).
+  void Schedule(int64_t time, uint32_t feature, uint32_t key) { timers_[time].push_back(TimerRef{feature, key}); }
+
+  // Emits one row for `key`.
+  void Emit(uint32_t feature, uint32_t key, int64_t start, int64_t end, const RowValue& value, uint32_t revision) {
+    FeatureRow row;
+    row.feature = feature;
+    row.key = keys_[key].text;
+    row.window_start = start;
+    row.window_end = end;
+    row.value = value;
+    row.revision = revision;
+    ++rows_emitted_;
+    if (revision > 0) ++corrections_emitted_;
+    sink_->OnRow(row);
+  }
+
+ private:
+  friend class PartitionEngine;
+
+  const JobPlan& plan_;
+  RowSink* sink_;
+  int64_t watermark_ = kMinTime;
+  absl::btree_map<int64_t, std::vector<TimerRef>> timers_;
+  std::vector<KeyEntry> keys_;
+  uint64_t rows_emitted_ = 0;
+  uint64_t corrections_emitted_ = 0;
+};
+
+// How one feature took one event.
+enum class AddOutcome : uint8_t {
+  kAdded,    // aggregated into at least one window
+  kTooLate,  // every window it belongs to is gone (DESIGN.md "allowed lateness")
+};
+
+// One feature's window state for every key of a partition. Implementations are
+// templates over window kind and aggregate (slice_operator.h,
+// session_operator.h). Keys are dense ids from the engine's key table.
+class FeatureOperator {
+ public:
+  virtual ~FeatureOperator() = default;
+
+  // Makes room for key ids < n.
+  virtual void ResizeKeys(size_t n) = 0;
+  // Adds `value` (already filtered and Usable) of event `e` for `key`. May emit
+  // corrections at once. REQUIRES: e.time is the record's event time.
+  virtual AddOutcome Add(uint32_t key, const Event& e, const FieldValue& value) = 0;
+  // The timer at `time` for `key` fired (the watermark reached it). Stale timers
+  // are ignored.
+  virtual void OnTimer(uint32_t key, int64_t time) = 0;
+  // True when the operator holds no state for `key`.
+  virtual bool Empty(uint32_t key) const = 0;
+  // Drops all state of `key` (the slot will be reused).
+  virtual void Clear(uint32_t key) = 0;
+
+  // Writes `key`'s state. REQUIRES: !Empty(key).
+  virtual void Serialize(uint32_t key, ByteWriter& w) const = 0;
+  // Reads state written by Serialize into the empty slot `key` and schedules
+  // its timer. False on malformed input.
+  [[nodiscard]] virtual bool Deserialize(uint32_t key, ByteReader& r) = 0;
+  // Bytes of state held for every key, inline and on the heap.
+  virtual size_t StateBytes() const = 0;
+};
+
+}  // namespace weir::engine
