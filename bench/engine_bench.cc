@@ -56,9 +56,9 @@ std::shared_ptr<const weir::engine::JobPlan> Plan(const std::string& feature) {
 // One minute of pre-decoded events: keys, offsets within the minute, amounts.
 struct MinuteOfEvents {
   std::vector<std::string> keys;
-  std::vector<uint32_t> key_of;     // per event
-  std::vector<int64_t> time_in;     // per event, [0, kMinute)
-  std::vector<FieldValue> amount;   // per event: the one field slot
+  std::vector<uint32_t> key_of;    // per event
+  std::vector<int64_t> time_in;    // per event, [0, kMinute)
+  std::vector<FieldValue> amount;  // per event: the one field slot
 
   MinuteOfEvents() {
     std::mt19937_64 rng(1);

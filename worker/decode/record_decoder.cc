@@ -10,6 +10,10 @@
 #include "common/rfc3339.h"
 
 namespace weir::decode {
+
+namespace {
+constexpr int64_t kMaxAbsTime = int64_t{1} << 53;
+}  // namespace
 namespace {
 
 using engine::DeadLetterReason;
@@ -259,6 +263,13 @@ bool RecordDecoder::Decode(std::string_view bytes, KafkaOffset offset, engine::E
     return Fail(error, DeadLetterReason::kMissingField, "time field \"" + plan_->time_field + "\" is missing");
   }
   if (!ReadTime(time_value, event, error)) return false;
+  // The engine's window arithmetic needs headroom below and above a time;
+  // +-2^53 ms is +-285,000 years.
+  if (event->time < -kMaxAbsTime || event->time > kMaxAbsTime) {
+    return Fail(error, DeadLetterReason::kBadType,
+                "time field \"" + plan_->time_field + "\" is " + std::to_string(event->time) +
+                    " ms, outside the supported range of +-2^53 ms around the Unix epoch");
+  }
   event->offset = offset;
   event->fields = fields_.data();
   return true;

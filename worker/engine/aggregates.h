@@ -138,7 +138,9 @@ struct StddevAgg {
     m2 += o.m2 + delta * delta * static_cast<double>(n) * static_cast<double>(o.n) / total;
     n += o.n;
   }
-  RowValue Value(const FeaturePlan&) const { return NumberValue(std::sqrt(std::max(0.0, m2 / static_cast<double>(n)))); }
+  RowValue Value(const FeaturePlan&) const {
+    return NumberValue(std::sqrt(std::max(0.0, m2 / static_cast<double>(n))));
+  }
   void Serialize(ByteWriter& w) const {
     w.PutVarint(static_cast<uint64_t>(n));
     w.Put(mean);

@@ -5,13 +5,13 @@
 #include <xxhash.h>
 
 #include "common/byte_codec.h"
+#include "common/key_hash.h"
 
 namespace weir::engine {
 namespace {
 
 constexpr std::string_view kSnapshotMagic = "WEIRSNAP";
 constexpr uint32_t kSnapshotVersion = 1;
-constexpr uint64_t kKeyHashSeed = 0x7765'6972;  // "weir"
 
 // The field value `count` without a field sees: present.
 const FieldValue kPresent{ValueType::kBool, true, 0, {}};
@@ -131,11 +131,10 @@ void PartitionEngine::FireTimers() {
       if (keys[a.key].hash != keys[b.key].hash) return keys[a.key].hash < keys[b.key].hash;
       return keys[a.key].text < keys[b.key].text;
     });
-    firing_.erase(std::unique(firing_.begin(), firing_.end(),
-                              [](const TimerRef& a, const TimerRef& b) {
-                                return a.feature == b.feature && a.key == b.key;
-                              }),
-                  firing_.end());
+    firing_.erase(
+        std::unique(firing_.begin(), firing_.end(),
+                    [](const TimerRef& a, const TimerRef& b) { return a.feature == b.feature && a.key == b.key; }),
+        firing_.end());
     for (const TimerRef& t : firing_) {
       FeatureOperator& op = *features_[t.feature].op;
       if (op.Empty(t.key)) continue;  // stale: the key's state is gone
@@ -163,7 +162,7 @@ uint32_t PartitionEngine::KeyId(std::string_view key) {
   }
   KeyEntry& entry = host_.keys_[id];
   entry.text.assign(key);
-  entry.hash = XXH3_64bits_withSeed(key.data(), key.size(), kKeyHashSeed);
+  entry.hash = KeyHash(key);
   entry.live_features = 0;
   key_ids_.emplace(entry.text, id);
   return id;

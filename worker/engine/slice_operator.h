@@ -168,8 +168,7 @@ class SliceOperator final : public FeatureOperator {
     auto first = std::lower_bound(st.slices.begin(), st.slices.end(), start,
                                   [](const Slice& s, int64_t t) { return s.start < t; });
     if (first == st.slices.end() || first->start >= end) return;
-    auto rev = std::lower_bound(st.revs.begin(), st.revs.end(), end,
-                                [](const Rev& r, int64_t t) { return r.end < t; });
+    auto rev = std::lower_bound(st.revs.begin(), st.revs.end(), end, [](const Rev& r, int64_t t) { return r.end < t; });
     const bool known = rev != st.revs.end() && rev->end == end;
     const uint32_t revision = known ? rev->next : 0;
     if (size_ == slide_ || std::next(first) == st.slices.end() || std::next(first)->start >= end) {

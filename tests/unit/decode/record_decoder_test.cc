@@ -115,7 +115,7 @@ TEST_CASE("RecordDecoder reads integer times in ms, s and us", "[decode]") {
     RecordDecoder decoder(MakePlan({}, TimeEncoding::kSeconds));
     CHECK(MustDecode(decoder, R"({"user":"u","ts":1700000000})").time == 1700000000000);
     CHECK(MustDecode(decoder, R"({"user":"u","ts":-2})").time == -2000);
-    CHECK(MustDecode(decoder, R"({"user":"u","ts":9223372036854775})").time == 9223372036854775000);
+    CHECK(MustDecode(decoder, R"({"user":"u","ts":9007199254740})").time == 9007199254740000);  // near 2^53 ms
   }
   SECTION("microseconds, floored") {
     RecordDecoder decoder(MakePlan({}, TimeEncoding::kMicros));
@@ -266,6 +266,15 @@ TEST_CASE("RecordDecoder sends times of the wrong type to bad_type", "[decode]")
     e = MustFail(decoder, R"({"user":"u","ts":-9223372036854776})");
     CHECK(e.reason == DeadLetterReason::kBadType);
     CHECK_THAT(e.detail, StartsWith("time field \"ts\" is -9223372036854776 seconds, too large"));
+  }
+  SECTION("a time beyond the supported range of +-2^53 ms") {
+    RecordDecoder decoder(MakePlan({}, TimeEncoding::kMillis));
+    DecodeError e = MustFail(decoder, R"({"user":"u","ts":9007199254740993})");
+    CHECK(e.reason == DeadLetterReason::kBadType);
+    CHECK(e.detail ==
+          "time field \"ts\" is 9007199254740993 ms, outside the supported range of +-2^53 ms around the Unix epoch");
+    e = MustFail(decoder, R"({"user":"u","ts":-9223372036854775808})");
+    CHECK(e.reason == DeadLetterReason::kBadType);
   }
   SECTION("an integer beyond int64") {
     RecordDecoder decoder(MakePlan({}, TimeEncoding::kMicros));

@@ -64,14 +64,16 @@ TEST_CASE("last takes the greatest event time, ties go to the later offset", "[e
 
 TEST_CASE("count_distinct counts distinct strings and numbers", "[engine][aggregate]") {
   EngineHarness h(JobYaml("  - { name: f, agg: count_distinct, field: x, window: { tumbling: 10s } }\n"));
-  for (const char* v : {"\"a\"", "\"b\"", "\"a\"", "5", "5.0", "\"5\"", "6"}) h.Event("k", 1000, std::string(",\"x\":") + v);
+  for (const char* v : {"\"a\"", "\"b\"", "\"a\"", "5", "5.0", "\"5\"", "6"})
+    h.Event("k", 1000, std::string(",\"x\":") + v);
   h.Flush();
   // "a", "b", 5 (= 5.0), "5", 6
   CHECK_THAT(h.TakeRows(), Equals(std::vector<std::string>{"f k [0,10000) 5 r0"}));
 }
 
 TEST_CASE("count_distinct over many values stays within 2% after slice merges", "[engine][aggregate][sketch]") {
-  EngineHarness h(JobYaml("  - { name: f, agg: count_distinct, field: x, window: { sliding: { size: 1m, slide: 1s } } }\n"));
+  EngineHarness h(
+      JobYaml("  - { name: f, agg: count_distinct, field: x, window: { sliding: { size: 1m, slide: 1s } } }\n"));
   for (int i = 0; i < 60000; ++i) h.Event("k", i, ",\"x\":" + std::to_string(i % 20000));
   h.Flush();
   auto rows = h.TakeRows();
@@ -83,8 +85,9 @@ TEST_CASE("count_distinct over many values stays within 2% after slice merges", 
 }
 
 TEST_CASE("percentile is within 1% of the exact rank value", "[engine][aggregate][sketch]") {
-  EngineHarness h(JobYaml("  - { name: p50, agg: percentile, p: 0.5, field: x, window: { tumbling: 1m } }\n"
-                          "  - { name: p95, agg: percentile, p: 0.95, field: x, window: { sliding: { size: 1m, slide: 10s } } }\n"));
+  EngineHarness h(JobYaml(
+      "  - { name: p50, agg: percentile, p: 0.5, field: x, window: { tumbling: 1m } }\n"
+      "  - { name: p95, agg: percentile, p: 0.95, field: x, window: { sliding: { size: 1m, slide: 10s } } }\n"));
   for (int i = 1; i <= 1000; ++i) h.Event("a", i * 50, ",\"x\":" + std::to_string(i));
   h.Flush();
   auto value_of = [&](const std::string& prefix) {
@@ -100,8 +103,9 @@ TEST_CASE("percentile is within 1% of the exact rank value", "[engine][aggregate
 }
 
 TEST_CASE("a record whose aggregated field is unusable is skipped by that feature only", "[engine][aggregate]") {
-  EngineHarness h(JobYaml("  - { name: total, agg: sum, field: x, window: { tumbling: 10s } }\n"
-                          "  - { name: n, agg: count, window: { tumbling: 10s } }\n"));
+  EngineHarness h(
+      JobYaml("  - { name: total, agg: sum, field: x, window: { tumbling: 10s } }\n"
+              "  - { name: n, agg: count, window: { tumbling: 10s } }\n"));
   h.Event("a", 1000, ",\"x\":2");
   h.Event("a", 2000, ",\"x\":\"oops\"");
   h.Event("a", 3000);
@@ -124,17 +128,19 @@ TEST_CASE("count with a field counts records where the field is present", "[engi
 TEST_CASE("where filters", "[engine][filter]") {
   EngineHarness h(JobYaml(
       "  - { name: clicks, agg: count, window: { tumbling: 10s }, where: [ { field: type, op: eq, value: click } ] }\n"
-      "  - { name: not_click, agg: count, window: { tumbling: 10s }, where: [ { field: type, op: ne, value: click } ] }\n"
+      "  - { name: not_click, agg: count, window: { tumbling: 10s }, where: [ { field: type, op: ne, value: click } ] "
+      "}\n"
       "  - { name: big, agg: count, window: { tumbling: 10s }, where: [ { field: x, op: ge, value: 10 } ] }\n"
-      "  - { name: in_set, agg: count, window: { tumbling: 10s }, where: [ { field: type, op: in, value: [view, buy] } ] }\n"
+      "  - { name: in_set, agg: count, window: { tumbling: 10s }, where: [ { field: type, op: in, value: [view, buy] } "
+      "] }\n"
       "  - { name: both, agg: count, window: { tumbling: 10s },\n"
       "      where: [ { field: type, op: eq, value: click }, { field: x, op: lt, value: 10 } ] }\n"));
   h.Event("a", 1000, ",\"type\":\"click\",\"x\":5");
   h.Event("a", 1001, ",\"type\":\"click\",\"x\":50");
   h.Event("a", 1002, ",\"type\":\"view\",\"x\":\"10\"");  // x is a string: ge 10 is false
-  h.Event("a", 1003, ",\"type\":\"buy\"");                 // x missing: ge is false
-  h.Event("a", 1004, ",\"type\":5");                       // a number against "click": false for eq and ne
-  h.Event("a", 1005);                                      // type missing: every filter is false
+  h.Event("a", 1003, ",\"type\":\"buy\"");                // x missing: ge is false
+  h.Event("a", 1004, ",\"type\":5");                      // a number against "click": false for eq and ne
+  h.Event("a", 1005);                                     // type missing: every filter is false
   h.Flush();
   CHECK_THAT(h.TakeRows(), Equals(std::vector<std::string>{
                                "clicks a [0,10000) 2 r0",
@@ -146,8 +152,9 @@ TEST_CASE("where filters", "[engine][filter]") {
 }
 
 TEST_CASE("a filtered-out late event is not a dead letter", "[engine][filter][lateness]") {
-  EngineHarness h(JobYaml(
-      "  - { name: clicks, agg: count, window: { tumbling: 10s }, where: [ { field: type, op: eq, value: click } ] }\n"));
+  EngineHarness h(
+      JobYaml("  - { name: clicks, agg: count, window: { tumbling: 10s }, where: [ { field: type, op: eq, value: click "
+              "} ] }\n"));
   h.Event("a", 20000, ",\"type\":\"click\"");
   h.Event("a", 1000, ",\"type\":\"view\"");   // late, but no feature wanted it
   h.Event("a", 1000, ",\"type\":\"click\"");  // late and its window is gone

@@ -35,9 +35,9 @@ std::vector<std::string> Stream(uint64_t seed, int n) {
   int64_t base = 0;
   for (int i = 0; i < n; ++i) {
     base += static_cast<int64_t>(rng() % 700);
-    if (rng() % 97 == 0) base += 40000;  // a gap: sessions close
+    if (rng() % 97 == 0) base += 40000;                       // a gap: sessions close
     int64_t ts = base - static_cast<int64_t>(rng() % 12000);  // up to 12s behind: some late
-    if (rng() % 40 == 0) ts = base - 60000;                     // too late for every window
+    if (rng() % 40 == 0) ts = base - 60000;                   // too late for every window
     std::string key = "k" + std::to_string(rng() % 7);
     std::string rec = "{\"k\":\"" + key + "\",\"ts\":" + std::to_string(ts);
     if (rng() % 10 != 0) rec += ",\"x\":" + std::to_string(static_cast<int>(rng() % 1000) - 200) + ".25";

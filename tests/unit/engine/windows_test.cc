@@ -75,11 +75,12 @@ TEST_CASE("sliding windows fire in end order as the watermark advances", "[engin
                                "c b [10000,30000) 1 r0",
                                "c a [10000,30000) 1 r0",
                                "c a [20000,40000) 1 r0",
-                           }) || Equals(std::vector<std::string>{
-                                     "c a [10000,30000) 1 r0",
-                                     "c b [10000,30000) 1 r0",
-                                     "c a [20000,40000) 1 r0",
-                                 }));
+                           }) ||
+                               Equals(std::vector<std::string>{
+                                   "c a [10000,30000) 1 r0",
+                                   "c b [10000,30000) 1 r0",
+                                   "c a [20000,40000) 1 r0",
+                               }));
 }
 
 TEST_CASE("events at most gap apart share a session; touching sessions merge", "[engine][session]") {
@@ -112,8 +113,8 @@ TEST_CASE("sessions are per key", "[engine][session]") {
   h.Event("a", 9000);
   h.Event("b", 16000);  // 16000 - 5000 > gap: a new session for b
   h.Flush();
-  CHECK_THAT(h.TakeRows(), UnorderedEquals(std::vector<std::string>{
-                               "s a [0,19000) 2 r0", "s b [5000,15000) 1 r0", "s b [16000,26000) 1 r0"}));
+  CHECK_THAT(h.TakeRows(), UnorderedEquals(std::vector<std::string>{"s a [0,19000) 2 r0", "s b [5000,15000) 1 r0",
+                                                                    "s b [16000,26000) 1 r0"}));
 }
 
 TEST_CASE("an event exactly at the watermark is not late", "[engine][lateness]") {
@@ -185,8 +186,9 @@ TEST_CASE("a late event extends a fired session and re-fires it", "[engine][late
 }
 
 TEST_CASE("a late event dropped by one feature but taken by another is not a dead letter", "[engine][lateness]") {
-  EngineHarness h(JobYaml("  - { name: short, agg: count, window: { tumbling: 10s } }\n"
-                          "  - { name: long, agg: count, window: { tumbling: 1m } }\n"));
+  EngineHarness h(
+      JobYaml("  - { name: short, agg: count, window: { tumbling: 10s } }\n"
+              "  - { name: long, agg: count, window: { tumbling: 1m } }\n"));
   h.Event("a", 1000);
   h.Event("a", 30000);  // W = 30000: short [0,10000) fired and is gone; long [0,60000) is open
   h.TakeRows();
@@ -197,9 +199,10 @@ TEST_CASE("a late event dropped by one feature but taken by another is not a dea
 }
 
 TEST_CASE("state is dropped once the watermark passes end + lateness", "[engine][state]") {
-  EngineHarness h(JobYaml("  - { name: c, agg: count, window: { sliding: { size: 1m, slide: 10s } } }\n"
-                          "  - { name: s, agg: count, window: { session: { gap: 5s } } }\n",
-                          "allowed_lateness: 20s"));
+  EngineHarness h(
+      JobYaml("  - { name: c, agg: count, window: { sliding: { size: 1m, slide: 10s } } }\n"
+              "  - { name: s, agg: count, window: { session: { gap: 5s } } }\n",
+              "allowed_lateness: 20s"));
   for (int k = 0; k < 1000; ++k) h.Event("k" + std::to_string(k), 1000 + k);
   CHECK(h.engine().stats().keys == 1000);
   const size_t full = h.engine().StateBytes();
