@@ -21,6 +21,7 @@ inline constexpr int64_t kNoTime = kMinTime;
 
 // A timer of one (feature, key) pair.
 struct TimerRef {
+  uint64_t key_hash;  // copied from KeyEntry so sorting stays in cache
   uint32_t feature;
   uint32_t key;
 };
@@ -29,7 +30,9 @@ struct TimerRef {
 struct KeyEntry {
   std::string text;
   uint64_t hash = 0;           // orders firing deterministically
-  uint32_t live_features = 0;  // features holding state for this key; 0 = slot free
+  uint32_t live_features = 0;  // features holding state for this key
+  bool idle = false;           // queued for release (live_features reached 0)
+  int64_t idle_since = 0;      // the watermark when it went idle
 };
 
 class OperatorHost {
@@ -43,7 +46,9 @@ class OperatorHost {
 
   // Asks for OnTimer(key, time) on `feature` once the watermark reaches `time`.
   // Timers fire in order of (time, feature, key hash, key text).
-  void Schedule(int64_t time, uint32_t feature, uint32_t key) { timers_[time].push_back(TimerRef{feature, key}); }
+  void Schedule(int64_t time, uint32_t feature, uint32_t key) {
+    timers_[time].push_back(TimerRef{keys_[key].hash, feature, key});
+  }
 
   // Emits one row for `key`.
   void Emit(uint32_t feature, uint32_t key, int64_t start, int64_t end, const RowValue& value, uint32_t revision) {

@@ -62,6 +62,7 @@ PartitionEngine::PartitionEngine(std::shared_ptr<const JobPlan> plan, RowSink* s
     : plan_(std::move(plan)), host_(*plan_, sink) {
   for (uint32_t f = 0; f < plan_->features.size(); ++f) features_.push_back(MakeFeatureOperator(host_, f));
   skipped_.assign(plan_->features.size(), 0);
+  for (const FeaturePlan& f : plan_->features) key_retention_ = std::max({key_retention_, f.size, f.gap});
 }
 
 PartitionEngine::~PartitionEngine() = default;
@@ -90,10 +91,10 @@ void PartitionEngine::Process(const Event& e) {
     const bool was_empty = rt.op->Empty(key);
     if (rt.op->Add(key, e, value) == AddOutcome::kAdded) {
       added = true;
-      if (was_empty) ++host_.keys_[key].live_features;
+      if (was_empty) FeatureStateAdded(key);
     } else {
       too_late = true;
-      if (!was_empty && rt.op->Empty(key)) --host_.keys_[key].live_features;
+      if (!was_empty && rt.op->Empty(key)) FeatureStateRemoved(key);
     }
   }
   if (!added && too_late) {
@@ -102,18 +103,61 @@ void PartitionEngine::Process(const Event& e) {
                               "event time " + std::to_string(e.time) + " is behind watermark " +
                                   std::to_string(host_.watermark_) + " by more than the allowed lateness");
   }
-  ReleaseKeyIfEmpty(key);
+  if (host_.keys_[key].live_features == 0) MarkIdle(key);
 
   if (e.time > max_event_time_) {
     max_event_time_ = e.time;
     AdvanceWatermark(SaturatingSub(e.time, plan_->max_out_of_orderness));
   }
+  if (!idle_keys_.empty() && host_.watermark_ >= next_sweep_) SweepIdleKeys();
+}
+
+void PartitionEngine::FeatureStateAdded(uint32_t key) {
+  if (host_.keys_[key].live_features++ == 0) ++live_keys_;
+}
+
+void PartitionEngine::FeatureStateRemoved(uint32_t key) {
+  if (--host_.keys_[key].live_features == 0) {
+    --live_keys_;
+    MarkIdle(key);
+  }
+}
+
+void PartitionEngine::MarkIdle(uint32_t key) {
+  KeyEntry& entry = host_.keys_[key];
+  if (entry.idle) return;
+  entry.idle = true;
+  entry.idle_since = host_.watermark_;
+  idle_keys_.push_back(key);
+}
+
+void PartitionEngine::SweepIdleKeys() {
+  const int64_t w = host_.watermark_;
+  size_t kept = 0;
+  for (uint32_t key : idle_keys_) {
+    KeyEntry& entry = host_.keys_[key];
+    if (entry.live_features != 0) {  // it came back
+      entry.idle = false;
+      continue;
+    }
+    if (SaturatingSub(w, entry.idle_since) < key_retention_ && w != kMaxTime) {
+      idle_keys_[kept++] = key;
+      continue;
+    }
+    entry.idle = false;
+    key_ids_.erase(absl::string_view(entry.text.data(), entry.text.size()));
+    for (FeatureRuntime& rt : features_) rt.op->Clear(key);
+    free_keys_.push_back(key);
+  }
+  idle_keys_.resize(kept);
+  next_sweep_ = SaturatingAdd(w, std::max<int64_t>(1, key_retention_ / 2));
 }
 
 void PartitionEngine::AdvanceWatermark(int64_t w) {
   if (w <= host_.watermark_) return;
   host_.watermark_ = w;
   FireTimers();
+  if (w == kMaxTime) SweepIdleKeys();  // flushed: nothing can come back
 }
 
 void PartitionEngine::FireTimers() {
@@ -127,8 +171,8 @@ void PartitionEngine::FireTimers() {
     // rows does not depend on key ids (which differ after a restore).
     std::sort(firing_.begin(), firing_.end(), [&keys](const TimerRef& a, const TimerRef& b) {
       if (a.feature != b.feature) return a.feature < b.feature;
+      if (a.key_hash != b.key_hash) return a.key_hash < b.key_hash;
       if (a.key == b.key) return false;
-      if (keys[a.key].hash != keys[b.key].hash) return keys[a.key].hash < keys[b.key].hash;
       return keys[a.key].text < keys[b.key].text;
     });
     firing_.erase(
@@ -139,10 +183,7 @@ void PartitionEngine::FireTimers() {
       FeatureOperator& op = *features_[t.feature].op;
       if (op.Empty(t.key)) continue;  // stale: the key's state is gone
       op.OnTimer(t.key, time);
-      if (op.Empty(t.key)) {
-        --host_.keys_[t.key].live_features;
-        ReleaseKeyIfEmpty(t.key);
-      }
+      if (op.Empty(t.key)) FeatureStateRemoved(t.key);
     }
     firing_.clear();
   }
@@ -164,18 +205,9 @@ uint32_t PartitionEngine::KeyId(std::string_view key) {
   entry.text.assign(key);
   entry.hash = KeyHash(key);
   entry.live_features = 0;
+  entry.idle = false;
   key_ids_.emplace(entry.text, id);
   return id;
-}
-
-void PartitionEngine::ReleaseKeyIfEmpty(uint32_t key) {
-  KeyEntry& entry = host_.keys_[key];
-  if (entry.live_features != 0) return;
-  auto it = key_ids_.find(absl::string_view(entry.text.data(), entry.text.size()));
-  if (it == key_ids_.end() || it->second != key) return;  // already free
-  key_ids_.erase(it);
-  for (FeatureRuntime& rt : features_) rt.op->Clear(key);
-  free_keys_.push_back(key);
 }
 
 EngineStats PartitionEngine::stats() const {
@@ -185,7 +217,7 @@ EngineStats PartitionEngine::stats() const {
   s.corrections = host_.corrections_emitted_;
   s.late_dead_letters = late_dead_letters_;
   s.skipped = skipped_;
-  s.keys = key_ids_.size();
+  s.keys = live_keys_;
   return s;
 }
 
@@ -212,7 +244,7 @@ std::string PartitionEngine::Snapshot() const {
   w.PutVarint(host_.corrections_emitted_);
   w.PutVarint(skipped_.size());
   for (uint64_t s : skipped_) w.PutVarint(s);
-  w.PutVarint(key_ids_.size());
+  w.PutVarint(live_keys_);
   for (uint32_t id = 0; id < host_.keys_.size(); ++id) {
     const KeyEntry& k = host_.keys_[id];
     if (k.live_features == 0) continue;
@@ -239,6 +271,9 @@ void PartitionEngine::Reset() {
   host_.corrections_emitted_ = 0;
   key_ids_.clear();
   free_keys_.clear();
+  idle_keys_.clear();
+  live_keys_ = 0;
+  next_sweep_ = kMinTime;
   max_event_time_ = kMinTime;
   events_ = 0;
   late_dead_letters_ = 0;
@@ -287,7 +322,7 @@ Status PartitionEngine::Restore(std::string_view bytes) {
         r.Fail();
         break;
       }
-      ++host_.keys_[id].live_features;
+      FeatureStateAdded(id);
     }
   }
   if (!r.ok() || !r.done()) {

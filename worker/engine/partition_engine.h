@@ -66,7 +66,13 @@ class PartitionEngine {
 
  private:
   uint32_t KeyId(std::string_view key);
-  void ReleaseKeyIfEmpty(uint32_t key);
+  // Bookkeeping when a feature's state for `key` appears or goes.
+  void FeatureStateAdded(uint32_t key);
+  void FeatureStateRemoved(uint32_t key);
+  // Queues a key without state for release. Keys are released in batches, not
+  // at once, because a key that just emptied usually gets its next event soon.
+  void MarkIdle(uint32_t key);
+  void SweepIdleKeys();
   bool Accepts(const FeaturePlan& f, const Event& e) const;
   void FireTimers();
   void Reset();
@@ -76,6 +82,12 @@ class PartitionEngine {
   std::vector<FeatureRuntime> features_;
   absl::flat_hash_map<std::string, uint32_t> key_ids_;
   std::vector<uint32_t> free_keys_;
+  std::vector<uint32_t> idle_keys_;
+  size_t live_keys_ = 0;  // keys with live_features > 0
+  // A key idle for this long (of watermark) is released: the longest window
+  // or session gap, so keys that come back every window keep their slot.
+  int64_t key_retention_ = 0;
+  int64_t next_sweep_ = kMinTime;
   int64_t max_event_time_ = kMinTime;
   uint64_t events_ = 0;
   uint64_t late_dead_letters_ = 0;

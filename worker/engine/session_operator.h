@@ -83,7 +83,6 @@ class SessionOperator final : public FeatureOperator {
       ++gone;
     }
     st.sessions.erase(st.sessions.begin(), st.sessions.begin() + static_cast<std::ptrdiff_t>(gone));
-    if (st.sessions.empty()) std::vector<Session>().swap(st.sessions);
     Reschedule(key, st);
   }
 

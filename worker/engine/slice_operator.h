@@ -203,13 +203,7 @@ class SliceOperator final : public FeatureOperator {
     drop = 0;
     while (drop < st.revs.size() && SaturatingAdd(st.revs[drop].end, lateness) <= w) ++drop;
     st.revs.erase(st.revs.begin(), st.revs.begin() + static_cast<std::ptrdiff_t>(drop));
-    if (st.slices.empty()) {
-      st.next_fire = kNoTime;
-      if (st.revs.empty()) {
-        std::vector<Slice>().swap(st.slices);
-        std::vector<Rev>().swap(st.revs);
-      }
-    }
+    if (st.slices.empty()) st.next_fire = kNoTime;
   }
 
   // Keeps one timer live at min(next fire, earliest expiry). An expiry already
