@@ -32,34 +32,22 @@ printf '%s\n' '{"user":"a","ts":100}' '{"user":"a","ts":200}' '{"user":"a","ts":
 "$weirctl" replay --job "$dir/job.yaml" --input "$tmp/late.jsonl" --dead-letter "$tmp/late_dlq.jsonl" -q >/dev/null
 grep -q '"reason":"late","partition":0,"offset":2' "$tmp/late_dlq.jsonl" || fail "no late dead letter"
 
-# 4. Errors: a bad spec names the path; a missing file names the file; both exit 2.
+# 4. Errors: a bad spec names the path; a missing file names the file; all exit 2.
+# expect_exit CODE PATTERN ARGS...: runs weirctl, checks its exit code and stderr.
+expect_exit() {
+  local want=$1 pattern=$2 code=0
+  shift 2
+  "$weirctl" "$@" >/dev/null 2>"$tmp/err.txt" || code=$?
+  [ "$code" -eq "$want" ] || fail "weirctl $*: exit $code, want $want"
+  grep -q -- "$pattern" "$tmp/err.txt" || fail "weirctl $*: stderr lacks '$pattern': $(cat "$tmp/err.txt")"
+}
 sed 's/slide: 1m/slide: 7m/' "$dir/job.yaml" > "$tmp/bad.yaml"
-set +e
-"$weirctl" replay --job "$tmp/bad.yaml" --input "$dir/events.jsonl" >/dev/null 2>"$tmp/err.txt"
-code=$?
-set -e
-[ $code -eq 2 ] || fail "bad spec: exit $code, want 2"
-grep -q "features\[1\].window.sliding.slide: 7m is longer than size 2m" "$tmp/err.txt" || fail "bad spec message: $(cat "$tmp/err.txt")"
-
-set +e
-"$weirctl" replay --job "$dir/job.yaml" --input "$tmp/nope.jsonl" >/dev/null 2>"$tmp/err.txt"
-code=$?
-set -e
-[ $code -eq 2 ] || fail "missing input: exit $code, want 2"
-grep -q "cannot open input \"$tmp/nope.jsonl\": No such file or directory" "$tmp/err.txt" || fail "missing input message: $(cat "$tmp/err.txt")"
-
-set +e
-"$weirctl" replay --job "$tmp/nope.yaml" --input "$dir/events.jsonl" >/dev/null 2>"$tmp/err.txt"
-code=$?
-set -e
-[ $code -eq 2 ] || fail "missing job: exit $code, want 2"
-grep -q "nope.yaml" "$tmp/err.txt" || fail "missing job message: $(cat "$tmp/err.txt")"
-
-set +e
-"$weirctl" replay --input "$dir/events.jsonl" >/dev/null 2>"$tmp/err.txt"
-code=$?
-set -e
-[ $code -eq 2 ] || fail "missing --job: exit $code, want 2"
+expect_exit 2 "features\[1\].window.sliding.slide: 7m is longer than size 2m" \
+  replay --job "$tmp/bad.yaml" --input "$dir/events.jsonl"
+expect_exit 2 "cannot open input \"$tmp/nope.jsonl\": No such file or directory" \
+  replay --job "$dir/job.yaml" --input "$tmp/nope.jsonl"
+expect_exit 2 "nope.yaml" replay --job "$tmp/nope.yaml" --input "$dir/events.jsonl"
+expect_exit 2 "--job is required" replay --input "$dir/events.jsonl"
 
 # 5. Every example job replays over its sample events.
 for job in "$examples"/*.yaml; do
