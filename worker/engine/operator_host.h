@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include <absl/container/btree_map.h>
+#include <algorithm>
 
 #include "common/byte_codec.h"
 #include "worker/engine/plan.h"
@@ -19,9 +19,10 @@ namespace weir::engine {
 // "No time": an unset timer or window end. No real window ends at -inf.
 inline constexpr int64_t kNoTime = kMinTime;
 
-// A timer of one (feature, key) pair.
+// A timer of one (feature, key) pair at `time`.
 struct TimerRef {
-  uint64_t key_hash;  // copied from KeyEntry so sorting stays in cache
+  int64_t time;
+  uint64_t key_hash;  // copied from KeyEntry so ordering stays in cache
   uint32_t feature;
   uint32_t key;
 };
@@ -47,7 +48,8 @@ class OperatorHost {
   // Asks for OnTimer(key, time) on `feature` once the watermark reaches `time`.
   // Timers fire in order of (time, feature, key hash, key text).
   void Schedule(int64_t time, uint32_t feature, uint32_t key) {
-    timers_[time].push_back(TimerRef{keys_[key].hash, feature, key});
+    timers_.push_back(TimerRef{time, keys_[key].hash, feature, key});
+    std::push_heap(timers_.begin(), timers_.end(), TimerAfter{&keys_});
   }
 
   // Emits one row for `key`.
@@ -70,7 +72,19 @@ class OperatorHost {
   const JobPlan& plan_;
   RowSink* sink_;
   int64_t watermark_ = kMinTime;
-  absl::btree_map<int64_t, std::vector<TimerRef>> timers_;
+  // Fires in order of (time, feature, key hash, key text): the order of rows
+  // never depends on key ids, which differ after a restore.
+  struct TimerAfter {
+    const std::vector<KeyEntry>* keys;
+    bool operator()(const TimerRef& a, const TimerRef& b) const {
+      if (a.time != b.time) return a.time > b.time;
+      if (a.feature != b.feature) return a.feature > b.feature;
+      if (a.key_hash != b.key_hash) return a.key_hash > b.key_hash;
+      if (a.key == b.key) return false;
+      return (*keys)[a.key].text > (*keys)[b.key].text;
+    }
+  };
+  std::vector<TimerRef> timers_;  // a min-heap under TimerAfter
   std::vector<KeyEntry> keys_;
   uint64_t rows_emitted_ = 0;
   uint64_t corrections_emitted_ = 0;

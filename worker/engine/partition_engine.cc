@@ -162,30 +162,18 @@ void PartitionEngine::AdvanceWatermark(int64_t w) {
 
 void PartitionEngine::FireTimers() {
   auto& timers = host_.timers_;
-  const auto& keys = host_.keys_;
-  while (!timers.empty() && timers.begin()->first <= host_.watermark_) {
-    const int64_t time = timers.begin()->first;
-    firing_.swap(timers.begin()->second);
-    timers.erase(timers.begin());
-    // Same time: by feature, then key hash, then key text, so the order of
-    // rows does not depend on key ids (which differ after a restore).
-    std::sort(firing_.begin(), firing_.end(), [&keys](const TimerRef& a, const TimerRef& b) {
-      if (a.feature != b.feature) return a.feature < b.feature;
-      if (a.key_hash != b.key_hash) return a.key_hash < b.key_hash;
-      if (a.key == b.key) return false;
-      return keys[a.key].text < keys[b.key].text;
-    });
-    firing_.erase(
-        std::unique(firing_.begin(), firing_.end(),
-                    [](const TimerRef& a, const TimerRef& b) { return a.feature == b.feature && a.key == b.key; }),
-        firing_.end());
-    for (const TimerRef& t : firing_) {
-      FeatureOperator& op = *features_[t.feature].op;
-      if (op.Empty(t.key)) continue;  // stale: the key's state is gone
-      op.OnTimer(t.key, time);
-      if (op.Empty(t.key)) FeatureStateRemoved(t.key);
-    }
-    firing_.clear();
+  const OperatorHost::TimerAfter after{&host_.keys_};
+  TimerRef last{kNoTime, 0, 0, 0};
+  while (!timers.empty() && timers.front().time <= host_.watermark_) {
+    std::pop_heap(timers.begin(), timers.end(), after);
+    const TimerRef t = timers.back();
+    timers.pop_back();
+    if (t.time == last.time && t.feature == last.feature && t.key == last.key) continue;  // a duplicate
+    last = t;
+    FeatureOperator& op = *features_[t.feature].op;
+    if (op.Empty(t.key)) continue;  // stale: the key's state is gone
+    op.OnTimer(t.key, t.time);
+    if (op.Empty(t.key)) FeatureStateRemoved(t.key);
   }
 }
 
@@ -227,7 +215,7 @@ size_t PartitionEngine::StateBytes() const {
   bytes += host_.keys_.capacity() * sizeof(KeyEntry);
   for (const KeyEntry& k : host_.keys_) bytes += k.text.capacity() > 15 ? k.text.capacity() : 0;
   bytes += key_ids_.capacity() * (sizeof(std::pair<std::string, uint32_t>) + 1);
-  for (const auto& [time, refs] : host_.timers_) bytes += 48 + refs.capacity() * sizeof(TimerRef);
+  bytes += host_.timers_.capacity() * sizeof(TimerRef);
   return bytes;
 }
 

@@ -92,7 +92,6 @@ class PartitionEngine {
   uint64_t events_ = 0;
   uint64_t late_dead_letters_ = 0;
   std::vector<uint64_t> skipped_;
-  std::vector<TimerRef> firing_;  // scratch for FireTimers
 };
 
 }  // namespace weir::engine
