@@ -52,6 +52,17 @@ class OperatorHost {
     std::push_heap(timers_.begin(), timers_.end(), TimerAfter{&keys_});
   }
 
+  // Keeps one live timer per (feature, key): schedules `due` when it is
+  // earlier than `*scheduled` (the live timer's time, kNoTime for none). A
+  // later `due` needs nothing: the earlier timer's callback reschedules.
+  void ScheduleIfEarlier(int64_t due, int64_t* scheduled, uint32_t feature, uint32_t key) {
+    if (due == kNoTime) return;
+    if (*scheduled == kNoTime || due < *scheduled) {
+      *scheduled = due;
+      Schedule(due, feature, key);
+    }
+  }
+
   // Emits one row for `key`.
   void Emit(uint32_t feature, uint32_t key, int64_t start, int64_t end, const RowValue& value, uint32_t revision) {
     FeatureRow row;

@@ -161,11 +161,7 @@ class SessionOperator final : public FeatureOperator {
       int64_t expiry = SaturatingAdd(st.sessions.front().end, host_.lateness());
       if (st.sessions.front().emitted && (due == kNoTime || expiry < due)) due = expiry;
     }
-    if (due == kNoTime) return;
-    if (st.scheduled == kNoTime || due < st.scheduled) {
-      st.scheduled = due;
-      host_.Schedule(due, feature_, key);
-    }
+    host_.ScheduleIfEarlier(due, &st.scheduled, feature_, key);
   }
 
   OperatorHost& host_;

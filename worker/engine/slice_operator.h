@@ -220,12 +220,8 @@ class SliceOperator final : public FeatureOperator {
       int64_t expiry = SaturatingAdd(st.revs.front().end, lateness);
       if (due == kNoTime || expiry < due) due = expiry;
     }
-    if (due == kNoTime) return;
-    if (st.next_fire != kNoTime && due <= host_.watermark()) due = st.next_fire;
-    if (st.scheduled == kNoTime || due < st.scheduled) {
-      st.scheduled = due;
-      host_.Schedule(due, feature_, key);
-    }
+    if (due != kNoTime && st.next_fire != kNoTime && due <= host_.watermark()) due = st.next_fire;
+    host_.ScheduleIfEarlier(due, &st.scheduled, feature_, key);
   }
 
   OperatorHost& host_;
