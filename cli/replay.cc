@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 #include <ostream>
 
 #include "common/job_spec.h"
@@ -17,20 +16,31 @@ namespace {
 
 constexpr size_t kFlushBytes = 1 << 20;
 
-// A FILE* that closes itself; stdin/stdout are borrowed, not closed.
+// A FILE* that closes itself; stdin/stdout are borrowed, not closed. `name`
+// is what error messages call it.
 struct File {
   FILE* f = nullptr;
   bool owned = false;
+  std::string name;
   ~File() {
     if (owned && f != nullptr) std::fclose(f);
   }
 };
 
+// getline's buffer, freed on every way out.
+struct LineBuffer {
+  char* data = nullptr;
+  size_t capacity = 0;
+  ~LineBuffer() { std::free(data); }
+};
+
 Status OpenFile(const std::string& path, const char* mode, FILE* standard, File* out, const char* what) {
   if (path.empty() || path == "-") {
     out->f = standard;
+    out->name = std::string(what) + " (" + (standard == stdin ? "stdin" : "stdout") + ")";
     return Status::Ok();
   }
+  out->name = std::string(what) + " \"" + path + "\"";
   out->f = std::fopen(path.c_str(), mode);
   if (out->f == nullptr) {
     const int err = errno;
@@ -45,7 +55,7 @@ Status OpenFile(const std::string& path, const char* mode, FILE* standard, File*
 // Collects the engine's output as JSON lines and writes it out in large blocks.
 class ReplaySink : public engine::RowSink {
  public:
-  ReplaySink(const engine::JobPlan& plan, FILE* rows, FILE* dead, int32_t partition, ReplaySummary* summary)
+  ReplaySink(const engine::JobPlan& plan, const File* rows, const File* dead, int32_t partition, ReplaySummary* summary)
       : plan_(plan), rows_file_(rows), dead_file_(dead), partition_(partition), summary_(summary) {}
 
   void set_record(std::string_view record) { record_ = record; }
@@ -63,34 +73,41 @@ class ReplaySink : public engine::RowSink {
 
   void DeadLetter(engine::DeadLetterReason reason, int64_t offset, std::string_view detail) {
     ++summary_->dead_letters[static_cast<int>(reason)];
-    if (dead_file_ == nullptr) return;
+    if (dead_file_->f == nullptr) return;
     engine::AppendDeadLetterJson(dead_, reason, partition_, offset, detail, record_);
     if (dead_.size() >= kFlushBytes) (void)Drain();
   }
 
-  // Writes what is buffered. Errors are sticky and reported by the last call.
+  // Writes what is buffered and flushes. The first write error is kept and
+  // returned by this and every later call.
   Status Drain() {
-    Write(rows_file_, &rows_);
-    if (dead_file_ != nullptr) Write(dead_file_, &dead_);
-    if (write_errno_ != 0) return Internal(std::string("cannot write output: ") + std::strerror(write_errno_));
-    return Status::Ok();
+    Write(*rows_file_, &rows_);
+    if (dead_file_->f != nullptr) Write(*dead_file_, &dead_);
+    return error_;
   }
 
+  // The first write error, if any: the replay stops at once on one.
+  const Status& error() const { return error_; }
+
  private:
-  void Write(FILE* f, std::string* buf) {
-    if (!buf->empty() && std::fwrite(buf->data(), 1, buf->size(), f) != buf->size()) write_errno_ = errno;
+  void Write(const File& file, std::string* buf) {
+    if (error_.ok() && ((!buf->empty() && std::fwrite(buf->data(), 1, buf->size(), file.f) != buf->size()) ||
+                        std::fflush(file.f) != 0)) {
+      error_ =
+          Internal("cannot write " + file.name + ": " + std::strerror(errno) + " (check free space and permissions)");
+    }
     buf->clear();
   }
 
   const engine::JobPlan& plan_;
-  FILE* rows_file_;
-  FILE* dead_file_;
+  const File* rows_file_;
+  const File* dead_file_;
   int32_t partition_;
   ReplaySummary* summary_;
   std::string_view record_;
   std::string rows_;
   std::string dead_;
-  int write_errno_ = 0;
+  Status error_;
 };
 
 }  // namespace
@@ -109,24 +126,20 @@ Result<ReplaySummary> RunReplay(const ReplayOptions& options, std::ostream& log)
   }
 
   ReplaySummary summary;
-  ReplaySink sink(**plan, output.f, dead.f, options.partition, &summary);
+  ReplaySink sink(**plan, &output, &dead, options.partition, &summary);
   engine::PartitionEngine engine(*plan, &sink);
   decode::RecordDecoder decoder(*plan);
 
-  char* line = nullptr;
-  size_t capacity = 0;
-  std::unique_ptr<char, decltype(&std::free)> line_owner(nullptr, &std::free);
+  LineBuffer line;
   int64_t offset = -1;
   auto last_progress = std::chrono::steady_clock::now();
   engine::Event event;
   decode::DecodeError error;
   for (;;) {
-    const ssize_t n = ::getline(&line, &capacity, input.f);
-    line_owner.release();
-    line_owner.reset(line);
+    const ssize_t n = ::getline(&line.data, &line.capacity, input.f);
     if (n < 0) break;
     ++offset;
-    std::string_view record(line, static_cast<size_t>(n));
+    std::string_view record(line.data, static_cast<size_t>(n));
     while (!record.empty() && (record.back() == '\n' || record.back() == '\r')) record.remove_suffix(1);
     if (record.empty()) continue;  // blank lines are not records (offsets still count lines)
     ++summary.records;
@@ -136,6 +149,7 @@ Result<ReplaySummary> RunReplay(const ReplayOptions& options, std::ostream& log)
     } else {
       sink.DeadLetter(error.reason, offset, error.detail);
     }
+    if (!sink.error().ok()) return sink.error();
     if (options.progress && (summary.records & 0xffff) == 0) {
       auto now = std::chrono::steady_clock::now();
       if (now - last_progress >= std::chrono::seconds(1)) {
@@ -145,15 +159,12 @@ Result<ReplaySummary> RunReplay(const ReplayOptions& options, std::ostream& log)
     }
   }
   if (std::ferror(input.f)) {
-    return Internal("cannot read input \"" + options.input_path + "\": " + std::strerror(errno));
+    return Internal("cannot read " + input.name + ": " + std::strerror(errno));
   }
   sink.set_record({});
   if (options.flush) engine.AdvanceWatermark(kMaxTime);
   summary.watermark = engine.watermark();
   WEIR_RETURN_IF_ERROR(sink.Drain());
-  if (std::fflush(output.f) != 0 || (dead.f != nullptr && std::fflush(dead.f) != 0)) {
-    return Internal(std::string("cannot write output: ") + std::strerror(errno));
-  }
   return summary;
 }
 

@@ -35,12 +35,6 @@ class [[nodiscard]] Status {
   // Says what failed and, where it can, what to do about it.
   const std::string& message() const { return message_; }
 
-  // Returns this status with `context: ` put in front of its message.
-  Status WithContext(const std::string& context) const {
-    if (ok()) return *this;
-    return Status(code_, context + ": " + message_);
-  }
-
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;

@@ -52,17 +52,6 @@ class OperatorHost {
     std::push_heap(timers_.begin(), timers_.end(), TimerAfter{&keys_});
   }
 
-  // Keeps one live timer per (feature, key): schedules `due` when it is
-  // earlier than `*scheduled` (the live timer's time, kNoTime for none). A
-  // later `due` needs nothing: the earlier timer's callback reschedules.
-  void ScheduleIfEarlier(int64_t due, int64_t* scheduled, uint32_t feature, uint32_t key) {
-    if (due == kNoTime) return;
-    if (*scheduled == kNoTime || due < *scheduled) {
-      *scheduled = due;
-      Schedule(due, feature, key);
-    }
-  }
-
   // Emits one row for `key`.
   void Emit(uint32_t feature, uint32_t key, int64_t start, int64_t end, const RowValue& value, uint32_t revision) {
     FeatureRow row;
@@ -107,9 +96,18 @@ enum class AddOutcome : uint8_t {
   kTooLate,  // every window it belongs to is gone (DESIGN.md "allowed lateness")
 };
 
-// One feature's window state for every key of a partition. Implementations are
-// templates over window kind and aggregate (slice_operator.h,
-// session_operator.h). Keys are dense ids from the engine's key table.
+// What Add did, including how the key's state changed for this feature, so
+// the engine keeps its per-key counts without asking again.
+struct AddResult {
+  AddOutcome outcome = AddOutcome::kAdded;
+  bool state_created = false;  // the key had no state for this feature before
+  bool state_emptied = false;  // the key had state before and has none now
+};
+
+// One feature's window state for every key of a partition. Implemented by
+// KeyedOperator below, and through it by the templates over window kind and
+// aggregate (slice_operator.h, session_operator.h). Keys are dense ids from
+// the engine's key table.
 class FeatureOperator {
  public:
   virtual ~FeatureOperator() = default;
@@ -118,10 +116,10 @@ class FeatureOperator {
   virtual void ResizeKeys(size_t n) = 0;
   // Adds `value` (already filtered and Usable) of event `e` for `key`. May emit
   // corrections at once. REQUIRES: e.time is the record's event time.
-  virtual AddOutcome Add(uint32_t key, const Event& e, const FieldValue& value) = 0;
+  virtual AddResult Add(uint32_t key, const Event& e, const FieldValue& value) = 0;
   // The timer at `time` for `key` fired (the watermark reached it). Stale timers
-  // are ignored.
-  virtual void OnTimer(uint32_t key, int64_t time) = 0;
+  // are ignored. Returns true when this emptied the key's state.
+  virtual bool OnTimer(uint32_t key, int64_t time) = 0;
   // True when the operator holds no state for `key`.
   virtual bool Empty(uint32_t key) const = 0;
   // Drops all state of `key` (the slot will be reused).
@@ -134,6 +132,61 @@ class FeatureOperator {
   [[nodiscard]] virtual bool Deserialize(uint32_t key, ByteReader& r) = 0;
   // Bytes of state held for every key, inline and on the heap.
   virtual size_t StateBytes() const = 0;
+};
+
+// What every operator shares: its per-key state array, the state-change
+// bookkeeping around Add, stale-timer filtering, and one live timer per key.
+// `Derived` (CRTP) provides, without virtual calls:
+//   AddOutcome AddTo(uint32_t key, KeyState& st, const Event& e, const FieldValue& v)
+//   void Fire(uint32_t key, KeyState& st, int64_t time)   // the live timer at `time`
+// and `KeyState` has `bool empty() const` and `int64_t scheduled` (kNoTime = none).
+template <typename Derived, typename KeyState>
+class KeyedOperator : public FeatureOperator {
+ public:
+  KeyedOperator(OperatorHost& host, uint32_t feature)
+      : host_(host), feature_(feature), plan_(host.plan().features[feature]) {}
+
+  void ResizeKeys(size_t n) final {
+    if (states_.size() < n) states_.resize(n);
+  }
+
+  AddResult Add(uint32_t key, const Event& e, const FieldValue& value) final {
+    KeyState& st = states_[key];
+    const bool was_empty = st.empty();
+    AddResult r;
+    r.outcome = static_cast<Derived*>(this)->AddTo(key, st, e, value);
+    const bool now_empty = st.empty();
+    r.state_created = was_empty && !now_empty;
+    r.state_emptied = !was_empty && now_empty;
+    return r;
+  }
+
+  bool OnTimer(uint32_t key, int64_t time) final {
+    KeyState& st = states_[key];
+    if (st.empty() || st.scheduled != time) return false;  // stale: replaced or gone
+    st.scheduled = kNoTime;
+    static_cast<Derived*>(this)->Fire(key, st, time);
+    return st.empty();
+  }
+
+  bool Empty(uint32_t key) const final { return states_[key].empty(); }
+  void Clear(uint32_t key) final { states_[key] = KeyState{}; }
+
+ protected:
+  // Keeps one live timer per key: schedules `due` when it is earlier than the
+  // live one. A later `due` needs nothing: the earlier callback reschedules.
+  void ScheduleIfEarlier(uint32_t key, KeyState& st, int64_t due) {
+    if (due == kNoTime) return;
+    if (st.scheduled == kNoTime || due < st.scheduled) {
+      st.scheduled = due;
+      host_.Schedule(due, feature_, key);
+    }
+  }
+
+  OperatorHost& host_;
+  const uint32_t feature_;
+  const FeaturePlan& plan_;
+  std::vector<KeyState> states_;  // by key id
 };
 
 }  // namespace weir::engine

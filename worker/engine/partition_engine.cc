@@ -88,14 +88,14 @@ void PartitionEngine::Process(const Event& e) {
       ++skipped_[f];
       continue;
     }
-    const bool was_empty = rt.op->Empty(key);
-    if (rt.op->Add(key, e, value) == AddOutcome::kAdded) {
+    const AddResult r = rt.op->Add(key, e, value);
+    if (r.outcome == AddOutcome::kAdded) {
       added = true;
-      if (was_empty) FeatureStateAdded(key);
     } else {
       too_late = true;
-      if (!was_empty && rt.op->Empty(key)) FeatureStateRemoved(key);
     }
+    if (r.state_created) FeatureStateAdded(key);
+    if (r.state_emptied) FeatureStateRemoved(key);
   }
   if (!added && too_late) {
     ++late_dead_letters_;
@@ -170,10 +170,7 @@ void PartitionEngine::FireTimers() {
     timers.pop_back();
     if (t.time == last.time && t.feature == last.feature && t.key == last.key) continue;  // a duplicate
     last = t;
-    FeatureOperator& op = *features_[t.feature].op;
-    if (op.Empty(t.key)) continue;  // stale: the key's state is gone
-    op.OnTimer(t.key, t.time);
-    if (op.Empty(t.key)) FeatureStateRemoved(t.key);
+    if (features_[t.feature].op->OnTimer(t.key, t.time)) FeatureStateRemoved(t.key);
   }
 }
 

@@ -16,20 +16,38 @@
 
 namespace weir::engine {
 
+// One key's state in a SessionOperator.
 template <typename Agg>
-class SessionOperator final : public FeatureOperator {
+struct SessionKeyState {
+  struct Session {
+    int64_t start;
+    int64_t end;
+    Agg agg;
+    uint32_t next_rev;  // the revision of this session's next firing
+    bool emitted;       // its current content has been emitted
+  };
+  std::vector<Session> sessions;  // sorted, disjoint, not touching
+  int64_t scheduled = kNoTime;    // the live timer's time
+
+  bool empty() const { return sessions.empty(); }
+};
+
+template <typename Agg>
+class SessionOperator final : public KeyedOperator<SessionOperator<Agg>, SessionKeyState<Agg>> {
+  using Base = KeyedOperator<SessionOperator<Agg>, SessionKeyState<Agg>>;
+  using KeyState = SessionKeyState<Agg>;
+  using Session = typename KeyState::Session;
+  using Base::feature_;
+  using Base::host_;
+  using Base::plan_;
+  using Base::states_;
+
  public:
-  SessionOperator(OperatorHost& host, uint32_t feature)
-      : host_(host), feature_(feature), plan_(host.plan().features[feature]), gap_(plan_.gap) {}
+  SessionOperator(OperatorHost& host, uint32_t feature) : Base(host, feature), gap_(plan_.gap) {}
 
-  void ResizeKeys(size_t n) override {
-    if (states_.size() < n) states_.resize(n);
-  }
-
-  AddOutcome Add(uint32_t key, const Event& e, const FieldValue& value) override {
+  AddOutcome AddTo(uint32_t key, KeyState& st, const Event& e, const FieldValue& value) {
     const int64_t w = host_.watermark();
     const int64_t lateness = host_.lateness();
-    KeyState& st = states_[key];
     // Sessions that are gone form a prefix (ends are sorted, and every session
     // ending at or before W has fired by now).
     size_t gone = 0;
@@ -68,10 +86,7 @@ class SessionOperator final : public FeatureOperator {
     return AddOutcome::kAdded;
   }
 
-  void OnTimer(uint32_t key, int64_t time) override {
-    KeyState& st = states_[key];
-    if (st.scheduled != time) return;
-    st.scheduled = kNoTime;
+  void Fire(uint32_t key, KeyState& st, int64_t time) {
     for (Session& s : st.sessions) {
       if (s.end > time) break;
       if (!s.emitted) EmitSession(key, s);
@@ -85,10 +100,6 @@ class SessionOperator final : public FeatureOperator {
     st.sessions.erase(st.sessions.begin(), st.sessions.begin() + static_cast<std::ptrdiff_t>(gone));
     Reschedule(key, st);
   }
-
-  bool Empty(uint32_t key) const override { return states_[key].sessions.empty(); }
-
-  void Clear(uint32_t key) override { states_[key] = KeyState{}; }
 
   void Serialize(uint32_t key, ByteWriter& w) const override {
     const KeyState& st = states_[key];
@@ -130,18 +141,6 @@ class SessionOperator final : public FeatureOperator {
   }
 
  private:
-  struct Session {
-    int64_t start;
-    int64_t end;
-    Agg agg;
-    uint32_t next_rev;  // the revision of this session's next firing
-    bool emitted;       // its current content has been emitted
-  };
-  struct KeyState {
-    std::vector<Session> sessions;  // sorted, disjoint, not touching
-    int64_t scheduled = kNoTime;
-  };
-
   void EmitSession(uint32_t key, Session& s) {
     host_.Emit(feature_, key, s.start, s.end, s.agg.Value(plan_), s.next_rev);
     ++s.next_rev;
@@ -161,14 +160,10 @@ class SessionOperator final : public FeatureOperator {
       int64_t expiry = SaturatingAdd(st.sessions.front().end, host_.lateness());
       if (st.sessions.front().emitted && (due == kNoTime || expiry < due)) due = expiry;
     }
-    host_.ScheduleIfEarlier(due, &st.scheduled, feature_, key);
+    this->ScheduleIfEarlier(key, st, due);
   }
 
-  OperatorHost& host_;
-  const uint32_t feature_;
-  const FeaturePlan& plan_;
   const int64_t gap_;
-  std::vector<KeyState> states_;  // by key id
 };
 
 }  // namespace weir::engine

@@ -19,23 +19,46 @@
 
 namespace weir::engine {
 
+// One key's state in a SliceOperator.
 template <typename Agg>
-class SliceOperator final : public FeatureOperator {
+struct SliceKeyState {
+  struct Slice {
+    int64_t start;
+    Agg agg;
+  };
+  // A fired window that is still kept, and the revision its next firing gets.
+  struct Rev {
+    int64_t end;
+    uint32_t next;
+  };
+  std::vector<Slice> slices;    // sorted by start
+  std::vector<Rev> revs;        // sorted by end
+  int64_t next_fire = kNoTime;  // the smallest window end > W holding a slice
+  int64_t scheduled = kNoTime;  // the live timer's time
+
+  bool empty() const { return slices.empty() && revs.empty(); }
+};
+
+template <typename Agg>
+class SliceOperator final : public KeyedOperator<SliceOperator<Agg>, SliceKeyState<Agg>> {
+  using Base = KeyedOperator<SliceOperator<Agg>, SliceKeyState<Agg>>;
+  using KeyState = SliceKeyState<Agg>;
+  using Slice = typename KeyState::Slice;
+  using Rev = typename KeyState::Rev;
+  using Base::feature_;
+  using Base::host_;
+  using Base::plan_;
+  using Base::states_;
+
  public:
-  SliceOperator(OperatorHost& host, uint32_t feature)
-      : host_(host), feature_(feature), plan_(host.plan().features[feature]), size_(plan_.size), slide_(plan_.slide) {}
+  SliceOperator(OperatorHost& host, uint32_t feature) : Base(host, feature), size_(plan_.size), slide_(plan_.slide) {}
 
-  void ResizeKeys(size_t n) override {
-    if (states_.size() < n) states_.resize(n);
-  }
-
-  AddOutcome Add(uint32_t key, const Event& e, const FieldValue& value) override {
+  AddOutcome AddTo(uint32_t key, KeyState& st, const Event& e, const FieldValue& value) {
     const int64_t w = host_.watermark();
     const int64_t start = FloorDiv(e.time, slide_) * slide_;
     const int64_t last_end = SaturatingAdd(start, size_);
     if (SaturatingAdd(last_end, host_.lateness()) <= w) return AddOutcome::kTooLate;
 
-    KeyState& st = states_[key];
     SliceAt(st, start).agg.Add(value, e.time, e.offset.value());
 
     // Windows holding this slice that already fired but are kept: correct now.
@@ -53,10 +76,7 @@ class SliceOperator final : public FeatureOperator {
     return AddOutcome::kAdded;
   }
 
-  void OnTimer(uint32_t key, int64_t time) override {
-    KeyState& st = states_[key];
-    if (st.scheduled != time) return;  // stale: a newer timer replaced it
-    st.scheduled = kNoTime;
+  void Fire(uint32_t key, KeyState& st, int64_t time) {
     if (st.next_fire == time) {
       EmitWindow(key, st, time);
       st.next_fire = NextFireAfter(st, time);
@@ -64,13 +84,6 @@ class SliceOperator final : public FeatureOperator {
     Cleanup(st);
     Reschedule(key, st);
   }
-
-  bool Empty(uint32_t key) const override {
-    const KeyState& st = states_[key];
-    return st.slices.empty() && st.revs.empty();
-  }
-
-  void Clear(uint32_t key) override { states_[key] = KeyState{}; }
 
   void Serialize(uint32_t key, ByteWriter& w) const override {
     const KeyState& st = states_[key];
@@ -120,22 +133,6 @@ class SliceOperator final : public FeatureOperator {
   }
 
  private:
-  struct Slice {
-    int64_t start;
-    Agg agg;
-  };
-  // A fired window that is still kept, and the revision its next firing gets.
-  struct Rev {
-    int64_t end;
-    uint32_t next;
-  };
-  struct KeyState {
-    std::vector<Slice> slices;  // sorted by start
-    std::vector<Rev> revs;      // sorted by end
-    int64_t next_fire = kNoTime;
-    int64_t scheduled = kNoTime;  // the live timer's time
-  };
-
   // The slice starting at `start`, created if absent. Events mostly arrive in
   // order, so the search runs from the back.
   Slice& SliceAt(KeyState& st, int64_t start) {
@@ -221,15 +218,11 @@ class SliceOperator final : public FeatureOperator {
       if (due == kNoTime || expiry < due) due = expiry;
     }
     if (due != kNoTime && st.next_fire != kNoTime && due <= host_.watermark()) due = st.next_fire;
-    host_.ScheduleIfEarlier(due, &st.scheduled, feature_, key);
+    this->ScheduleIfEarlier(key, st, due);
   }
 
-  OperatorHost& host_;
-  const uint32_t feature_;
-  const FeaturePlan& plan_;
   const int64_t size_;
   const int64_t slide_;
-  std::vector<KeyState> states_;  // by key id
 };
 
 }  // namespace weir::engine

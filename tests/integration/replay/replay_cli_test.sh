@@ -48,6 +48,11 @@ expect_exit 2 "cannot open input \"$tmp/nope.jsonl\": No such file or directory"
   replay --job "$dir/job.yaml" --input "$tmp/nope.jsonl"
 expect_exit 2 "nope.yaml" replay --job "$tmp/nope.yaml" --input "$dir/events.jsonl"
 expect_exit 2 "--job is required" replay --input "$dir/events.jsonl"
+# An output that cannot be written is a runtime failure (exit 1) naming the file.
+if [ -w /dev/full ]; then
+  expect_exit 1 'cannot write output "/dev/full": No space left on device' \
+    replay --job "$dir/job.yaml" --input "$dir/events.jsonl" --output /dev/full
+fi
 
 # 5. Every example job replays over its sample events.
 for job in "$examples"/*.yaml; do
