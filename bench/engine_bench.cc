@@ -70,15 +70,20 @@ struct MinuteOfEvents {
     }
   }
 
-  // Feeds the minute starting at `minute_start` into `engine`.
+  // Feeds the minute starting at `minute_start` into `engine`, in batches as
+  // a worker does with what one consumer poll returns.
   void Feed(weir::engine::PartitionEngine& engine, int64_t minute_start, int64_t* offset) const {
-    Event e;
-    for (size_t i = 0; i < key_of.size(); ++i) {
-      e.key = keys[key_of[i]];
-      e.time = minute_start + time_in[i];
-      e.offset = weir::KafkaOffset((*offset)++);
-      e.fields = &amount[i];
-      engine.Process(e);
+    constexpr size_t kBatch = 1024;
+    Event batch[kBatch];
+    for (size_t i = 0; i < key_of.size();) {
+      size_t n = 0;
+      for (; n < kBatch && i < key_of.size(); ++n, ++i) {
+        batch[n].key = keys[key_of[i]];
+        batch[n].time = minute_start + time_in[i];
+        batch[n].offset = weir::KafkaOffset((*offset)++);
+        batch[n].fields = &amount[i];
+      }
+      engine.ProcessBatch(batch, n);
     }
   }
 };

@@ -122,6 +122,10 @@ class FeatureOperator {
   virtual bool OnTimer(uint32_t key, int64_t time) = 0;
   // True when the operator holds no state for `key`.
   virtual bool Empty(uint32_t key) const = 0;
+  // Hints that `key` comes soon. Stage 0 starts loading its per-key state into
+  // cache; stage 1, issued later, follows that state to its heap data (which
+  // it reads, so stage 0 should have been issued some time before).
+  virtual void Prefetch(uint32_t key, int stage) const = 0;
   // Drops all state of `key` (the slot will be reused).
   virtual void Clear(uint32_t key) = 0;
 
@@ -139,6 +143,7 @@ class FeatureOperator {
 // `Derived` (CRTP) provides, without virtual calls:
 //   AddOutcome AddTo(uint32_t key, KeyState& st, const Event& e, const FieldValue& v)
 //   void Fire(uint32_t key, KeyState& st, int64_t time)   // the live timer at `time`
+//   static void PrefetchHeap(const KeyState& st)          // the heap data Add touches first
 // and `KeyState` has `bool empty() const` and `int64_t scheduled` (kNoTime = none).
 template <typename Derived, typename KeyState>
 class KeyedOperator : public FeatureOperator {
@@ -170,6 +175,16 @@ class KeyedOperator : public FeatureOperator {
   }
 
   bool Empty(uint32_t key) const final { return states_[key].empty(); }
+  void Prefetch(uint32_t key, int stage) const final {
+    if (key >= states_.size()) return;
+    if (stage == 0) {
+      // A KeyState may straddle two cache lines: fetch both ends.
+      __builtin_prefetch(&states_[key]);
+      __builtin_prefetch(reinterpret_cast<const char*>(&states_[key] + 1) - 1);
+    } else {
+      Derived::PrefetchHeap(states_[key]);
+    }
+  }
   void Clear(uint32_t key) final { states_[key] = KeyState{}; }
 
  protected:

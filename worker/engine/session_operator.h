@@ -86,6 +86,13 @@ class SessionOperator final : public KeyedOperator<SessionOperator<Agg>, Session
     return AddOutcome::kAdded;
   }
 
+  // Add reads the oldest sessions (to drop gone ones) and the newest.
+  static void PrefetchHeap(const KeyState& st) {
+    if (st.sessions.empty()) return;
+    __builtin_prefetch(&st.sessions.front());
+    __builtin_prefetch(&st.sessions.back());
+  }
+
   void Fire(uint32_t key, KeyState& st, int64_t time) {
     for (Session& s : st.sessions) {
       if (s.end > time) break;
