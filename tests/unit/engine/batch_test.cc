@@ -14,11 +14,11 @@ using weir::testing::JobYaml;
 using weir::testing::MustCompile;
 
 TEST_CASE("ProcessBatch emits exactly what Process does, for any batch size", "[engine][batch]") {
-  const auto plan = MustCompile(JobYaml(
-      "  - { name: n, agg: count, window: { tumbling: 10s } }\n"
-      "  - { name: total, agg: sum, field: x, window: { sliding: { size: 30s, slide: 5s } } }\n"
-      "  - { name: hi, agg: max, field: x, window: { session: { gap: 4s } } }\n",
-      "watermark: { max_out_of_orderness: 2s }\nallowed_lateness: 6s"));
+  const auto plan =
+      MustCompile(JobYaml("  - { name: n, agg: count, window: { tumbling: 10s } }\n"
+                          "  - { name: total, agg: sum, field: x, window: { sliding: { size: 30s, slide: 5s } } }\n"
+                          "  - { name: hi, agg: max, field: x, window: { session: { gap: 4s } } }\n",
+                          "watermark: { max_out_of_orderness: 2s }\nallowed_lateness: 6s"));
   REQUIRE(plan->fields.size() == 1);
 
   // Keys drawn from a pool that drifts, so old keys go idle and are released
