@@ -24,7 +24,7 @@ ctest --test-dir build --output-on-failure -j "$JOBS" --timeout 600
 
 if [ "${SKIP_ASAN:-0}" != "1" ]; then
   echo "== unit tests under ASan+UBSan"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEIR_SANITIZE=ON \
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEIR_SANITIZE=ON -DWEIR_BUILD_GRPC=OFF \
     -DWEIR_BUILD_BENCH=OFF >/dev/null
   cmake --build build-asan -j "$JOBS" --target weir_common_tests weir_engine_tests weir_decode_tests
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -1,0 +1,23 @@
+// The feature store's gRPC services over a RowStore: FeatureSink (the write
+// path workers stream batches into) and FeatureStore (online reads and
+// exports). Sync gRPC handlers, run on gRPC's thread pool; all state is in
+// the RowStore, which is thread-safe.
+#pragma once
+
+#include <memory>
+
+#include <grpcpp/impl/codegen/service_type.h>
+
+#include "featurestore/row_store.h"
+
+namespace weir::featurestore {
+
+// Both services, sharing one store. The store must outlive them.
+struct FeatureStoreServices {
+  std::unique_ptr<grpc::Service> sink;
+  std::unique_ptr<grpc::Service> store;
+};
+
+FeatureStoreServices MakeFeatureStoreServices(RowStore* store);
+
+}  // namespace weir::featurestore

@@ -1,0 +1,233 @@
+// RowStore on a real RocksDB in a temporary directory, and the gRPC services
+// over it on a loopback port.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <random>
+
+#include <grpcpp/grpcpp.h>
+
+#include "featurestore/feature_store_service.h"
+#include "featurestore/row_store.h"
+#include "weir/v1/services.grpc.pb.h"
+
+namespace fs = std::filesystem;
+using weir::featurestore::RowBatch;
+using weir::featurestore::RowStore;
+using weir::v1::FeatureRow;
+
+namespace {
+
+// A fresh directory, removed at the end of the test.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::random_device rd;
+    path = fs::temp_directory_path() / ("weir-featurestore-test-" + std::to_string(rd()));
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+FeatureRow Row(const std::string& key, const std::string& feature, int64_t end, double value, uint32_t revision = 0) {
+  FeatureRow r;
+  r.set_view("v");
+  r.set_key(key);
+  r.set_feature(feature);
+  r.set_window_start(end - 60000);
+  r.set_window_end(end);
+  r.mutable_value()->set_number(value);
+  r.set_revision(revision);
+  return r;
+}
+
+RowBatch Batch(std::vector<FeatureRow> rows, uint64_t epoch = 1, int32_t partition = 0) {
+  RowBatch b;
+  b.job = "job";
+  b.partition = partition;
+  b.epoch = epoch;
+  b.rows = std::move(rows);
+  return b;
+}
+
+// "key feature end value rN" for each row, sorted.
+std::vector<std::string> Describe(const std::vector<FeatureRow>& rows) {
+  std::vector<std::string> out;
+  for (const auto& r : rows) {
+    out.push_back(r.key() + " " + r.feature() + " " + std::to_string(r.window_end()) + " " +
+                  std::to_string(static_cast<int64_t>(r.value().number())) + " r" + std::to_string(r.revision()));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<FeatureRow> ExportAll(const RowStore& store) {
+  std::vector<FeatureRow> rows;
+  REQUIRE(store
+              .Export("v",
+                      [&](const FeatureRow& r) {
+                        rows.push_back(r);
+                        return true;
+                      })
+              .ok());
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("online reads return the latest window and revision at or before as_of", "[featurestore]") {
+  TempDir dir;
+  auto store = RowStore::Open(dir.path.string());
+  REQUIRE(store.ok());
+  REQUIRE((*store)
+              ->Write(Batch({Row("u1", "n", 60000, 1), Row("u1", "n", 120000, 2), Row("u1", "n", 120000, 3, 1),
+                             Row("u1", "s", 60000, 10), Row("u2", "n", -60000, 7)}))
+              .ok());
+  auto latest = (*store)->GetOnline("v", {"u1", "u2", "nobody"}, {"n"}, 1'000'000);
+  REQUIRE(latest.ok());
+  CHECK(Describe(*latest) == std::vector<std::string>{"u1 n 120000 3 r1", "u2 n -60000 7 r0"});
+
+  // Point in time: before the second window closed.
+  auto past = (*store)->GetOnline("v", {"u1"}, {"n"}, 119999);
+  REQUIRE(past.ok());
+  CHECK(Describe(*past) == std::vector<std::string>{"u1 n 60000 1 r0"});
+
+  // No features named: every feature of the key.
+  auto all = (*store)->GetOnline("v", {"u1"}, {}, 1'000'000);
+  REQUIRE(all.ok());
+  CHECK(Describe(*all) == std::vector<std::string>{"u1 n 120000 3 r1", "u1 s 60000 10 r0"});
+}
+
+TEST_CASE("writing a batch again changes nothing (idempotent upserts)", "[featurestore]") {
+  TempDir dir;
+  auto store = RowStore::Open(dir.path.string());
+  REQUIRE(store.ok());
+  const auto batch = Batch({Row("u1", "n", 60000, 1), Row("u1", "n", 60000, 2, 1), Row("u2", "n", 60000, 5)});
+  REQUIRE((*store)->Write(batch).ok());
+  const auto once = Describe(ExportAll(**store));
+  REQUIRE((*store)->Write(batch).ok());
+  CHECK(Describe(ExportAll(**store)) == once);
+  CHECK(once.size() == 3);
+}
+
+TEST_CASE("a write with an epoch older than the partition's highest is fenced", "[featurestore][fencing]") {
+  TempDir dir;
+  auto store = RowStore::Open(dir.path.string());
+  REQUIRE(store.ok());
+  REQUIRE((*store)->Write(Batch({Row("u1", "n", 60000, 1)}, 2)).ok());
+  auto s = (*store)->Write(Batch({Row("u1", "n", 60000, 99)}, 1));
+  CHECK(s.code() == weir::StatusCode::kFailedPrecondition);
+  CHECK(s.message() ==
+        "write fenced: job \"job\" partition 0 epoch 1 is older than epoch 2 (the partition has moved to another "
+        "worker)");
+  CHECK(Describe(ExportAll(**store)) == std::vector<std::string>{"u1 n 60000 1 r0"});
+  // Other partitions have their own epochs; the same epoch may keep writing.
+  CHECK((*store)->Write(Batch({Row("u2", "n", 60000, 3)}, 1, 1)).ok());
+  CHECK((*store)->Write(Batch({Row("u3", "n", 60000, 4)}, 2)).ok());
+}
+
+TEST_CASE("rows and epochs survive a restart", "[featurestore]") {
+  TempDir dir;
+  {
+    auto store = RowStore::Open(dir.path.string());
+    REQUIRE(store.ok());
+    REQUIRE((*store)->Write(Batch({Row("u1", "n", 60000, 1)}, 5)).ok());
+  }
+  auto store = RowStore::Open(dir.path.string());
+  REQUIRE(store.ok());
+  CHECK(Describe(ExportAll(**store)) == std::vector<std::string>{"u1 n 60000 1 r0"});
+  auto epoch = (*store)->HighestEpoch("job", 0);
+  REQUIRE(epoch.ok());
+  CHECK(*epoch == 5);
+}
+
+TEST_CASE("a second process cannot open a store in use", "[featurestore]") {
+  TempDir dir;
+  auto first = RowStore::Open(dir.path.string());
+  REQUIRE(first.ok());
+  auto second = RowStore::Open(dir.path.string());
+  REQUIRE_FALSE(second.ok());
+  CHECK_THAT(second.status().message(), Catch::Matchers::Contains("cannot open the feature store in"));
+}
+
+TEST_CASE("the gRPC services write, read and export over loopback", "[featurestore][grpc]") {
+  TempDir dir;
+  auto store = RowStore::Open(dir.path.string());
+  REQUIRE(store.ok());
+  auto services = weir::featurestore::MakeFeatureStoreServices(store->get());
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(services.sink.get());
+  builder.RegisterService(services.store.get());
+  auto server = builder.BuildAndStart();
+  REQUIRE(server != nullptr);
+  REQUIRE(port > 0);
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials());
+  auto deadline = [] { return std::chrono::system_clock::now() + std::chrono::seconds(10); };
+
+  {  // Two batches on one stream, then a fenced one on another.
+    auto sink = weir::v1::FeatureSink::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    weir::v1::WriteAck ack;
+    auto writer = sink->Write(&ctx, &ack);
+    weir::v1::WriteBatch b;
+    b.set_job("job");
+    b.set_epoch(3);
+    b.set_batch_id(1);
+    *b.add_rows() = Row("u1", "n", 60000, 1);
+    REQUIRE(writer->Write(b));
+    b.set_batch_id(2);
+    *b.mutable_rows(0) = Row("u1", "n", 120000, 2);
+    REQUIRE(writer->Write(b));
+    writer->WritesDone();
+    REQUIRE(writer->Finish().ok());
+    CHECK(ack.last_batch_id() == 2);
+
+    grpc::ClientContext ctx2;
+    ctx2.set_deadline(deadline());
+    auto zombie = sink->Write(&ctx2, &ack);
+    b.set_epoch(2);
+    b.set_batch_id(3);
+    zombie->Write(b);
+    zombie->WritesDone();
+    const grpc::Status fenced = zombie->Finish();
+    CHECK(fenced.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  }
+
+  auto reader = weir::v1::FeatureStore::NewStub(channel);
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    weir::v1::GetOnlineFeaturesRequest req;
+    req.set_view("v");
+    req.add_keys("u1");
+    req.set_as_of_ms(100000);
+    weir::v1::GetOnlineFeaturesResponse resp;
+    REQUIRE(reader->GetOnlineFeatures(&ctx, req, &resp).ok());
+    CHECK(Describe({resp.rows().begin(), resp.rows().end()}) == std::vector<std::string>{"u1 n 60000 1 r0"});
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    weir::v1::GetOnlineFeaturesRequest req;  // no view
+    weir::v1::GetOnlineFeaturesResponse resp;
+    const grpc::Status s = reader->GetOnlineFeatures(&ctx, req, &resp);
+    CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(s.error_message() == "view is required");
+  }
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(deadline());
+    weir::v1::ExportRequest req;
+    req.set_view("v");
+    auto stream = reader->Export(&ctx, req);
+    std::vector<FeatureRow> rows;
+    FeatureRow row;
+    while (stream->Read(&row)) rows.push_back(row);
+    REQUIRE(stream->Finish().ok());
+    CHECK(Describe(rows) == std::vector<std::string>{"u1 n 120000 2 r0", "u1 n 60000 1 r0"});
+  }
+  server->Shutdown();
+}
