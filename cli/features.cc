@@ -1,0 +1,194 @@
+#include "cli/features.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+#include <grpcpp/grpcpp.h>
+#include <simdjson.h>
+
+#include "weir/v1/services.grpc.pb.h"
+#include "worker/engine/row_format.h"
+
+namespace weir::cli {
+namespace {
+
+namespace pb = weir::v1;
+
+constexpr auto kRpcTimeout = std::chrono::seconds(30);
+
+std::shared_ptr<grpc::Channel> Connect(const std::string& store) {
+  return grpc::CreateChannel(store, grpc::InsecureChannelCredentials());
+}
+
+// A gRPC failure as a Status that says which store and what to check.
+Status RpcError(const grpc::Status& s, const std::string& store, const std::string& what) {
+  const std::string message = what + " at " + store + " failed: " + s.error_message();
+  switch (s.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return Unavailable(message + " (is weir-featurestore running there? set --store or WEIR_STORE)");
+    case grpc::StatusCode::INVALID_ARGUMENT: return InvalidArgument(message);
+    case grpc::StatusCode::FAILED_PRECONDITION: return FailedPrecondition(message);
+    default: return Internal(message);
+  }
+}
+
+void AppendRow(std::string& out, const pb::FeatureRow& row) {
+  engine::FeatureRow r;
+  r.key = row.key();
+  r.window_start = row.window_start();
+  r.window_end = row.window_end();
+  r.revision = row.revision();
+  if (row.value().kind_case() == pb::FeatureValue::kText) {
+    r.value = engine::RowValue{true, 0, row.value().text()};
+  } else {
+    r.value = engine::RowValue{false, row.value().number(), {}};
+  }
+  engine::AppendRowJson(out, row.view(), row.feature(), r);
+}
+
+std::chrono::system_clock::time_point Deadline() { return std::chrono::system_clock::now() + kRpcTimeout; }
+
+// Parses one row line of the DESIGN.md format.
+Status ParseRow(simdjson::dom::parser& parser, const std::string& line, pb::FeatureRow* row) {
+  simdjson::dom::element doc;
+  if (parser.parse(line).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
+    return InvalidArgument("not a JSON object");
+  }
+  std::string_view s;
+  if (doc["view"].get(s) != simdjson::SUCCESS) return InvalidArgument("\"view\" must be a string");
+  row->set_view(std::string(s));
+  if (doc["key"].get(s) != simdjson::SUCCESS) return InvalidArgument("\"key\" must be a string");
+  row->set_key(std::string(s));
+  if (doc["feature"].get(s) != simdjson::SUCCESS) return InvalidArgument("\"feature\" must be a string");
+  row->set_feature(std::string(s));
+  int64_t i = 0;
+  if (doc["window_start"].get(i) != simdjson::SUCCESS) return InvalidArgument("\"window_start\" must be an integer");
+  row->set_window_start(i);
+  if (doc["window_end"].get(i) != simdjson::SUCCESS) return InvalidArgument("\"window_end\" must be an integer");
+  row->set_window_end(i);
+  uint64_t rev = 0;
+  if (doc["revision"].get(rev) != simdjson::SUCCESS || rev > UINT32_MAX) {
+    return InvalidArgument("\"revision\" must be a non-negative integer");
+  }
+  row->set_revision(static_cast<uint32_t>(rev));
+  simdjson::dom::element value;
+  if (doc["value"].get(value) != simdjson::SUCCESS) return InvalidArgument("\"value\" is missing");
+  if (value.is_string()) {
+    row->mutable_value()->set_text(std::string(value.get_string().value_unsafe()));
+  } else if (value.is_number()) {
+    row->mutable_value()->set_number(value.get_double().value_unsafe());
+  } else {
+    return InvalidArgument("\"value\" must be a number or a string");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status FeaturesGet(const FeaturesGetOptions& options, std::ostream& out) {
+  auto stub = pb::FeatureStore::NewStub(Connect(options.store));
+  pb::GetOnlineFeaturesRequest req;
+  req.set_view(options.view);
+  for (const auto& k : options.keys) req.add_keys(k);
+  for (const auto& f : options.features) req.add_features(f);
+  req.set_as_of_ms(options.as_of_ms);
+  pb::GetOnlineFeaturesResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline());
+  const grpc::Status s = stub->GetOnlineFeatures(&ctx, req, &resp);
+  if (!s.ok()) return RpcError(s, options.store, "GetOnlineFeatures");
+  std::string text;
+  for (const auto& row : resp.rows()) AppendRow(text, row);
+  out << text << std::flush;
+  return Status::Ok();
+}
+
+Result<uint64_t> FeaturesExport(const std::string& store, const std::string& view, const std::string& output_path,
+                                std::ostream& out) {
+  std::ofstream file;
+  std::ostream* sink = &out;
+  if (!output_path.empty() && output_path != "-") {
+    file.open(output_path);
+    if (!file) {
+      return InvalidArgument("cannot open output \"" + output_path + "\": " + std::strerror(errno));
+    }
+    sink = &file;
+  }
+  auto stub = pb::FeatureStore::NewStub(Connect(store));
+  pb::ExportRequest req;
+  req.set_view(view);
+  grpc::ClientContext ctx;  // no deadline: a large view takes as long as it takes
+  auto reader = stub->Export(&ctx, req);
+  pb::FeatureRow row;
+  uint64_t rows = 0;
+  std::string text;
+  while (reader->Read(&row)) {
+    AppendRow(text, row);
+    ++rows;
+    if (text.size() > (1 << 20)) {
+      *sink << text;
+      text.clear();
+    }
+  }
+  const grpc::Status s = reader->Finish();
+  if (!s.ok()) return RpcError(s, store, "Export");
+  *sink << text << std::flush;
+  if (!*sink) return Internal("cannot write output \"" + output_path + "\" (check free space and permissions)");
+  return rows;
+}
+
+Result<uint64_t> FeaturesImport(const FeaturesImportOptions& options) {
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (options.input_path != "-") {
+    file.open(options.input_path);
+    if (!file) return NotFound("cannot open input \"" + options.input_path + "\": " + std::strerror(errno));
+    in = &file;
+  }
+  auto stub = pb::FeatureSink::NewStub(Connect(options.store));
+  grpc::ClientContext ctx;
+  pb::WriteAck ack;
+  auto writer = stub->Write(&ctx, &ack);
+  pb::WriteBatch batch;
+  batch.set_job(options.job);
+  batch.set_partition(options.partition);
+  batch.set_epoch(options.epoch);
+  uint64_t batch_id = 0;
+  uint64_t rows = 0;
+  bool stream_broken = false;
+  auto send = [&] {
+    if (batch.rows_size() == 0 || stream_broken) return;
+    batch.set_batch_id(++batch_id);
+    if (!writer->Write(batch)) stream_broken = true;  // the server ended the stream; Finish says why
+    batch.clear_rows();
+  };
+  simdjson::dom::parser parser;
+  std::string line;
+  uint64_t line_no = 0;
+  Status parse_error;
+  while (!stream_broken && std::getline(*in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    pb::FeatureRow* row = batch.add_rows();
+    parse_error = ParseRow(parser, line, row);
+    if (!parse_error.ok()) break;
+    ++rows;
+    if (static_cast<size_t>(batch.rows_size()) >= options.batch_rows) send();
+  }
+  if (parse_error.ok()) send();
+  if (!parse_error.ok()) ctx.TryCancel();
+  writer->WritesDone();
+  const grpc::Status s = writer->Finish();
+  if (!parse_error.ok()) {
+    return InvalidArgument("input \"" + options.input_path + "\" line " + std::to_string(line_no) + ": " +
+                           parse_error.message() + " (expected weirctl replay's row format); nothing after it was written");
+  }
+  if (!s.ok()) return RpcError(s, options.store, "Write");
+  return rows;
+}
+
+}  // namespace weir::cli
