@@ -185,7 +185,8 @@ Result<uint64_t> FeaturesImport(const FeaturesImportOptions& options) {
   const grpc::Status s = writer->Finish();
   if (!parse_error.ok()) {
     return InvalidArgument("input \"" + options.input_path + "\" line " + std::to_string(line_no) + ": " +
-                           parse_error.message() + " (expected weirctl replay's row format); nothing after it was written");
+                           parse_error.message() +
+                           " (expected weirctl replay's row format); nothing after it was written");
   }
   if (!s.ok()) return RpcError(s, options.store, "Write");
   return rows;

@@ -29,7 +29,7 @@ Result<uint64_t> FeaturesExport(const std::string& store, const std::string& vie
 
 struct FeaturesImportOptions {
   std::string store;
-  std::string input_path;  // rows as JSON lines (weirctl replay output); "-" = stdin
+  std::string input_path;              // rows as JSON lines (weirctl replay output); "-" = stdin
   std::string job = "weirctl-import";  // the fencing identity of this writer
   int32_t partition = 0;
   uint64_t epoch = 1;

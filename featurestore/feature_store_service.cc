@@ -3,6 +3,9 @@
 #include <chrono>
 
 #include <grpcpp/grpcpp.h>
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
 
 #include "weir/v1/services.grpc.pb.h"
 
@@ -25,11 +28,57 @@ grpc::Status ToGrpc(const Status& s) {
   return {grpc::StatusCode::UNKNOWN, s.message()};
 }
 
+// The store's metrics; all null-safe so services work without a registry.
+struct Metrics {
+  prometheus::Counter* batches = nullptr;
+  prometheus::Counter* rows = nullptr;
+  prometheus::Counter* fenced = nullptr;
+  prometheus::Histogram* write_seconds = nullptr;
+  prometheus::Histogram* read_seconds = nullptr;
+
+  static Metrics Register(prometheus::Registry* registry) {
+    Metrics m;
+    if (registry == nullptr) return m;
+    const prometheus::Histogram::BucketBoundaries latency{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                          0.01,   0.025,   0.05,   0.1,   0.25,   1};
+    m.batches = &prometheus::BuildCounter()
+                     .Name("weir_store_write_batches_total")
+                     .Help("Write batches applied")
+                     .Register(*registry)
+                     .Add({});
+    m.rows = &prometheus::BuildCounter()
+                  .Name("weir_store_rows_written_total")
+                  .Help("Feature rows written (upserts, repeats included)")
+                  .Register(*registry)
+                  .Add({});
+    m.fenced = &prometheus::BuildCounter()
+                    .Name("weir_store_fenced_writes_total")
+                    .Help("Write batches refused because their epoch was stale")
+                    .Register(*registry)
+                    .Add({});
+    m.write_seconds = &prometheus::BuildHistogram()
+                           .Name("weir_store_write_seconds")
+                           .Help("Time to apply one write batch durably")
+                           .Register(*registry)
+                           .Add({}, latency);
+    m.read_seconds = &prometheus::BuildHistogram()
+                          .Name("weir_store_read_seconds")
+                          .Help("Time to answer one GetOnlineFeatures request")
+                          .Register(*registry)
+                          .Add({}, latency);
+    return m;
+  }
+};
+
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
 // FeatureSink.Write: applies each batch as it arrives; the reply names the
 // last batch applied. A fenced batch ends the stream with FAILED_PRECONDITION.
 class SinkService final : public pb::FeatureSink::Service {
  public:
-  explicit SinkService(RowStore* store) : store_(store) {}
+  SinkService(RowStore* store, Metrics metrics) : store_(store), metrics_(metrics) {}
 
   grpc::Status Write(grpc::ServerContext*, grpc::ServerReader<pb::WriteBatch>* reader, pb::WriteAck* ack) override {
     pb::WriteBatch batch;
@@ -40,8 +89,17 @@ class SinkService final : public pb::FeatureSink::Service {
       rows.partition = batch.partition();
       rows.epoch = batch.epoch();
       rows.rows.assign(batch.rows().begin(), batch.rows().end());
+      const auto start = std::chrono::steady_clock::now();
       const Status s = store_->Write(rows);
-      if (!s.ok()) return ToGrpc(s);
+      if (!s.ok()) {
+        if (s.code() == StatusCode::kFailedPrecondition && metrics_.fenced != nullptr) metrics_.fenced->Increment();
+        return ToGrpc(s);
+      }
+      if (metrics_.batches != nullptr) {
+        metrics_.write_seconds->Observe(SecondsSince(start));
+        metrics_.batches->Increment();
+        metrics_.rows->Increment(static_cast<double>(rows.rows.size()));
+      }
       ack->set_last_batch_id(batch.batch_id());
     }
     return grpc::Status::OK;
@@ -49,17 +107,19 @@ class SinkService final : public pb::FeatureSink::Service {
 
  private:
   RowStore* store_;
+  Metrics metrics_;
 };
 
 // FeatureStore: GetOnlineFeatures and Export.
 class StoreService final : public pb::FeatureStore::Service {
  public:
-  explicit StoreService(RowStore* store) : store_(store) {}
+  StoreService(RowStore* store, Metrics metrics) : store_(store), metrics_(metrics) {}
 
   grpc::Status GetOnlineFeatures(grpc::ServerContext*, const pb::GetOnlineFeaturesRequest* request,
                                  pb::GetOnlineFeaturesResponse* response) override {
     if (request->view().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "view is required"};
     if (request->keys().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "at least one key is required"};
+    const auto start = std::chrono::steady_clock::now();
     int64_t as_of = request->as_of_ms();
     if (as_of == 0) {
       as_of = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -69,6 +129,7 @@ class StoreService final : public pb::FeatureStore::Service {
                                   {request->features().begin(), request->features().end()}, as_of);
     if (!rows.ok()) return ToGrpc(rows.status());
     for (auto& row : *rows) *response->add_rows() = std::move(row);
+    if (metrics_.read_seconds != nullptr) metrics_.read_seconds->Observe(SecondsSince(start));
     return grpc::Status::OK;
   }
 
@@ -89,14 +150,16 @@ class StoreService final : public pb::FeatureStore::Service {
 
  private:
   RowStore* store_;
+  Metrics metrics_;
 };
 
 }  // namespace
 
-FeatureStoreServices MakeFeatureStoreServices(RowStore* store) {
+FeatureStoreServices MakeFeatureStoreServices(RowStore* store, prometheus::Registry* registry) {
+  const Metrics metrics = Metrics::Register(registry);
   FeatureStoreServices s;
-  s.sink = std::make_unique<SinkService>(store);
-  s.store = std::make_unique<StoreService>(store);
+  s.sink = std::make_unique<SinkService>(store, metrics);
+  s.store = std::make_unique<StoreService>(store, metrics);
   return s;
 }
 

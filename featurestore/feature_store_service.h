@@ -10,6 +10,10 @@
 
 #include "featurestore/row_store.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace weir::featurestore {
 
 // Both services, sharing one store. The store must outlive them.
@@ -18,6 +22,8 @@ struct FeatureStoreServices {
   std::unique_ptr<grpc::Service> store;
 };
 
-FeatureStoreServices MakeFeatureStoreServices(RowStore* store);
+// Registers the store's metrics (docs in featurestore/README.md) in
+// `registry` when it is not null, and builds the services.
+FeatureStoreServices MakeFeatureStoreServices(RowStore* store, prometheus::Registry* registry = nullptr);
 
 }  // namespace weir::featurestore

@@ -7,9 +7,11 @@
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
+#include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "common/http/http_status_server.h"
 #include "common/logging.h"
 #include "featurestore/feature_store_service.h"
 
@@ -18,12 +20,17 @@ int main(int argc, char** argv) {
   std::string listen = "127.0.0.1:7070";
   std::string data_dir = "./data/featurestore";
   std::string log_level = "info";
+  std::string metrics_listen = "127.0.0.1:9464";
   app.add_option("--listen", listen, "gRPC address HOST:PORT (port 0 picks a free one)")
       ->capture_default_str()
       ->envname("WEIR_LISTEN");
   app.add_option("--data-dir", data_dir, "Directory of the RocksDB store (created if missing)")
       ->capture_default_str()
       ->envname("WEIR_DATA_DIR");
+  app.add_option("--metrics-listen", metrics_listen,
+                 "HTTP address HOST:PORT of /metrics, /healthz and /readyz (port 0 picks a free one)")
+      ->capture_default_str()
+      ->envname("WEIR_METRICS_LISTEN");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
       ->capture_default_str()
       ->envname("WEIR_LOG_LEVEL");
@@ -50,7 +57,8 @@ int main(int argc, char** argv) {
     spdlog::error("{}", store.status().message());
     return 1;
   }
-  auto services = weir::featurestore::MakeFeatureStoreServices(store->get());
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto services = weir::featurestore::MakeFeatureStoreServices(store->get(), registry.get());
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
@@ -62,8 +70,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string host = listen.substr(0, listen.rfind(':'));
-  spdlog::info("listening on {}:{}, data in {}", host, port, data_dir);
+  // Ready once the gRPC server is up, which it is from here on.
+  weir::HttpStatusServer http(registry, [] { return true; });
+  if (auto s = http.Start(metrics_listen); !s.ok()) {
+    spdlog::error("{}", s.message());
+    server->Shutdown();
+    return 1;
+  }
+  spdlog::info("listening on {}:{}, metrics on {}, data in {}", host, port, http.address(), data_dir);
   std::cout << "weir-featurestore listening on " << host << ":" << port << std::endl;
+  std::cout << "weir-featurestore metrics on " << http.address() << std::endl;
 
   std::thread waiter([&] {
     int sig = 0;
@@ -73,6 +89,7 @@ int main(int argc, char** argv) {
   });
   server->Wait();
   waiter.join();
+  http.Stop();
   spdlog::info("stopped");
   return 0;
 }

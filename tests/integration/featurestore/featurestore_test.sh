@@ -17,13 +17,15 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$tmp/store.log" ] && cat "$tmp/store.log" >&2; exit 1; }
 
-# Starts the store on a free port; sets $pid and $store.
+# Starts the store on free ports; sets $pid, $store and $metrics.
 start_store() {
-  "$featurestore" --listen 127.0.0.1:0 --data-dir "$tmp/data" --log-level warn > "$tmp/store.out" 2> "$tmp/store.log" &
+  "$featurestore" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$tmp/data" --log-level warn \
+    > "$tmp/store.out" 2> "$tmp/store.log" &
   pid=$!
   for _ in $(seq 100); do
     store=$(sed -n 's/^weir-featurestore listening on //p' "$tmp/store.out")
-    [ -n "$store" ] && return 0
+    metrics=$(sed -n 's/^weir-featurestore metrics on //p' "$tmp/store.out")
+    [ -n "$store" ] && [ -n "$metrics" ] && return 0
     kill -0 "$pid" 2>/dev/null || fail "weir-featurestore exited at start"
     sleep 0.1
   done
@@ -44,6 +46,14 @@ stop_store() {
   fail "weir-featurestore did not stop within 10s of SIGTERM"
 }
 
+# http_get HOST:PORT PATH: the whole HTTP/1.0 response.
+http_get() {
+  exec 3<>"/dev/tcp/${1%:*}/${1##*:}"
+  printf 'GET %s HTTP/1.0\r\nHost: test\r\n\r\n' "$2" >&3
+  timeout 10 cat <&3
+  exec 3<&-
+}
+
 start_store
 export WEIR_STORE=$store
 
@@ -59,6 +69,15 @@ diff <(sort "$tmp/rows.jsonl") <(sort "$tmp/export.jsonl") > /dev/null || fail "
 "$weirctl" features export --view user_txn 2>/dev/null | sort > "$tmp/export2.jsonl"
 diff <(sort "$tmp/rows.jsonl") "$tmp/export2.jsonl" > /dev/null || fail "a second import changed the store"
 
+# The HTTP side: health, readiness, and counters that saw both imports.
+http_get "$metrics" /healthz | grep -q "^HTTP/1.0 200" || fail "/healthz is not 200"
+http_get "$metrics" /readyz | grep -q "^ready" || fail "/readyz is not ready"
+http_get "$metrics" /nope | grep -q "^HTTP/1.0 404" || fail "/nope is not 404"
+http_get "$metrics" /metrics > "$tmp/metrics.txt"
+grep -q "^weir_store_rows_written_total $(( 2 * $(wc -l < "$tmp/rows.jsonl") ))$" "$tmp/metrics.txt" ||
+  fail "rows written counter: $(grep weir_store_rows_written_total "$tmp/metrics.txt")"
+grep -q "^weir_store_write_seconds_count " "$tmp/metrics.txt" || fail "no write latency histogram"
+
 # 3. Online read: the latest window (then revision) of a feature.
 want=$(grep '"key":"u1","feature":"amount_sum_10m"' "$tmp/rows.jsonl" |
   awk -F'"window_end":' '{split($2, a, ","); split($0, b, "\"revision\":"); print a[1] " " b[2]+0 " " $0}' |
@@ -73,6 +92,7 @@ code=0
 "$weirctl" features import --input "$tmp/rows.jsonl" --epoch 0 2> "$tmp/err.txt" || code=$?
 [ $code -eq 2 ] || fail "stale epoch: exit $code, want 2"
 grep -q "write fenced" "$tmp/err.txt" || fail "stale epoch message: $(cat "$tmp/err.txt")"
+http_get "$metrics" /metrics | grep -q "^weir_store_fenced_writes_total 1$" || fail "fenced write not counted"
 
 # 5. SIGTERM stops it cleanly; a restart on the same directory has every row.
 stop_store
