@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# weir-devkafka as a user runs it: kcat (a client we did not write) produces
+# keyed messages through the bootstrap port and reads every one back, keyed
+# messages land in partitions by key, and SIGTERM stops it.
+#   devkafka_test.sh WEIR_DEVKAFKA
+set -euo pipefail
+devkafka=$1
+tmp=$(mktemp -d)
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; cat "$tmp/err" >&2 2>/dev/null || true; exit 1; }
+command -v kcat >/dev/null || fail "kcat is not installed (scripts/setup.sh installs it)"
+
+"$devkafka" --port 0 --brokers 3 --topic events:4 --topic other:1 > "$tmp/out" 2> "$tmp/err" &
+pid=$!
+bootstrap=""
+for _ in $(seq 100); do
+  bootstrap=$(sed -n 's/^weir-devkafka bootstrap //p' "$tmp/out")
+  [ -n "$bootstrap" ] && break
+  kill -0 "$pid" 2>/dev/null || fail "weir-devkafka exited at start"
+  sleep 0.1
+done
+[ -n "$bootstrap" ] || fail "weir-devkafka did not print its bootstrap address"
+
+# Metadata through the fixed port: 3 brokers, the topics with their partitions.
+timeout 30 kcat -b "$bootstrap" -L > "$tmp/meta" 2>&1 || fail "kcat -L: $(cat "$tmp/meta")"
+grep -q "3 brokers" "$tmp/meta" || fail "expected 3 brokers: $(cat "$tmp/meta")"
+grep -q 'topic "events" with 4 partitions' "$tmp/meta" || fail "no topic events with 4 partitions"
+
+# 200 keyed messages in, 200 out; one key always in one partition.
+for i in $(seq 200); do echo "u$((i % 10)):{\"user\":\"u$((i % 10))\",\"n\":$i}"; done > "$tmp/in"
+timeout 30 kcat -b "$bootstrap" -P -t events -K: < "$tmp/in" || fail "kcat produce failed"
+timeout 30 kcat -b "$bootstrap" -C -t events -o beginning -e -f '%p %k %s\n' > "$tmp/got" 2>/dev/null ||
+  fail "kcat consume failed"
+[ "$(wc -l < "$tmp/got")" -eq 200 ] || fail "consumed $(wc -l < "$tmp/got") messages, want 200"
+[ "$(awk '{print $2, $1}' "$tmp/got" | sort -u | wc -l)" -eq 10 ] || fail "a key landed in more than one partition"
+
+kill -TERM "$pid"
+for _ in $(seq 100); do
+  if ! kill -0 "$pid" 2>/dev/null; then
+    wait "$pid" || fail "weir-devkafka exited with $? on SIGTERM"
+    pid=""
+    echo "weir-devkafka: all checks passed"
+    exit 0
+  fi
+  sleep 0.1
+done
+fail "weir-devkafka did not stop within 10s of SIGTERM"
