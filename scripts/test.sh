@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: the unit and
 # integration tests of the main build, then the unit tests of common/, the
-# engine and the decoder again under ASan+UBSan. Exits non-zero on any failure.
+# engine, the decoder and the coordinator again under ASan+UBSan. Exits non-zero on any failure.
 #
 #   ./scripts/test.sh            everything
 #   SKIP_ASAN=1 ./scripts/test.sh   skip the sanitizer build (local iteration)
@@ -26,7 +26,7 @@ if [ "${SKIP_ASAN:-0}" != "1" ]; then
   echo "== unit tests under ASan+UBSan"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEIR_SANITIZE=ON -DWEIR_BUILD_GRPC=OFF \
     -DWEIR_BUILD_BENCH=OFF >/dev/null
-  cmake --build build-asan -j "$JOBS" --target weir_common_tests weir_engine_tests weir_decode_tests
+  cmake --build build-asan -j "$JOBS" --target weir_common_tests weir_engine_tests weir_decode_tests weir_coordinator_tests
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan -L unit --output-on-failure -j "$JOBS" --timeout 900
 fi
