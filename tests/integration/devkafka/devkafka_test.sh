@@ -7,26 +7,13 @@
 set -euo pipefail
 devkafka=$1
 loadgen=$2
-tmp=$(mktemp -d)
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; cat "$tmp/err" >&2 2>/dev/null || true; exit 1; }
+source "$(dirname "$0")/../lib.sh"
 command -v kcat >/dev/null || fail "kcat is not installed (scripts/setup.sh installs it)"
 
-"$devkafka" --port 0 --brokers 3 --topic events:4 --topic other:1 > "$tmp/out" 2> "$tmp/err" &
+"$devkafka" --port 0 --brokers 3 --topic events:4 --topic other:1 > "$tmp/out" 2> "$tmp/devkafka.log" &
 pid=$!
-bootstrap=""
-for _ in $(seq 100); do
-  bootstrap=$(sed -n 's/^weir-devkafka bootstrap //p' "$tmp/out")
-  [ -n "$bootstrap" ] && break
-  kill -0 "$pid" 2>/dev/null || fail "weir-devkafka exited at start"
-  sleep 0.1
-done
-[ -n "$bootstrap" ] || fail "weir-devkafka did not print its bootstrap address"
+track $pid
+bootstrap=$(wait_for_line "$tmp/out" "weir-devkafka bootstrap " $pid)
 
 # Metadata through the fixed port: 3 brokers, the topics with their partitions.
 timeout 30 kcat -b "$bootstrap" -L > "$tmp/meta" 2>&1 || fail "kcat -L: $(cat "$tmp/meta")"
@@ -50,14 +37,5 @@ timeout 30 kcat -b "$bootstrap" -C -t other -o beginning -e -f '%k %s\n' > "$tmp
 grep -q '^u7 {"user_id":"u7","ts":[0-9]*,"amount":[0-9.]*,"type":"[a-z]*","seq":[0-9]*}$' "$tmp/gen" ||
   fail "unexpected loadgen record: $(head -1 "$tmp/gen")"
 
-kill -TERM "$pid"
-for _ in $(seq 100); do
-  if ! kill -0 "$pid" 2>/dev/null; then
-    wait "$pid" || fail "weir-devkafka exited with $? on SIGTERM"
-    pid=""
-    echo "weir-devkafka: all checks passed"
-    exit 0
-  fi
-  sleep 0.1
-done
-fail "weir-devkafka did not stop within 10s of SIGTERM"
+stop_gracefully $pid weir-devkafka
+echo "weir-devkafka: all checks passed"

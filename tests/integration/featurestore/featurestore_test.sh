@@ -8,42 +8,16 @@ set -euo pipefail
 weirctl=$1
 featurestore=$2
 examples=$3
-tmp=$(mktemp -d)
-pid=""
-cleanup() {
-  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [ -f "$tmp/store.log" ] && cat "$tmp/store.log" >&2; exit 1; }
+source "$(dirname "$0")/../lib.sh"
 
 # Starts the store on free ports; sets $pid, $store and $metrics.
 start_store() {
   "$featurestore" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$tmp/data" --log-level warn \
     > "$tmp/store.out" 2> "$tmp/store.log" &
   pid=$!
-  for _ in $(seq 100); do
-    store=$(sed -n 's/^weir-featurestore listening on //p' "$tmp/store.out")
-    metrics=$(sed -n 's/^weir-featurestore metrics on //p' "$tmp/store.out")
-    [ -n "$store" ] && [ -n "$metrics" ] && return 0
-    kill -0 "$pid" 2>/dev/null || fail "weir-featurestore exited at start"
-    sleep 0.1
-  done
-  fail "weir-featurestore did not report its address within 10s"
-}
-
-# Stops the store with SIGTERM and checks that it exits cleanly in time.
-stop_store() {
-  kill -TERM "$pid"
-  for _ in $(seq 100); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      wait "$pid" || fail "weir-featurestore exited with $? on SIGTERM"
-      pid=""
-      return 0
-    fi
-    sleep 0.1
-  done
-  fail "weir-featurestore did not stop within 10s of SIGTERM"
+  track $pid
+  store=$(wait_for_line "$tmp/store.out" "weir-featurestore listening on " $pid)
+  metrics=$(wait_for_line "$tmp/store.out" "weir-featurestore metrics on " $pid)
 }
 
 # http_get HOST:PORT PATH: the whole HTTP/1.0 response.
@@ -95,11 +69,11 @@ grep -q "write fenced" "$tmp/err.txt" || fail "stale epoch message: $(cat "$tmp/
 http_get "$metrics" /metrics | grep -q "^weir_store_fenced_writes_total 1$" || fail "fenced write not counted"
 
 # 5. SIGTERM stops it cleanly; a restart on the same directory has every row.
-stop_store
+stop_gracefully $pid weir-featurestore
 start_store
 "$weirctl" --store "$store" features export --view user_txn 2>/dev/null | sort > "$tmp/export3.jsonl"
 diff <(sort "$tmp/rows.jsonl") "$tmp/export3.jsonl" > /dev/null || fail "rows lost across a restart"
-stop_store
+stop_gracefully $pid weir-featurestore
 
 # 6. No store there: exit 1 and a hint.
 code=0

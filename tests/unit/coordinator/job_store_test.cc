@@ -3,26 +3,18 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 
 #include "common/job_spec.h"
 #include "coordinator/job_store.h"
+#include "tests/support/temp_dir.h"
 
 namespace fs = std::filesystem;
 using weir::coordinator::Assignment;
 using weir::coordinator::JobStore;
 using weir::coordinator::PartitionOwner;
+using weir::testing::TempDir;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("weir-jobstore-test-" + std::to_string(rd()));
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 weir::v1::JobSpec Spec(const std::string& name) {
   auto spec = weir::ParseJobSpecYaml("name: " + name +

@@ -3,31 +3,21 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
-#include <random>
 
 #include <grpcpp/grpcpp.h>
 
 #include "featurestore/feature_store_service.h"
 #include "featurestore/row_store.h"
+#include "tests/support/temp_dir.h"
 #include "weir/v1/services.grpc.pb.h"
 
 namespace fs = std::filesystem;
 using weir::featurestore::RowBatch;
 using weir::featurestore::RowStore;
+using weir::testing::TempDir;
 using weir::v1::FeatureRow;
 
 namespace {
-
-// A fresh directory, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path = fs::temp_directory_path() / ("weir-featurestore-test-" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 FeatureRow Row(const std::string& key, const std::string& feature, int64_t end, double value, uint32_t revision = 0) {
   FeatureRow r;

@@ -1,0 +1,49 @@
+# Helpers shared by the integration test scripts; source it first. It makes
+# $tmp (removed at exit, with every process started through `track` killed).
+
+tmp=$(mktemp -d)
+tracked_pids=()
+cleanup() {
+  for p in "${tracked_pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# fail MESSAGE: prints the message and every $tmp/*.log, then exits 1.
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$tmp"/*.log; do
+    [ -f "$f" ] && { echo "== $f" >&2; cat "$f" >&2; }
+  done
+  exit 1
+}
+
+# track PID: kill it at exit if it still runs.
+track() { tracked_pids+=("$1"); }
+
+# wait_for_line FILE PREFIX PID: prints what follows PREFIX on the first line
+# of FILE that starts with it, waiting up to 10 s while PID lives.
+wait_for_line() {
+  local file=$1 prefix=$2 pid=$3 value=""
+  for _ in $(seq 100); do
+    value=$(sed -n "s/^$prefix//p" "$file" | head -1)
+    [ -n "$value" ] && { echo "$value"; return 0; }
+    kill -0 "$pid" 2>/dev/null || fail "process $pid exited before printing '$prefix'"
+    sleep 0.1
+  done
+  fail "no '$prefix' line in $file within 10s"
+}
+
+# stop_gracefully PID NAME: SIGTERM, then requires exit code 0 within 10 s.
+stop_gracefully() {
+  local pid=$1 name=$2
+  kill -TERM "$pid"
+  for _ in $(seq 100); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid" || fail "$name exited with $? on SIGTERM"
+      return 0
+    fi
+    sleep 0.1
+  done
+  fail "$name did not stop within 10s of SIGTERM"
+}
