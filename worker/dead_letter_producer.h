@@ -1,0 +1,52 @@
+// DeadLetterProducer: writes refused records to a job's dead-letter topic
+// (default `<job>.dlq`), the record's bytes as the value, its Kafka key as
+// the key, and headers saying why and where it came from:
+//   reason    decode | missing_field | bad_type | late
+//   detail    a sentence for people
+//   job, partition, offset   the source record's coordinates (decimal text)
+//
+// Lifecycle: one per brokers string, shared by the processing threads
+// (librdkafka's producer is thread-safe). Flush(deadline) before destruction
+// delivers what is queued.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "worker/partition_task.h"
+
+namespace RdKafka {
+class Producer;
+}
+
+namespace weir::worker {
+
+class DeadLetterProducer {
+ public:
+  static Result<std::unique_ptr<DeadLetterProducer>> Create(const std::string& brokers, const std::string& client_id);
+  ~DeadLetterProducer();
+
+  // Queues one dead letter. When librdkafka's queue is full it waits (serving
+  // delivery reports) until there is room: dead letters are never dropped
+  // here, and a stuck broker slows the partition instead.
+  void Produce(const std::string& topic, const std::string& job, const DeadLetterRecord& record);
+  // Serves delivery reports; cheap, call often.
+  void Poll();
+  // Waits until every queued dead letter is delivered or `timeout` passes.
+  void Flush(std::chrono::milliseconds timeout);
+
+  uint64_t delivery_errors() const { return delivery_errors_.load(); }
+
+ private:
+  class DeliveryReports;
+  DeadLetterProducer() = default;
+
+  std::unique_ptr<DeliveryReports> reports_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+  std::atomic<uint64_t> delivery_errors_{0};
+};
+
+}  // namespace weir::worker

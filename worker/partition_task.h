@@ -1,0 +1,89 @@
+// PartitionTask: one owned partition of one job: its engine, its decoder, and
+// the rows and dead letters it produced that are not yet handed on.
+//
+// Lifecycle: created when the worker takes the partition (at an assignment's
+// epoch), fed records in offset order, dropped when the partition is lost.
+// Thread: owned by exactly one processing thread (shared-nothing); only its
+// PartitionCounters are read elsewhere.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weir/v1/services.pb.h"
+#include "worker/decode/record_decoder.h"
+#include "worker/engine/partition_engine.h"
+#include "worker/job_runtime.h"
+#include "worker/partition_counters.h"
+
+namespace weir::worker {
+
+// A record the job refused, bound for the dead-letter topic.
+struct DeadLetterRecord {
+  engine::DeadLetterReason reason = engine::DeadLetterReason::kDecode;
+  std::string detail;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;     // the Kafka message key, kept as the DLQ message's key
+  std::string record;  // the record's bytes
+};
+
+// Rows of one partition handed to the sink writer as one write batch.
+struct PendingRows {
+  weir::v1::WriteBatch batch;                          // job, partition, epoch and rows; batch_id set by the writer
+  std::chrono::steady_clock::time_point first_row_at;  // when its oldest row fired
+  std::shared_ptr<PartitionCounters> counters;
+  size_t bytes = 0;  // approximate, for the writer's memory bound
+};
+
+class PartitionTask : private engine::RowSink {
+ public:
+  // `counters` may be null: the task makes its own.
+  PartitionTask(std::shared_ptr<const JobRuntime> job, int32_t partition, uint64_t epoch,
+                std::shared_ptr<PartitionCounters> counters = nullptr);
+
+  const std::shared_ptr<const JobRuntime>& job() const { return job_; }
+  int32_t partition() const { return partition_; }
+  uint64_t epoch() const { return epoch_; }
+  const std::shared_ptr<PartitionCounters>& counters() const { return counters_; }
+
+  // Decodes and processes one record. REQUIRES: offsets increase.
+  void OnRecord(std::string_view value, std::string_view key, int64_t offset);
+  // With an idle timeout in the spec: when no record came for that long (wall
+  // clock), raises the watermark to now - max_out_of_orderness.
+  void OnIdleCheck(int64_t now_ms);
+
+  // Moves the rows emitted since the last call into *out; false when none.
+  bool TakeRows(PendingRows* out);
+  // Moves the dead letters since the last call into *out (appended).
+  void TakeDeadLetters(std::vector<DeadLetterRecord>* out);
+
+  const engine::PartitionEngine& engine() const { return engine_; }
+
+ private:
+  void OnRow(const engine::FeatureRow& row) override;
+  void OnDeadLetter(engine::DeadLetterReason reason, const engine::Event& event, std::string_view detail) override;
+  void AddDeadLetter(engine::DeadLetterReason reason, std::string_view detail, int64_t offset);
+
+  std::shared_ptr<const JobRuntime> job_;
+  const int32_t partition_;
+  const uint64_t epoch_;
+  std::shared_ptr<PartitionCounters> counters_;
+  decode::RecordDecoder decoder_;
+  engine::PartitionEngine engine_;
+
+  // The record being processed, for dead letters the engine raises.
+  std::string_view record_value_;
+  std::string_view record_key_;
+  int64_t last_record_ms_ = 0;  // wall clock, for the idle timeout
+
+  PendingRows rows_;
+  size_t row_count_ = 0;
+  std::vector<DeadLetterRecord> dead_letters_;
+};
+
+}  // namespace weir::worker

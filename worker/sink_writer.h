@@ -1,0 +1,105 @@
+// SinkWriter: sends feature rows to one feature store over FeatureSink.Write,
+// a client stream of batches, with retry and backoff, and bounds the memory
+// rows may take while they wait.
+//
+// Backpressure: Enqueue never blocks and never drops; processing threads ask
+// HasRoom()/WaitForRoom() before they consume more records, so a slow or absent
+// store pauses consumption and pending rows stay near max_pending_bytes (plus
+// what one consume batch emits).
+//
+// Fencing: a batch the store refuses with FAILED_PRECONDITION (a stale epoch)
+// marks its partition's counters `fenced` and is dropped: a newer owner
+// exists and writes those rows itself.
+//
+// Lifecycle: Start() runs one sender thread; Stop(deadline) sends what it can
+// until the deadline and joins. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "worker/partition_task.h"
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Histogram;
+}  // namespace prometheus
+
+namespace weir::worker {
+
+struct SinkWriterOptions {
+  size_t max_pending_bytes = 64 << 20;
+  size_t max_request_bytes = 4 << 20;  // rows sent in one Write stream at most
+  std::chrono::milliseconds rpc_timeout{10000};
+  std::chrono::milliseconds backoff_initial{50};
+  std::chrono::milliseconds backoff_max{2000};
+};
+
+// Where the writer reports; any may be null.
+struct SinkWriterMetrics {
+  prometheus::Histogram* row_latency = nullptr;  // seconds from a row firing to the store's ack
+  prometheus::Counter* retries = nullptr;
+  prometheus::Counter* fenced_batches = nullptr;
+  prometheus::Gauge* pending_bytes = nullptr;
+};
+
+class SinkWriter {
+ public:
+  SinkWriter(std::string address, SinkWriterOptions options, SinkWriterMetrics metrics);
+  ~SinkWriter();
+  SinkWriter(const SinkWriter&) = delete;
+  SinkWriter& operator=(const SinkWriter&) = delete;
+
+  const std::string& address() const { return address_; }
+
+  void Start();
+  // Sends what is queued until `deadline`, then drops the rest (logged) and joins.
+  void Stop(std::chrono::steady_clock::time_point deadline);
+
+  void Enqueue(PendingRows rows);
+  // Forgets queued rows of a partition its owner gave up (cancelled, moved).
+  void Drop(const std::string& job, int32_t partition);
+
+  bool HasRoom() const;
+  // Waits up to `max_wait` for pending bytes to fall below the bound.
+  bool WaitForRoom(std::chrono::milliseconds max_wait);
+  size_t pending_bytes() const;
+
+ private:
+  void Run();
+  // Sends `batches` as one stream. Returns the gRPC status code (as int) of
+  // the stream; OK marks every batch acknowledged.
+  int SendStream(std::vector<PendingRows>& batches);
+  // After a FAILED_PRECONDITION: sends each batch alone to find the fenced
+  // ones. Returns false when the store became unreachable meanwhile; the
+  // unsent batches are left in `batches`.
+  bool SendOneByOne(std::vector<PendingRows>& batches);
+  void Acknowledge(const PendingRows& rows);
+  void Release(size_t bytes);
+
+  const std::string address_;
+  const SinkWriterOptions options_;
+  const SinkWriterMetrics metrics_;
+  struct Stub;
+  std::unique_ptr<Stub> stub_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;                      // the sender waits for rows or stop
+  std::condition_variable room_cv_;                      // producers wait for room
+  std::deque<PendingRows> queue_;                        // guarded by mu_
+  size_t pending_bytes_ = 0;                             // guarded by mu_: queued + in flight
+  bool stopping_ = false;                                // guarded by mu_
+  std::chrono::steady_clock::time_point stop_deadline_;  // guarded by mu_
+  uint64_t next_batch_id_ = 0;                           // sender thread only
+  std::thread thread_;
+};
+
+}  // namespace weir::worker
