@@ -1,0 +1,128 @@
+#include <catch2/catch.hpp>
+
+#include <limits>
+
+#include "tests/unit/worker/worker_test_support.h"
+#include "worker/partition_task.h"
+#include "worker/sink_writer.h"
+
+namespace weir::worker {
+namespace {
+
+using testing::CountJob;
+using testing::Eventually;
+using testing::StoreServer;
+
+// A batch of `keys` rows, one per key, of the task's `window`th minute.
+PendingRows RowsFrom(PartitionTask& task, int keys, int window = 0) {
+  const int64_t start = window * int64_t{60000};
+  const int64_t first_offset = window * int64_t{1000};
+  for (int k = 0; k < keys; ++k) {
+    const std::string key = "u" + std::to_string(k);
+    task.OnRecord(R"({"user":")" + key + R"(","ts":)" + std::to_string(start + 1000) + "}", key, first_offset + k);
+  }
+  // Fires the window.
+  task.OnRecord(R"({"user":"tick","ts":)" + std::to_string(start + 60000) + "}", "tick", first_offset + keys);
+  PendingRows rows;
+  REQUIRE(task.TakeRows(&rows));
+  return rows;
+}
+
+std::vector<weir::v1::FeatureRow> Online(featurestore::RowStore& store, const std::string& key) {
+  auto rows = store.GetOnline("clicks", {key}, {}, std::numeric_limits<int64_t>::max());
+  REQUIRE(rows.ok());
+  return *rows;
+}
+
+TEST_CASE("the sink writer delivers batches and counts acknowledged rows", "[worker]") {
+  weir::testing::TempDir dir;
+  StoreServer server(dir.path.string());
+  SinkWriter writer(server.address(), SinkWriterOptions{}, SinkWriterMetrics{});
+  writer.Start();
+
+  PartitionTask task(CountJob(server.address()), 0, 1);
+  writer.Enqueue(RowsFrom(task, 50));
+  CHECK(Eventually([&] { return task.counters()->rows_acked.load() == 50; }));
+  CHECK(writer.pending_bytes() == 0);
+  auto rows = Online(server.store(), "u7");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].value().number() == 1);
+  writer.Stop(std::chrono::steady_clock::now());
+}
+
+TEST_CASE("an absent store pauses the writer with bounded memory and loses nothing", "[worker]") {
+  weir::testing::TempDir dir;
+  int port = 0;
+  {
+    StoreServer probe((dir.path / "probe").string());  // finds a free port, then frees it
+    port = probe.port();
+  }
+  SinkWriterOptions options;
+  options.max_pending_bytes = 4096;
+  options.backoff_max = std::chrono::milliseconds(100);
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  SinkWriter writer(address, options, SinkWriterMetrics{});
+  writer.Start();
+
+  PartitionTask task(CountJob(address), 0, 1);
+  int batches = 0;
+  int64_t rows = 0;
+  while (writer.HasRoom()) {
+    PendingRows batch = RowsFrom(task, 10, batches);
+    rows += batch.batch.rows_size();
+    writer.Enqueue(std::move(batch));
+    ++batches;
+    REQUIRE(batches < 1000);
+  }
+  // Full: producers wait instead of adding more, and nothing was acknowledged.
+  CHECK_FALSE(writer.WaitForRoom(std::chrono::milliseconds(200)));
+  CHECK(writer.pending_bytes() >= options.max_pending_bytes);
+  CHECK(writer.pending_bytes() < options.max_pending_bytes + 4096);
+  CHECK(task.counters()->rows_acked.load() == 0);
+
+  StoreServer server((dir.path / "store").string(), port);
+  CHECK(Eventually([&] { return task.counters()->rows_acked.load() == rows; }));
+  CHECK(writer.HasRoom());
+  CHECK(writer.pending_bytes() == 0);
+  CHECK(Online(server.store(), "u3").size() == 1);
+  writer.Stop(std::chrono::steady_clock::now());
+}
+
+TEST_CASE("a batch with a stale epoch is fenced and its partition marked", "[worker]") {
+  weir::testing::TempDir dir;
+  StoreServer server(dir.path.string());
+  SinkWriter writer(server.address(), SinkWriterOptions{}, SinkWriterMetrics{});
+  writer.Start();
+
+  PartitionTask newer(CountJob(server.address()), 2, 5);
+  writer.Enqueue(RowsFrom(newer, 3));
+  REQUIRE(Eventually([&] { return newer.counters()->rows_acked.load() == 3; }));
+
+  PartitionTask zombie(CountJob(server.address()), 2, 4);
+  PendingRows stale = RowsFrom(zombie, 3);
+  stale.batch.mutable_rows(0)->mutable_value()->set_number(99);
+  writer.Enqueue(std::move(stale));
+  CHECK(Eventually([&] { return zombie.counters()->fenced.load(); }));
+  CHECK(zombie.counters()->rows_acked.load() == 0);
+  CHECK_FALSE(newer.counters()->fenced.load());
+  CHECK(writer.pending_bytes() == 0);
+  for (const auto& row : Online(server.store(), "u0")) CHECK(row.value().number() == 1);
+  writer.Stop(std::chrono::steady_clock::now());
+}
+
+TEST_CASE("dropping a partition forgets its queued rows", "[worker]") {
+  SinkWriterOptions options;
+  options.backoff_initial = std::chrono::milliseconds(1000);
+  SinkWriter writer("127.0.0.1:1", options, SinkWriterMetrics{});  // nothing listens: rows stay queued
+  PartitionTask a(CountJob(), 0, 1);
+  PartitionTask b(CountJob(), 1, 1);
+  writer.Enqueue(RowsFrom(a, 5));
+  PendingRows kept = RowsFrom(b, 5);
+  const size_t kept_bytes = kept.bytes;
+  writer.Enqueue(std::move(kept));
+  writer.Drop("clicks", 0);
+  CHECK(writer.pending_bytes() == kept_bytes);
+}
+
+}  // namespace
+}  // namespace weir::worker
