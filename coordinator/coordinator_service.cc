@@ -1,0 +1,189 @@
+#include "coordinator/coordinator_service.h"
+
+#include <chrono>
+#include <mutex>
+
+#include <grpcpp/grpcpp.h>
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include "weir/v1/services.grpc.pb.h"
+
+namespace weir::coordinator {
+namespace {
+
+namespace pb = weir::v1;
+
+grpc::Status ToGrpc(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kOk: return grpc::Status::OK;
+    case StatusCode::kInvalidArgument: return {grpc::StatusCode::INVALID_ARGUMENT, s.message()};
+    case StatusCode::kNotFound: return {grpc::StatusCode::NOT_FOUND, s.message()};
+    case StatusCode::kAlreadyExists: return {grpc::StatusCode::ALREADY_EXISTS, s.message()};
+    case StatusCode::kFailedPrecondition: return {grpc::StatusCode::FAILED_PRECONDITION, s.message()};
+    case StatusCode::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, s.message()};
+    case StatusCode::kDataLoss:
+    case StatusCode::kInternal: return {grpc::StatusCode::INTERNAL, s.message()};
+  }
+  return {grpc::StatusCode::INTERNAL, s.message()};
+}
+
+// Metadata values must be printable ASCII.
+std::string Printable(const std::string& text) {
+  std::string out = text.substr(0, 1024);
+  for (char& c : out) {
+    if (c < 0x20 || c > 0x7e) c = '?';
+  }
+  return out;
+}
+
+void AddPendingReason(const Coordinator& coordinator, const pb::JobInfo& job, grpc::ServerContext* context) {
+  if (job.state() != pb::JOB_STATE_RUNNING || job.partitions_size() > 0) return;
+  if (auto reason = coordinator.DiscoveryError(job.spec().name()); reason.has_value()) {
+    context->AddTrailingMetadata(kPartitionsPendingKey, Printable(*reason));
+  }
+}
+
+class JobServiceImpl final : public pb::JobService::Service {
+ public:
+  JobServiceImpl(Coordinator* coordinator, CoordinatorMetrics* metrics, Clock clock)
+      : coordinator_(coordinator), metrics_(metrics), clock_(std::move(clock)) {}
+
+  grpc::Status SubmitJob(grpc::ServerContext* context, const pb::SubmitJobRequest* request,
+                         pb::SubmitJobResponse* response) override {
+    auto job = coordinator_->SubmitJob(request->spec(), clock_());
+    metrics_->Update(coordinator_->Stats());
+    if (!job.ok()) return ToGrpc(job.status());
+    AddPendingReason(*coordinator_, *job, context);
+    *response->mutable_job() = std::move(*job);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetJob(grpc::ServerContext* context, const pb::GetJobRequest* request,
+                      pb::GetJobResponse* response) override {
+    if (request->name().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a job name is required"};
+    auto job = coordinator_->GetJob(request->name());
+    if (!job.ok()) return ToGrpc(job.status());
+    AddPendingReason(*coordinator_, *job, context);
+    *response->mutable_job() = std::move(*job);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListJobs(grpc::ServerContext*, const pb::ListJobsRequest*, pb::ListJobsResponse* response) override {
+    for (auto& job : coordinator_->ListJobs()) *response->add_jobs() = std::move(job);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status CancelJob(grpc::ServerContext*, const pb::CancelJobRequest* request,
+                         pb::CancelJobResponse* response) override {
+    if (request->name().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a job name is required"};
+    auto job = coordinator_->CancelJob(request->name());
+    metrics_->Update(coordinator_->Stats());
+    if (!job.ok()) return ToGrpc(job.status());
+    *response->mutable_job() = std::move(*job);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListWorkers(grpc::ServerContext*, const pb::ListWorkersRequest*,
+                           pb::ListWorkersResponse* response) override {
+    for (auto& worker : coordinator_->ListWorkers(clock_())) *response->add_workers() = std::move(worker);
+    return grpc::Status::OK;
+  }
+
+ private:
+  Coordinator* coordinator_;
+  CoordinatorMetrics* metrics_;
+  Clock clock_;
+};
+
+class ControlPlaneImpl final : public pb::ControlPlane::Service {
+ public:
+  ControlPlaneImpl(Coordinator* coordinator, CoordinatorMetrics* metrics, Clock clock)
+      : coordinator_(coordinator), metrics_(metrics), clock_(std::move(clock)) {}
+
+  grpc::Status RegisterWorker(grpc::ServerContext*, const pb::RegisterWorkerRequest* request,
+                              pb::RegisterWorkerResponse* response) override {
+    auto r = coordinator_->RegisterWorker(request->worker_id(), request->address(), clock_());
+    metrics_->Update(coordinator_->Stats());
+    if (!r.ok()) return ToGrpc(r.status());
+    *response = std::move(*r);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status Heartbeat(grpc::ServerContext*, const pb::HeartbeatRequest* request,
+                         pb::HeartbeatResponse* response) override {
+    metrics_->CountHeartbeat();
+    auto r = coordinator_->Heartbeat(request->worker_id(), {request->partitions().begin(), request->partitions().end()},
+                                     clock_());
+    if (!r.ok()) return ToGrpc(r.status());
+    *response = std::move(*r);
+    return grpc::Status::OK;
+  }
+
+ private:
+  Coordinator* coordinator_;
+  CoordinatorMetrics* metrics_;
+  Clock clock_;
+};
+
+}  // namespace
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+CoordinatorServices MakeCoordinatorServices(Coordinator* coordinator, CoordinatorMetrics* metrics, Clock clock) {
+  CoordinatorServices s;
+  s.jobs = std::make_unique<JobServiceImpl>(coordinator, metrics, clock);
+  s.control = std::make_unique<ControlPlaneImpl>(coordinator, metrics, std::move(clock));
+  return s;
+}
+
+CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry* registry) {
+  if (registry == nullptr) return;
+  auto& jobs = prometheus::BuildGauge().Name("weir_coordinator_jobs").Help("Jobs by state").Register(*registry);
+  jobs_running_ = &jobs.Add({{"state", "running"}});
+  jobs_cancelled_ = &jobs.Add({{"state", "cancelled"}});
+  jobs_failed_ = &jobs.Add({{"state", "failed"}});
+  auto& workers = prometheus::BuildGauge()
+                      .Name("weir_coordinator_workers")
+                      .Help("Registered workers: alive (heartbeating) or dead (timed out, not yet forgotten)")
+                      .Register(*registry);
+  workers_alive_ = &workers.Add({{"state", "alive"}});
+  workers_dead_ = &workers.Add({{"state", "dead"}});
+  moves_ = &prometheus::BuildCounter()
+                .Name("weir_coordinator_partition_moves_total")
+                .Help("Partitions given a new owner (each with a higher epoch)")
+                .Register(*registry)
+                .Add({});
+  heartbeats_ = &prometheus::BuildCounter()
+                     .Name("weir_coordinator_heartbeats_total")
+                     .Help("Heartbeat calls received from workers")
+                     .Register(*registry)
+                     .Add({});
+}
+
+void CoordinatorMetrics::CountHeartbeat() {
+  if (heartbeats_ != nullptr) heartbeats_->Increment();
+}
+
+void CoordinatorMetrics::Update(const CoordinatorStats& stats) {
+  if (moves_ == nullptr) return;
+  auto count = [&](pb::JobState state) {
+    auto it = stats.jobs.find(state);
+    return it == stats.jobs.end() ? 0.0 : static_cast<double>(it->second);
+  };
+  jobs_running_->Set(count(pb::JOB_STATE_RUNNING));
+  jobs_cancelled_->Set(count(pb::JOB_STATE_CANCELLED));
+  jobs_failed_->Set(count(pb::JOB_STATE_FAILED));
+  workers_alive_->Set(static_cast<double>(stats.workers_alive));
+  workers_dead_->Set(static_cast<double>(stats.workers_dead));
+  // Stats count moves since start; the counter catches up (callers race, so never step back).
+  std::lock_guard<std::mutex> lock(moves_mu_);
+  const double behind = static_cast<double>(stats.partition_moves) - moves_->Value();
+  if (behind > 0) moves_->Increment(behind);
+}
+
+}  // namespace weir::coordinator

@@ -1,0 +1,63 @@
+// The coordinator's gRPC services over a Coordinator: JobService (weirctl:
+// submit, get, list, cancel, workers) and ControlPlane (workers: register,
+// heartbeat). Sync gRPC handlers on gRPC's thread pool; the Coordinator is
+// thread-safe. Status codes become gRPC codes here and nowhere else.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include <grpcpp/impl/codegen/service_type.h>
+
+#include "coordinator/coordinator.h"
+
+namespace prometheus {
+class Counter;
+class Gauge;
+class Registry;
+}  // namespace prometheus
+
+namespace weir::coordinator {
+
+// Trailing metadata of SubmitJob and GetJob while a running job's partition
+// count is unknown: why (printable ASCII). weirctl shows it.
+inline constexpr char kPartitionsPendingKey[] = "weir-partitions-pending";
+
+// The coordinator's Prometheus metrics (docs in coordinator/README.md).
+// Thread-safe. With a null registry every call does nothing.
+class CoordinatorMetrics {
+ public:
+  explicit CoordinatorMetrics(prometheus::Registry* registry);
+
+  void CountHeartbeat();
+  // Sets the job and worker gauges and advances the moves counter to `stats`.
+  void Update(const CoordinatorStats& stats);
+
+ private:
+  prometheus::Gauge* jobs_running_ = nullptr;
+  prometheus::Gauge* jobs_cancelled_ = nullptr;
+  prometheus::Gauge* jobs_failed_ = nullptr;
+  prometheus::Gauge* workers_alive_ = nullptr;
+  prometheus::Gauge* workers_dead_ = nullptr;
+  prometheus::Counter* moves_ = nullptr;
+  prometheus::Counter* heartbeats_ = nullptr;
+  std::mutex moves_mu_;  // serializes catching the moves counter up
+};
+
+struct CoordinatorServices {
+  std::unique_ptr<grpc::Service> jobs;     // weir.v1.JobService
+  std::unique_ptr<grpc::Service> control;  // weir.v1.ControlPlane
+};
+
+// Milliseconds since the Unix epoch; the wall clock unless a test swaps it.
+using Clock = std::function<int64_t()>;
+int64_t WallClockMs();
+
+// Builds both services. `coordinator` and `metrics` must outlive them; the
+// metrics are refreshed after every call that changes the coordinator.
+CoordinatorServices MakeCoordinatorServices(Coordinator* coordinator, CoordinatorMetrics* metrics,
+                                            Clock clock = WallClockMs);
+
+}  // namespace weir::coordinator

@@ -1,0 +1,60 @@
+#include "coordinator/kafka_discovery.h"
+
+#include <memory>
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+namespace weir::coordinator {
+namespace {
+
+// librdkafka logs connection failures on its own; route them to our debug
+// level so a retry every few seconds does not flood the log.
+void LogToSpdlog(const rd_kafka_t*, int, const char* facility, const char* message) {
+  spdlog::debug("rdkafka {}: {}", facility, message);
+}
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+
+}  // namespace
+
+Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const std::string& topic) {
+  const std::string where = "topic \"" + topic + "\" at " + brokers;
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK ||
+      rd_kafka_conf_set(conf, "client.id", "weir-coordinator", err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    return InvalidArgument("cannot read the partitions of " + where + ": " + err);
+  }
+  rd_kafka_conf_set_log_cb(conf, LogToSpdlog);
+  // rd_kafka_new takes `conf` on success only.
+  std::unique_ptr<rd_kafka_t, KafkaDeleter> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)));
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return InvalidArgument("cannot read the partitions of " + where + ": " + err);
+  }
+
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t rc =
+      rd_kafka_metadata(rk.get(), /*all_topics=*/1, nullptr, &md, static_cast<int>(timeout_.count()));
+  if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Unavailable("cannot read the partitions of " + where + ": " + rd_kafka_err2str(rc) +
+                       " (are the brokers in source.kafka.brokers up and reachable from the coordinator?)");
+  }
+  std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> hold(md, rd_kafka_metadata_destroy);
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const rd_kafka_metadata_topic_t& t = md->topics[i];
+    if (topic != t.topic) continue;
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Unavailable("cannot read the partitions of " + where + ": " + rd_kafka_err2str(t.err));
+    }
+    return static_cast<int32_t>(t.partition_cnt);
+  }
+  return NotFound("topic \"" + topic + "\" does not exist at " + brokers +
+                  " (create it, or fix source.kafka.topic; the job starts once it exists)");
+}
+
+}  // namespace weir::coordinator

@@ -1,0 +1,174 @@
+// weir-coordinator: the coordinator daemon (DESIGN.md Sections 1, 4, 6).
+// Serves JobService (weirctl) and ControlPlane (workers) over gRPC, keeps its
+// jobs and epochs in --data-dir, declares workers dead after
+// --worker-timeout without a heartbeat and moves their partitions.
+//
+// Threads: gRPC's pool runs the handlers; one ticker thread (owned here) runs
+// Coordinator::Tick every 250 ms; one thread takes SIGTERM/SIGINT (sigwait)
+// and stops the rest; the HTTP status server has its own.
+#include <atomic>
+#include <condition_variable>
+#include <csignal>
+#include <iostream>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include "common/http/http_status_server.h"
+#include "common/logging.h"
+#include "coordinator/coordinator.h"
+#include "coordinator/coordinator_service.h"
+#include "coordinator/kafka_discovery.h"
+
+namespace {
+
+constexpr auto kTickInterval = std::chrono::milliseconds(250);
+
+// Runs Coordinator::Tick every kTickInterval until Stop().
+class Ticker {
+ public:
+  Ticker(weir::coordinator::Coordinator* coordinator, weir::coordinator::CoordinatorMetrics* metrics)
+      : thread_([this, coordinator, metrics] {
+          std::unique_lock<std::mutex> lock(mu_);
+          while (!cv_.wait_for(lock, kTickInterval, [this] { return stopping_; })) {
+            lock.unlock();
+            coordinator->Tick(weir::coordinator::WallClockMs());
+            metrics->Update(coordinator->Stats());
+            lock.lock();
+          }
+        }) {}
+  ~Ticker() { Stop(); }
+
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;     // last: starts once the members above exist
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"weir-coordinator: the Weir coordinator (jobs, workers, partition assignment)"};
+  std::string listen = "127.0.0.1:7071";
+  std::string metrics_listen = "127.0.0.1:9465";
+  std::string data_dir = "./data/coordinator";
+  int64_t heartbeat_interval_ms = 500;
+  int64_t worker_timeout_ms = 3000;
+  std::string log_level = "info";
+  app.add_option("--listen", listen, "gRPC address HOST:PORT (port 0 picks a free one)")
+      ->capture_default_str()
+      ->envname("WEIR_LISTEN");
+  app.add_option("--metrics-listen", metrics_listen,
+                 "HTTP address HOST:PORT of /metrics, /healthz and /readyz (port 0 picks a free one)")
+      ->capture_default_str()
+      ->envname("WEIR_METRICS_LISTEN");
+  app.add_option("--data-dir", data_dir, "Directory of the coordinator's durable state (created if missing)")
+      ->capture_default_str()
+      ->envname("WEIR_DATA_DIR");
+  app.add_option("--heartbeat-interval", heartbeat_interval_ms, "How often workers heartbeat, in ms")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{10}, int64_t{60000}))
+      ->envname("WEIR_HEARTBEAT_INTERVAL");
+  app.add_option("--worker-timeout", worker_timeout_ms,
+                 "A worker with no heartbeat for this many ms is dead and its partitions move")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{50}, int64_t{3600000}))
+      ->envname("WEIR_WORKER_TIMEOUT");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str()
+      ->envname("WEIR_LOG_LEVEL");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (auto s = weir::ConfigureLogging(log_level, "coordinator"); !s.ok()) {
+    std::cerr << "weir-coordinator: " << s.message() << "\n";
+    return 2;
+  }
+  if (worker_timeout_ms <= heartbeat_interval_ms) {
+    std::cerr << "weir-coordinator: --worker-timeout (" << worker_timeout_ms
+              << " ms) must be longer than --heartbeat-interval (" << heartbeat_interval_ms
+              << " ms), or every worker is declared dead between two heartbeats\n";
+    return 2;
+  }
+
+  // Signals are taken by a dedicated thread (sigwait), so block them first,
+  // before gRPC starts its own threads.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  weir::coordinator::KafkaDiscovery discovery;
+  weir::coordinator::CoordinatorOptions options;
+  options.heartbeat_interval_ms = heartbeat_interval_ms;
+  options.worker_timeout_ms = worker_timeout_ms;
+  auto coordinator =
+      weir::coordinator::Coordinator::Open(data_dir, &discovery, options, weir::coordinator::WallClockMs());
+  if (!coordinator.ok()) {
+    spdlog::error("{}", coordinator.status().message());
+    return 1;
+  }
+
+  auto registry = std::make_shared<prometheus::Registry>();
+  weir::coordinator::CoordinatorMetrics metrics(registry.get());
+  metrics.Update((*coordinator)->Stats());
+  auto services = weir::coordinator::MakeCoordinatorServices(coordinator->get(), &metrics);
+  grpc::ServerBuilder builder;
+  // Without this a second coordinator could bind the same port (SO_REUSEPORT) and split the traffic.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(services.jobs.get());
+  builder.RegisterService(services.control.get());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    spdlog::error("cannot listen on {} (is the address valid and the port free?)", listen);
+    return 1;
+  }
+  const std::string host = listen.substr(0, listen.rfind(':'));
+  std::atomic<bool> ready{false};
+  weir::HttpStatusServer http(registry, [&ready] { return ready.load(); });
+  if (auto s = http.Start(metrics_listen); !s.ok()) {
+    spdlog::error("{}", s.message());
+    server->Shutdown();
+    return 1;
+  }
+  Ticker ticker(coordinator->get(), &metrics);
+  ready = true;  // state loaded, gRPC serving
+  spdlog::info("listening on {}:{}, metrics on {}, data in {}, worker timeout {} ms", host, port, http.address(),
+               data_dir, worker_timeout_ms);
+  std::cout << "weir-coordinator listening on " << host << ":" << port << std::endl;
+  std::cout << "weir-coordinator metrics on " << http.address() << std::endl;
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("{} received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    ready = false;
+    ticker.Stop();
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  });
+  server->Wait();
+  waiter.join();
+  http.Stop();
+  spdlog::info("stopped");
+  return 0;
+}
