@@ -1,14 +1,16 @@
-// weirctl: the command-line client: `replay` (offline, no cluster) and
-// `features get|export|import` (the feature store, over gRPC).
+// weirctl: the command-line client: `replay` (offline, no cluster),
+// `features get|export|import` (the feature store, over gRPC) and
+// `submit|list|status|cancel|workers` (the coordinator, over gRPC).
 //
 // Exit codes: 0 success; 1 a runtime failure (I/O, an unreachable service);
-// 2 bad usage or bad input (flags, job spec, missing file).
+// 2 bad usage or bad input (flags, job spec, missing file, unknown job).
 #include <iostream>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "cli/features.h"
+#include "cli/jobs.h"
 #include "cli/replay.h"
 #include "worker/engine/event.h"
 
@@ -18,6 +20,7 @@ int ExitCodeFor(const weir::Status& s) {
   switch (s.code()) {
     case weir::StatusCode::kInvalidArgument:
     case weir::StatusCode::kNotFound:
+    case weir::StatusCode::kAlreadyExists:
     case weir::StatusCode::kFailedPrecondition: return 2;
     default: return 1;
   }
@@ -95,6 +98,26 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   import_cmd->add_option("--batch-rows", import.batch_rows, "Rows per write batch")->capture_default_str();
 
+  std::string coordinator = "127.0.0.1:7071";
+  app.add_option("--coordinator", coordinator, "Coordinator address HOST:PORT")
+      ->capture_default_str()
+      ->envname("WEIR_COORDINATOR");
+  std::string submit_path;
+  CLI::App* submit_cmd = app.add_subcommand("submit", "Submit a job (validated here first, then by the coordinator)");
+  submit_cmd->add_option("job", submit_path, "Job spec (YAML)")->required();
+  CLI::App* list_cmd = app.add_subcommand("list", "Every job: name, state, partitions, submitted, view, topic");
+  std::string status_name;
+  bool status_json = false;
+  CLI::App* status_cmd =
+      app.add_subcommand("status", "A job and each of its partitions: owner, epoch, offset, watermark, lag, counts");
+  status_cmd->add_option("job", status_name, "Job name")->required();
+  status_cmd->add_flag("--json", status_json, "Print the job as JSON (weir.v1.JobInfo) for scripts");
+  std::string cancel_name;
+  CLI::App* cancel_cmd = app.add_subcommand("cancel", "Cancel a job: its partitions are taken from their workers");
+  cancel_cmd->add_option("job", cancel_name, "Job name")->required();
+  CLI::App* workers_cmd =
+      app.add_subcommand("workers", "Registered workers: alive or not, last heartbeat, partitions owned");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -105,6 +128,28 @@ int main(int argc, char** argv) {
     std::cerr << "weirctl " << command << ": " << s.message() << "\n";
     return ExitCodeFor(s);
   };
+  if (submit_cmd->parsed()) {
+    if (auto s = weir::cli::JobSubmit(coordinator, submit_path, std::cout); !s.ok()) return fail("submit", s);
+    return 0;
+  }
+  if (list_cmd->parsed()) {
+    if (auto s = weir::cli::JobList(coordinator, std::cout); !s.ok()) return fail("list", s);
+    return 0;
+  }
+  if (status_cmd->parsed()) {
+    if (auto s = weir::cli::JobStatus(coordinator, status_name, status_json, std::cout); !s.ok()) {
+      return fail("status", s);
+    }
+    return 0;
+  }
+  if (cancel_cmd->parsed()) {
+    if (auto s = weir::cli::JobCancel(coordinator, cancel_name, std::cout); !s.ok()) return fail("cancel", s);
+    return 0;
+  }
+  if (workers_cmd->parsed()) {
+    if (auto s = weir::cli::WorkerList(coordinator, std::cout); !s.ok()) return fail("workers", s);
+    return 0;
+  }
   if (get_cmd->parsed()) {
     get.store = store;
     if (auto s = weir::cli::FeaturesGet(get, std::cout); !s.ok()) return fail("features get", s);

@@ -1,0 +1,263 @@
+#include "cli/jobs.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ostream>
+#include <vector>
+
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include "common/job_spec.h"
+#include "common/rfc3339.h"
+#include "common/types.h"
+#include "weir/v1/services.grpc.pb.h"
+
+namespace weir::cli {
+namespace {
+
+namespace pb = weir::v1;
+
+constexpr auto kRpcTimeout = std::chrono::seconds(15);
+// Set by the coordinator on SubmitJob and GetJob while a job's partition
+// count is unknown (coordinator/coordinator_service.h, kPartitionsPendingKey).
+constexpr char kPartitionsPendingKey[] = "weir-partitions-pending";
+
+class Client {
+ public:
+  explicit Client(const std::string& coordinator)
+      : coordinator_(coordinator),
+        stub_(pb::JobService::NewStub(grpc::CreateChannel(coordinator, grpc::InsecureChannelCredentials()))) {}
+
+  pb::JobService::Stub& stub() { return *stub_; }
+
+  // A context with the command's deadline; one per call.
+  std::unique_ptr<grpc::ClientContext> Context() const {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + kRpcTimeout);
+    return ctx;
+  }
+
+  // A gRPC failure as a Status: the coordinator's own message for what it
+  // refused (it names the job and the fix), a hint when it cannot be reached.
+  Status Error(const grpc::Status& s) const {
+    switch (s.error_code()) {
+      case grpc::StatusCode::UNAVAILABLE:
+      case grpc::StatusCode::DEADLINE_EXCEEDED:
+        return Unavailable("cannot reach the coordinator at " + coordinator_ + " (" + s.error_message() +
+                           "): is weir-coordinator running there? set --coordinator or WEIR_COORDINATOR");
+      case grpc::StatusCode::INVALID_ARGUMENT: return InvalidArgument(s.error_message());
+      case grpc::StatusCode::NOT_FOUND: return NotFound(s.error_message());
+      case grpc::StatusCode::ALREADY_EXISTS: return Status(StatusCode::kAlreadyExists, s.error_message());
+      case grpc::StatusCode::FAILED_PRECONDITION: return FailedPrecondition(s.error_message());
+      default: return Internal("the coordinator at " + coordinator_ + " failed: " + s.error_message());
+    }
+  }
+
+ private:
+  const std::string coordinator_;
+  std::unique_ptr<pb::JobService::Stub> stub_;
+};
+
+std::string PendingReason(const grpc::ClientContext& ctx) {
+  const auto& trailers = ctx.GetServerTrailingMetadata();
+  auto it = trailers.find(kPartitionsPendingKey);
+  if (it == trailers.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+// Rows of cells printed as left-aligned columns two spaces apart.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) { rows_.push_back(std::move(header)); }
+  void Add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+
+  void Print(std::ostream& out) const {
+    std::vector<size_t> width;
+    for (const auto& row : rows_) {
+      if (width.size() < row.size()) width.resize(row.size(), 0);
+      for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    }
+    for (const auto& row : rows_) {
+      std::string line;
+      for (size_t i = 0; i < row.size(); ++i) {
+        line += row[i];
+        if (i + 1 < row.size()) line.append(width[i] - row[i].size() + 2, ' ');
+      }
+      out << line << "\n";
+    }
+  }
+
+ private:
+  std::vector<std::vector<std::string>> rows_;
+};
+
+std::string StateName(pb::JobState state) {
+  switch (state) {
+    case pb::JOB_STATE_RUNNING: return "running";
+    case pb::JOB_STATE_CANCELLED: return "cancelled";
+    case pb::JOB_STATE_FAILED: return "failed";
+    default: return "unknown";
+  }
+}
+
+std::string PartitionsCell(const pb::JobInfo& job) {
+  if (job.partitions_size() == 0 && job.state() == pb::JOB_STATE_RUNNING) return "pending";
+  return std::to_string(job.partitions_size());
+}
+
+std::string OrDash(int64_t value) { return value < 0 ? "-" : std::to_string(value); }
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "0.4s ago", "2m05s ago", "3h07m ago".
+std::string Age(int64_t then_ms, int64_t now_ms) {
+  if (then_ms <= 0) return "never";
+  const int64_t ms = std::max<int64_t>(0, now_ms - then_ms);
+  char buf[64];
+  if (ms < 60'000) {
+    std::snprintf(buf, sizeof(buf), "%.1fs ago", static_cast<double>(ms) / 1000.0);
+  } else if (ms < 3'600'000) {
+    std::snprintf(buf, sizeof(buf), "%lldm%02llds ago", static_cast<long long>(ms / 60'000),
+                  static_cast<long long>(ms / 1000 % 60));
+  } else {
+    std::snprintf(buf, sizeof(buf), "%lldh%02lldm ago", static_cast<long long>(ms / 3'600'000),
+                  static_cast<long long>(ms / 60'000 % 60));
+  }
+  return buf;
+}
+
+}  // namespace
+
+Status JobSubmit(const std::string& coordinator, const std::string& job_path, std::ostream& out) {
+  auto spec = LoadJobSpecFile(job_path);
+  if (!spec.ok()) return spec.status();
+  Client client(coordinator);
+  pb::SubmitJobRequest req;
+  *req.mutable_spec() = std::move(*spec);
+  pb::SubmitJobResponse resp;
+  auto ctx = client.Context();
+  const grpc::Status s = client.stub().SubmitJob(ctx.get(), req, &resp);
+  if (!s.ok()) return client.Error(s);
+  const pb::JobInfo& job = resp.job();
+  out << "submitted " << job.spec().name() << " (";
+  if (job.partitions_size() > 0) {
+    out << job.partitions_size() << (job.partitions_size() == 1 ? " partition)" : " partitions)");
+  } else {
+    const std::string reason = PendingReason(*ctx);
+    out << "partitions pending" << (reason.empty() ? "" : ": " + reason) << ")";
+  }
+  out << "\n";
+  return Status::Ok();
+}
+
+Status JobList(const std::string& coordinator, std::ostream& out) {
+  Client client(coordinator);
+  pb::ListJobsResponse resp;
+  auto ctx = client.Context();
+  const grpc::Status s = client.stub().ListJobs(ctx.get(), pb::ListJobsRequest(), &resp);
+  if (!s.ok()) return client.Error(s);
+  if (resp.jobs_size() == 0) {
+    out << "no jobs (weirctl submit JOB.yaml adds one)\n";
+    return Status::Ok();
+  }
+  Table table({"NAME", "STATE", "PARTITIONS", "SUBMITTED", "VIEW", "TOPIC"});
+  for (const pb::JobInfo& job : resp.jobs()) {
+    table.Add({job.spec().name(), StateName(job.state()), PartitionsCell(job),
+               FormatRfc3339Millis(job.submitted_at_ms()), job.spec().view(), job.spec().source().kafka().topic()});
+  }
+  table.Print(out);
+  return Status::Ok();
+}
+
+Status JobStatus(const std::string& coordinator, const std::string& name, bool json, std::ostream& out) {
+  Client client(coordinator);
+  pb::GetJobRequest req;
+  req.set_name(name);
+  pb::GetJobResponse resp;
+  auto ctx = client.Context();
+  const grpc::Status s = client.stub().GetJob(ctx.get(), req, &resp);
+  if (!s.ok()) return client.Error(s);
+  const pb::JobInfo& job = resp.job();
+  if (json) {
+    google::protobuf::util::JsonPrintOptions options;
+    options.always_print_primitive_fields = true;
+    options.preserve_proto_field_names = true;
+    std::string text;
+    if (auto st = google::protobuf::util::MessageToJsonString(job, &text, options); !st.ok()) {
+      return Internal("cannot print the job as JSON: " + st.ToString());
+    }
+    out << text << "\n";
+    return Status::Ok();
+  }
+
+  std::string partitions = std::to_string(job.partitions_size());
+  if (job.partitions_size() == 0 && job.state() == pb::JOB_STATE_RUNNING) {
+    const std::string reason = PendingReason(*ctx);
+    partitions = "pending" + (reason.empty() ? "" : " (" + reason + ")");
+  }
+  Table header({"job:", job.spec().name()});
+  header.Add({"state:", StateName(job.state())});
+  header.Add({"topic:", job.spec().source().kafka().topic() + " at " + job.spec().source().kafka().brokers()});
+  header.Add({"view:", job.spec().view()});
+  header.Add({"submitted:", FormatRfc3339Millis(job.submitted_at_ms())});
+  header.Add({"partitions:", partitions});
+  header.Add({"checkpoint:", job.latest_checkpoint() == 0 ? "none" : std::to_string(job.latest_checkpoint())});
+  header.Print(out);
+  if (job.partitions_size() == 0) return Status::Ok();
+
+  out << "\n";
+  Table table({"PARTITION", "OWNER", "EPOCH", "OFFSET", "WATERMARK", "LAG", "RECORDS", "ROWS", "DEAD"});
+  for (const pb::PartitionStatus& p : job.partitions()) {
+    table.Add({std::to_string(p.partition()), p.owner().empty() ? "-" : p.owner(), std::to_string(p.epoch()),
+               OrDash(p.offset()), p.watermark() == kMinTime ? "-" : FormatRfc3339Millis(p.watermark()),
+               OrDash(p.lag()), std::to_string(p.records_in()), std::to_string(p.rows_out()),
+               std::to_string(p.dead_letters())});
+  }
+  table.Print(out);
+  return Status::Ok();
+}
+
+Status JobCancel(const std::string& coordinator, const std::string& name, std::ostream& out) {
+  Client client(coordinator);
+  pb::CancelJobRequest req;
+  req.set_name(name);
+  pb::CancelJobResponse resp;
+  auto ctx = client.Context();
+  const grpc::Status s = client.stub().CancelJob(ctx.get(), req, &resp);
+  if (!s.ok()) return client.Error(s);
+  out << "cancelled " << resp.job().spec().name() << "\n";
+  return Status::Ok();
+}
+
+Status WorkerList(const std::string& coordinator, std::ostream& out) {
+  Client client(coordinator);
+  pb::ListWorkersResponse resp;
+  auto ctx = client.Context();
+  const grpc::Status s = client.stub().ListWorkers(ctx.get(), pb::ListWorkersRequest(), &resp);
+  if (!s.ok()) return client.Error(s);
+  if (resp.workers_size() == 0) {
+    out << "no workers registered\n";
+    return Status::Ok();
+  }
+  const int64_t now = NowMs();
+  Table table({"ID", "ALIVE", "LAST-HEARTBEAT", "PARTITIONS"});
+  for (const pb::WorkerInfo& w : resp.workers()) {
+    std::string parts = std::to_string(w.assignments_size());
+    if (w.assignments_size() > 0) {
+      parts += " (";
+      for (int i = 0; i < w.assignments_size(); ++i) {
+        parts += (i > 0 ? "," : "") + w.assignments(i).job() + ":" + std::to_string(w.assignments(i).partition());
+      }
+      parts += ")";
+    }
+    table.Add({w.id(), w.alive() ? "yes" : "no", Age(w.last_heartbeat_ms(), now), parts});
+  }
+  table.Print(out);
+  return Status::Ok();
+}
+
+}  // namespace weir::cli
