@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# weir-coordinator with weirctl's job commands, as a user runs them, on
+# loopback ports it picks itself, against weir-devkafka: a job is submitted
+# and its topic's partitions discovered; list and status show them unassigned
+# (no workers here; the worker protocol is covered by weir_coordinator_tests);
+# bad specs and unknown jobs exit 2 naming what is wrong; a missing topic
+# leaves the job pending with the reason; cancel works; the jobs survive
+# kill -9; a taken port, a corrupt state file and an unreachable coordinator
+# are clear errors.
+#   coordinator_test.sh WEIRCTL WEIR_COORDINATOR WEIR_DEVKAFKA
+set -euo pipefail
+weirctl=$1
+coordinator=$2
+devkafka=$3
+source "$(dirname "$0")/../lib.sh"
+
+# Starts the coordinator on free ports over $tmp/data; sets $pid, $coord and $metrics.
+start_coordinator() {
+  "$coordinator" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$tmp/data" --log-level info \
+    > "$tmp/coordinator.out" 2>> "$tmp/coordinator.log" &
+  pid=$!
+  track $pid
+  coord=$(wait_for_line "$tmp/coordinator.out" "weir-coordinator listening on " $pid)
+  metrics=$(wait_for_line "$tmp/coordinator.out" "weir-coordinator metrics on " $pid)
+}
+
+# http_get HOST:PORT PATH: the whole HTTP/1.0 response.
+http_get() {
+  exec 3<>"/dev/tcp/${1%:*}/${1##*:}"
+  printf 'GET %s HTTP/1.0\r\nHost: test\r\n\r\n' "$2" >&3
+  timeout 10 cat <&3
+  exec 3<&-
+}
+
+# expect_exit CODE OUTFILE COMMAND...: runs it, requires that exit code.
+expect_exit() {
+  local want=$1 out=$2 code=0
+  shift 2
+  "$@" > "$out" 2>&1 || code=$?
+  [ $code -eq "$want" ] || fail "$* exited $code, want $want: $(cat "$out")"
+}
+
+"$devkafka" --port 0 --topic events:4 > "$tmp/devkafka.out" 2> "$tmp/devkafka.log" &
+kafka_pid=$!
+track $kafka_pid
+bootstrap=$(wait_for_line "$tmp/devkafka.out" "weir-devkafka bootstrap " $kafka_pid)
+
+start_coordinator
+export WEIR_COORDINATOR=$coord
+http_get "$metrics" /healthz | grep -q "^HTTP/1.0 200" || fail "/healthz is not 200"
+http_get "$metrics" /readyz | grep -q "^ready" || fail "/readyz is not ready"
+
+timeout 20 "$weirctl" list > "$tmp/list.txt" || fail "list on an empty coordinator: $(cat "$tmp/list.txt")"
+grep -q "^no jobs" "$tmp/list.txt" || fail "empty list: $(cat "$tmp/list.txt")"
+
+# 1. Submit: the topic's 4 partitions are discovered at once.
+write_job() {  # write_job FILE NAME TOPIC [EXTRA_FEATURE_LINE]
+  cat > "$1" <<YAML
+name: $2
+source:
+  kafka: { brokers: "$bootstrap", topic: $3, start: earliest }
+key: user_id
+event_time: { field: ts, unit: ms }
+watermark: { max_out_of_orderness: 5s }
+view: user_clicks
+features:
+  - { name: clicks_1m, agg: count, window: { tumbling: 1m } }
+${4:-}
+sink: { feature_store: "127.0.0.1:7070" }
+YAML
+}
+write_job "$tmp/clicks.yaml" clicks events
+timeout 20 "$weirctl" submit "$tmp/clicks.yaml" > "$tmp/submit.txt" 2>&1 || fail "submit: $(cat "$tmp/submit.txt")"
+[ "$(cat "$tmp/submit.txt")" = "submitted clicks (4 partitions)" ] || fail "submit printed: $(cat "$tmp/submit.txt")"
+
+# The same name again, while it runs: refused, exit 2.
+expect_exit 2 "$tmp/again.txt" timeout 20 "$weirctl" submit "$tmp/clicks.yaml"
+grep -q 'job "clicks" is already running' "$tmp/again.txt" || fail "resubmit message: $(cat "$tmp/again.txt")"
+
+# 2. list and status: 4 partitions, all unassigned (no workers).
+timeout 20 "$weirctl" list > "$tmp/list.txt"
+head -1 "$tmp/list.txt" | grep -Eq "^NAME +STATE +PARTITIONS +SUBMITTED +VIEW +TOPIC$" || fail "list header: $(cat "$tmp/list.txt")"
+grep -Eq "^clicks +running +4 +[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z +user_clicks +events$" "$tmp/list.txt" ||
+  fail "list: $(cat "$tmp/list.txt")"
+timeout 20 "$weirctl" status clicks > "$tmp/status.txt" || fail "status: $(cat "$tmp/status.txt")"
+grep -Eq "^job: +clicks$" "$tmp/status.txt" || fail "status header: $(cat "$tmp/status.txt")"
+grep -Eq "^state: +running$" "$tmp/status.txt" || fail "status state: $(cat "$tmp/status.txt")"
+grep -Eq "^topic: +events at $bootstrap$" "$tmp/status.txt" || fail "status topic: $(cat "$tmp/status.txt")"
+grep -Eq "^partitions: +4$" "$tmp/status.txt" || fail "status partitions: $(cat "$tmp/status.txt")"
+grep -Eq "^PARTITION +OWNER +EPOCH +OFFSET +WATERMARK +LAG +RECORDS +ROWS +DEAD$" "$tmp/status.txt" ||
+  fail "status table header: $(cat "$tmp/status.txt")"
+[ "$(grep -Ec '^[0-3] +- +0 +- +- +- +0 +0 +0$' "$tmp/status.txt")" -eq 4 ] ||
+  fail "want 4 unassigned partitions: $(cat "$tmp/status.txt")"
+timeout 20 "$weirctl" status clicks --json > "$tmp/status.json"
+[ "$(grep -o '"owner":""' "$tmp/status.json" | wc -l)" -eq 4 ] || fail "status --json: $(cat "$tmp/status.json")"
+grep -q '"state":"JOB_STATE_RUNNING"' "$tmp/status.json" || fail "status --json state: $(cat "$tmp/status.json")"
+timeout 20 "$weirctl" workers > "$tmp/workers.txt"
+grep -q "^no workers registered" "$tmp/workers.txt" || fail "workers: $(cat "$tmp/workers.txt")"
+
+# 3. Bad input: exit 2, naming the path in the spec; unknown jobs exit 2.
+write_job "$tmp/bad.yaml" bad events "  - { name: s, agg: sum, field: amount, window: { sliding: { size: 1h, slide: 7m } } }"
+expect_exit 2 "$tmp/bad.txt" timeout 20 "$weirctl" submit "$tmp/bad.yaml"
+grep -q "features\[1\].window.sliding.slide" "$tmp/bad.txt" || fail "bad spec message: $(cat "$tmp/bad.txt")"
+expect_exit 2 "$tmp/nofile.txt" timeout 20 "$weirctl" submit "$tmp/nope.yaml"
+grep -q "nope.yaml" "$tmp/nofile.txt" || fail "missing file message: $(cat "$tmp/nofile.txt")"
+expect_exit 2 "$tmp/unknown.txt" timeout 20 "$weirctl" status nope
+grep -q 'no job named "nope"' "$tmp/unknown.txt" || fail "unknown job message: $(cat "$tmp/unknown.txt")"
+expect_exit 2 "$tmp/unknown.txt" timeout 20 "$weirctl" cancel nope
+expect_exit 2 "$tmp/usage.txt" timeout 20 "$weirctl" status
+expect_exit 0 "$tmp/help.txt" timeout 20 "$weirctl" status --help
+grep -q -- "--json" "$tmp/help.txt" || fail "status --help: $(cat "$tmp/help.txt")"
+
+# 4. A missing topic: accepted, pending with the reason, retried.
+write_job "$tmp/missing.yaml" missing no-such-topic
+timeout 20 "$weirctl" submit "$tmp/missing.yaml" > "$tmp/missing.txt" 2>&1 || fail "submit missing: $(cat "$tmp/missing.txt")"
+grep -q '^submitted missing (partitions pending: topic "no-such-topic" does not exist' "$tmp/missing.txt" ||
+  fail "pending submit: $(cat "$tmp/missing.txt")"
+timeout 20 "$weirctl" status missing > "$tmp/status.txt"
+grep -Eq '^partitions: +pending \(topic "no-such-topic" does not exist' "$tmp/status.txt" ||
+  fail "pending status: $(cat "$tmp/status.txt")"
+timeout 20 "$weirctl" list | grep -Eq "^missing +running +pending " || fail "pending in list"
+
+# 5. Cancel.
+[ "$(timeout 20 "$weirctl" cancel missing)" = "cancelled missing" ] || fail "cancel"
+timeout 20 "$weirctl" list | grep -Eq "^missing +cancelled " || fail "cancelled job not listed as cancelled"
+http_get "$metrics" /metrics > "$tmp/metrics.txt"
+grep -q '^weir_coordinator_jobs{state="running"} 1$' "$tmp/metrics.txt" || fail "jobs gauge: $(grep jobs "$tmp/metrics.txt")"
+grep -q '^weir_coordinator_jobs{state="cancelled"} 1$' "$tmp/metrics.txt" || fail "cancelled gauge"
+grep -q '^weir_coordinator_workers{state="alive"} 0$' "$tmp/metrics.txt" || fail "workers gauge"
+grep -q '^weir_coordinator_heartbeats_total 0$' "$tmp/metrics.txt" || fail "heartbeats counter"
+grep -q '^weir_coordinator_partition_moves_total 0$' "$tmp/metrics.txt" || fail "moves counter"
+
+# 6. A taken port: exit 1 with a message.
+expect_exit 1 "$tmp/taken.txt" timeout 20 "$coordinator" --listen "$coord" --metrics-listen 127.0.0.1:0 \
+  --data-dir "$tmp/other"
+grep -q "cannot listen on $coord" "$tmp/taken.txt" || fail "port taken message: $(cat "$tmp/taken.txt")"
+
+# 7. kill -9, then a restart on the same directory: the jobs are all there.
+kill -9 $pid
+wait $pid 2>/dev/null || true
+start_coordinator
+export WEIR_COORDINATOR=$coord
+timeout 20 "$weirctl" list > "$tmp/list.txt"
+grep -Eq "^clicks +running +4 " "$tmp/list.txt" || fail "after restart: $(cat "$tmp/list.txt")"
+grep -Eq "^missing +cancelled " "$tmp/list.txt" || fail "after restart: $(cat "$tmp/list.txt")"
+[ "$(timeout 20 "$weirctl" status clicks | grep -Ec '^[0-3] +- +0 ')" -eq 4 ] || fail "status after restart"
+stop_gracefully $pid weir-coordinator
+
+# 8. A corrupt state file: exit 1, naming it; nothing is overwritten.
+cp "$tmp/data/state.pb" "$tmp/state.good"
+printf 'not a protobuf' > "$tmp/data/state.pb"
+expect_exit 1 "$tmp/corrupt.txt" timeout 20 "$coordinator" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 \
+  --data-dir "$tmp/data"
+grep -q "state.pb\" is corrupt" "$tmp/corrupt.txt" || fail "corrupt state message: $(cat "$tmp/corrupt.txt")"
+[ "$(cat "$tmp/data/state.pb")" = "not a protobuf" ] || fail "the corrupt file was overwritten"
+
+# 9. No coordinator there: exit 1 and a hint.
+expect_exit 1 "$tmp/unreachable.txt" timeout 20 "$weirctl" --coordinator 127.0.0.1:1 list
+grep -q "set --coordinator or WEIR_COORDINATOR" "$tmp/unreachable.txt" ||
+  fail "unreachable message: $(cat "$tmp/unreachable.txt")"
+
+stop_gracefully $kafka_pid weir-devkafka
+echo "weir-coordinator: all checks passed"
