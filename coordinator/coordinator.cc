@@ -300,37 +300,64 @@ void Coordinator::Rebalance(int64_t now_ms) {
   }
 }
 
-void Coordinator::Tick(int64_t now_ms) {
-  std::vector<DiscoveryAttempt> due;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto it = workers_.begin(); it != workers_.end();) {
-      Worker& w = it->second;
-      if (w.alive && now_ms - w.last_heartbeat_ms > options_.worker_timeout_ms) {
-        w.alive = false;
-        w.dead_since_ms = now_ms;
-        spdlog::warn("worker {} is dead: no heartbeat for {} ms (timeout {} ms)", it->first,
-                     now_ms - w.last_heartbeat_ms, options_.worker_timeout_ms);
-      }
-      if (!w.alive && now_ms - w.dead_since_ms > options_.dead_worker_retention_ms) {
-        spdlog::info("worker {} forgotten ({} ms dead)", it->first, now_ms - w.dead_since_ms);
-        it = workers_.erase(it);
-      } else {
-        ++it;
-      }
+void Coordinator::CheckWorkers(int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    Worker& w = it->second;
+    if (w.alive && now_ms - w.last_heartbeat_ms > options_.worker_timeout_ms) {
+      w.alive = false;
+      w.dead_since_ms = now_ms;
+      spdlog::warn("worker {} is dead: no heartbeat for {} ms (timeout {} ms)", it->first, now_ms - w.last_heartbeat_ms,
+                   options_.worker_timeout_ms);
     }
-    Rebalance(now_ms);
-    for (auto& [name, d] : discoveries_) {
-      if (d.in_flight || now_ms < d.next_attempt_ms) continue;
-      auto job = store_->Get(name);
-      if (!job.has_value()) continue;
-      d.in_flight = true;
-      d.next_attempt_ms = now_ms + options_.discovery_retry_ms;
-      due.push_back(DiscoveryAttempt{name, d.generation, job->spec().source().kafka().brokers(),
-                                     job->spec().source().kafka().topic()});
+    if (!w.alive && now_ms - w.dead_since_ms > options_.dead_worker_retention_ms) {
+      spdlog::info("worker {} forgotten ({} ms dead)", it->first, now_ms - w.dead_since_ms);
+      it = workers_.erase(it);
+    } else {
+      ++it;
     }
   }
-  for (const DiscoveryAttempt& attempt : due) Discover(attempt, now_ms);
+  Rebalance(now_ms);
+}
+
+bool Coordinator::RetryDiscovery(int64_t now_ms) {
+  DiscoveryAttempt attempt;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Discovery* next = nullptr;
+    for (auto& [name, d] : discoveries_) {
+      if (d.in_flight || now_ms < d.next_attempt_ms) continue;
+      if (next == nullptr || d.next_attempt_ms < next->next_attempt_ms) {
+        next = &d;
+        attempt.job = name;
+      }
+    }
+    if (next == nullptr) return false;
+    auto job = store_->Get(attempt.job);
+    if (!job.has_value()) {
+      discoveries_.erase(attempt.job);
+      return true;
+    }
+    next->in_flight = true;
+    next->next_attempt_ms = now_ms + options_.discovery_retry_ms;
+    attempt.generation = next->generation;
+    attempt.brokers = job->spec().source().kafka().brokers();
+    attempt.topic = job->spec().source().kafka().topic();
+  }
+  Discover(attempt, now_ms);
+  return true;
+}
+
+void Coordinator::Tick(int64_t now_ms) {
+  CheckWorkers(now_ms);
+  size_t pending = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending = discoveries_.size();
+  }
+  // Each pending job at most once, even if discovery_retry_ms is 0.
+  for (size_t i = 0; i < pending && RetryDiscovery(now_ms); ++i) {
+  }
 }
 
 CoordinatorStats Coordinator::Stats() const {

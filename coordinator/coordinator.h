@@ -7,8 +7,10 @@
 // clock), so tests drive it; the daemon passes the wall clock. Partition
 // counts come from an injected PartitionDiscovery.
 //
-// Lifecycle: Open() loads the data directory; the daemon then calls Tick()
-// every ~250 ms from one thread while gRPC handlers call the rest.
+// Lifecycle: Open() loads the data directory; the daemon then calls
+// CheckWorkers() every ~250 ms from one thread and RetryDiscovery() from
+// another (it blocks on the network), while gRPC handlers call the rest.
+// Tests call Tick(), which does both.
 // Thread-safe: one mutex guards the registry, the reports and every change
 // of the store. Discovery (network I/O) runs without it held.
 #pragma once
@@ -69,7 +71,7 @@ class Coordinator {
   // Validates (ValidateJobSpec: InvalidArgument naming paths) and stores a
   // running job (AlreadyExists while one of that name runs), then reads the
   // topic's partition count. When that fails the job is still accepted, with
-  // 0 partitions, and Tick() retries; DiscoveryError() says why.
+  // 0 partitions, and RetryDiscovery() retries; DiscoveryError() says why.
   Result<weir::v1::JobInfo> SubmitJob(const weir::v1::JobSpec& spec, int64_t now_ms);
   // NotFound for an unknown name.
   Result<weir::v1::JobInfo> GetJob(const std::string& name) const;
@@ -96,8 +98,14 @@ class Coordinator {
   // Every known worker, by id.
   std::vector<weir::v1::WorkerInfo> ListWorkers(int64_t now_ms) const;
 
-  // Periodic work: declares workers dead after the timeout, forgets long-dead
-  // ones, retries partition discovery, and reassigns partitions.
+  // Declares workers dead after the timeout, forgets long-dead ones, and
+  // reassigns partitions. No I/O beyond persisting changed assignments.
+  void CheckWorkers(int64_t now_ms);
+  // Runs the most overdue partition discovery whose retry time has come
+  // (each job at most every discovery_retry_ms), blocking for as long as the
+  // lookup takes. Returns false when none was due.
+  bool RetryDiscovery(int64_t now_ms);
+  // CheckWorkers(), then every due discovery.
   void Tick(int64_t now_ms);
 
   CoordinatorStats Stats() const;

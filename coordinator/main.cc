@@ -3,12 +3,14 @@
 // jobs and epochs in --data-dir, declares workers dead after
 // --worker-timeout without a heartbeat and moves their partitions.
 //
-// Threads: gRPC's pool runs the handlers; one ticker thread (owned here) runs
-// Coordinator::Tick every 250 ms; one thread takes SIGTERM/SIGINT (sigwait)
-// and stops the rest; the HTTP status server has its own.
+// Threads: gRPC's pool runs the handlers; two threads owned here run
+// Coordinator::CheckWorkers and Coordinator::RetryDiscovery every 250 ms; one
+// thread takes SIGTERM/SIGINT (sigwait) and stops the rest; the HTTP status
+// server has its own.
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <string>
@@ -29,20 +31,22 @@ namespace {
 
 constexpr auto kTickInterval = std::chrono::milliseconds(250);
 
-// Runs Coordinator::Tick every kTickInterval until Stop().
-class Ticker {
+// Calls `work` every `interval` on a thread of its own until Stop(). A call
+// in progress finishes first.
+class Periodic {
  public:
-  Ticker(weir::coordinator::Coordinator* coordinator, weir::coordinator::CoordinatorMetrics* metrics)
-      : thread_([this, coordinator, metrics] {
+  Periodic(std::chrono::milliseconds interval, std::function<void()> work)
+      : work_(std::move(work)), thread_([this, interval] {
           std::unique_lock<std::mutex> lock(mu_);
-          while (!cv_.wait_for(lock, kTickInterval, [this] { return stopping_; })) {
+          while (!cv_.wait_for(lock, interval, [this] { return stopping_; })) {
             lock.unlock();
-            coordinator->Tick(weir::coordinator::WallClockMs());
-            metrics->Update(coordinator->Stats());
+            work_();
             lock.lock();
           }
         }) {}
-  ~Ticker() { Stop(); }
+  ~Periodic() { Stop(); }
+  Periodic(const Periodic&) = delete;
+  Periodic& operator=(const Periodic&) = delete;
 
   void Stop() {
     {
@@ -54,6 +58,7 @@ class Ticker {
   }
 
  private:
+  const std::function<void()> work_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;  // guarded by mu_
@@ -151,7 +156,14 @@ int main(int argc, char** argv) {
     server->Shutdown();
     return 1;
   }
-  Ticker ticker(coordinator->get(), &metrics);
+  weir::coordinator::Coordinator* c = coordinator->get();
+  // Failure detection on one thread, partition discovery (which waits on
+  // Kafka for up to 2 s) on another, so a slow broker never delays the other.
+  Periodic ticker(kTickInterval, [c, &metrics] {
+    c->CheckWorkers(weir::coordinator::WallClockMs());
+    metrics.Update(c->Stats());
+  });
+  Periodic discoverer(kTickInterval, [c] { c->RetryDiscovery(weir::coordinator::WallClockMs()); });
   ready = true;  // state loaded, gRPC serving
   spdlog::info("listening on {}:{}, metrics on {}, data in {}, worker timeout {} ms", host, port, http.address(),
                data_dir, worker_timeout_ms);
@@ -164,6 +176,7 @@ int main(int argc, char** argv) {
     spdlog::info("{} received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     ready = false;
     ticker.Stop();
+    discoverer.Stop();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   });
   server->Wait();

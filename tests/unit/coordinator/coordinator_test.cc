@@ -409,3 +409,29 @@ TEST_CASE("a fresh coordinator assigns at once: no grace period without stored o
   REQUIRE(c->RegisterWorker("w1", "", 5000).ok());
   CHECK(Owners(*c->GetJob("a")) == std::map<int32_t, std::pair<std::string, uint64_t>>{{0, {"w1", 1}}});
 }
+
+TEST_CASE("CheckWorkers never looks up partitions; RetryDiscovery does one due lookup, most overdue first",
+          "[coordinator]") {
+  TempDir dir;
+  FakeDiscovery discovery;
+  discovery.reachable = false;
+  auto c = Open(dir, &discovery);
+  REQUIRE(c->SubmitJob(Spec("a", "ta"), 0).ok());
+  REQUIRE(c->SubmitJob(Spec("b", "tb"), 500).ok());
+  REQUIRE(discovery.calls == 2);
+
+  c->CheckWorkers(10000);
+  CHECK(discovery.calls == 2);
+  CHECK_FALSE(c->RetryDiscovery(1000));  // neither due yet (a at 2000, b at 2500)
+  discovery.reachable = true;
+  discovery.topics["tb"] = 1;
+  discovery.topics["ta"] = 2;
+  REQUIRE(c->RetryDiscovery(3000));
+  CHECK(discovery.calls == 3);
+  CHECK(c->GetJob("a")->partitions_size() == 2);  // a was due first
+  CHECK(c->GetJob("b")->partitions_size() == 0);
+  REQUIRE(c->RetryDiscovery(3000));
+  CHECK(c->GetJob("b")->partitions_size() == 1);
+  CHECK_FALSE(c->RetryDiscovery(3000));
+  CHECK(discovery.calls == 4);
+}
