@@ -3,11 +3,13 @@
 // Kafka's default partitioner (murmur2) puts one key in one partition, as
 // Weir expects (DESIGN.md Section 3, "Keyed partition").
 //
-//   {"user_id":"u42","ts":1700000000123,"amount":12.5,"type":"click","seq":7}
+//   {"user_id":"u42","ts":1700000000123,"amount":12.5,"type":"click","merchant":"m7","seq":7}
 //
-// Event time follows wall time from --start-ms (default: now), shifted back by
-// up to --disorder for out-of-order events; a --late-fraction of events is
-// shifted back by --late-by instead (behind the watermark).
+// Event time follows wall time from --start-ms (default: now), sped up by
+// --time-scale, or advances --event-step-ms per event when that is set
+// (deterministic, whatever the rate); it is then shifted back by up to
+// --disorder for out-of-order events, or by --late-by for a --late-fraction
+// of events (behind the watermark).
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -55,6 +57,9 @@ int main(int argc, char** argv) {
   double late_fraction = 0;
   std::string late_by = "5m";
   int64_t start_ms = 0;
+  double time_scale = 1;
+  int64_t event_step_ms = 0;
+  int merchants = 50;
   uint64_t seed = 1;
   app.add_option("--brokers", brokers, "Kafka bootstrap servers")->capture_default_str()->envname("WEIR_BROKERS");
   app.add_option("--topic", topic, "Topic to produce to")->capture_default_str();
@@ -73,6 +78,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--late-by", late_by, "How far behind late events are")->capture_default_str();
   app.add_option("--start-ms", start_ms, "Event time of the first event, ms since the epoch (0: now)");
+  app.add_option("--time-scale", time_scale,
+                 "Event time runs this many times faster than wall time (demos: windows close in seconds)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--event-step-ms", event_step_ms,
+                 "Event i has time start + i * this, whatever the rate (0: follow wall time)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--merchants", merchants, "Distinct merchant values (m0..mN-1)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "Random seed (same seed, same events)")->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -114,7 +130,8 @@ int main(int argc, char** argv) {
     }
     const int64_t elapsed =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count();
-    int64_t ts = time_base + elapsed;
+    int64_t ts = event_step_ms > 0 ? time_base + sent * event_step_ms
+                                   : time_base + static_cast<int64_t>(static_cast<double>(elapsed) * time_scale);
     if (late_fraction > 0 && std::uniform_real_distribution<double>(0, 1)(rng) < late_fraction) {
       ts -= late_by_ms;
     } else if (disorder_ms > 0) {
@@ -123,7 +140,8 @@ int main(int argc, char** argv) {
     const std::string key = key_prefix + std::to_string(rng() % static_cast<uint64_t>(keys));
     const double amount = std::round(std::uniform_real_distribution<double>(1, 500)(rng) * 100) / 100;
     value = "{\"user_id\":\"" + key + "\",\"ts\":" + std::to_string(ts) + ",\"amount\":" + std::to_string(amount) +
-            ",\"type\":\"" + kTypes[rng() % 4] + "\",\"seq\":" + std::to_string(sent) + "}";
+            ",\"type\":\"" + kTypes[rng() % 4] + "\",\"merchant\":\"m" +
+            std::to_string(rng() % static_cast<uint64_t>(merchants)) + "\",\"seq\":" + std::to_string(sent) + "}";
     for (;;) {
       const rd_kafka_resp_err_t err = rd_kafka_producev(
           producer, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),

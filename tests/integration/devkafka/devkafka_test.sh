@@ -34,7 +34,7 @@ timeout 60 "$loadgen" --brokers "$bootstrap" --topic other --count 500 --rate 0 
 grep -q "500 events produced to other, 0 refused, 0 undelivered" "$tmp/loadgen" || fail "loadgen: $(cat "$tmp/loadgen")"
 timeout 30 kcat -b "$bootstrap" -C -t other -o beginning -e -f '%k %s\n' > "$tmp/gen" 2>/dev/null || fail "consume other"
 [ "$(wc -l < "$tmp/gen")" -eq 500 ] || fail "consumed $(wc -l < "$tmp/gen") loadgen events, want 500"
-grep -q '^u7 {"user_id":"u7","ts":[0-9]*,"amount":[0-9.]*,"type":"[a-z]*","seq":[0-9]*}$' "$tmp/gen" ||
+grep -q '^u7 {"user_id":"u7","ts":[0-9]*,"amount":[0-9.]*,"type":"[a-z]*","merchant":"m[0-9]*","seq":[0-9]*}$' "$tmp/gen" ||
   fail "unexpected loadgen record: $(head -1 "$tmp/gen")"
 
 stop_gracefully $pid weir-devkafka
