@@ -1,11 +1,15 @@
 // The coordinator's gRPC services, in process: what a worker and weirctl see
-// on the wire (status codes, the pending-partitions trailer, metrics).
+// on the wire (status codes, the pending-partitions trailer, metrics), and
+// weirctl's job commands printing what they get back.
 #include <catch2/catch.hpp>
 
 #include <grpcpp/grpcpp.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <sstream>
+
+#include "cli/jobs.h"
 #include "common/job_spec.h"
 #include "coordinator/coordinator_service.h"
 #include "tests/support/temp_dir.h"
@@ -52,6 +56,8 @@ struct Fixture {
   std::unique_ptr<pb::JobService::Stub> jobs;
   std::unique_ptr<pb::ControlPlane::Stub> control;
   int64_t now_ms = 1'700'000'000'000;
+  int port = 0;
+  std::string address;  // where weirctl reaches it
 
   Fixture() {
     auto c = Coordinator::Open(dir.path.string(), &discovery, CoordinatorOptions{}, now_ms);
@@ -60,10 +66,13 @@ struct Fixture {
     metrics = std::make_unique<CoordinatorMetrics>(registry.get());
     services = weir::coordinator::MakeCoordinatorServices(coordinator.get(), metrics.get(), [this] { return now_ms; });
     grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(services.jobs.get());
     builder.RegisterService(services.control.get());
     server = builder.BuildAndStart();
     REQUIRE(server != nullptr);
+    REQUIRE(port > 0);
+    address = "127.0.0.1:" + std::to_string(port);
     auto channel = server->InProcessChannel(grpc::ChannelArguments());
     jobs = pb::JobService::NewStub(channel);
     control = pb::ControlPlane::NewStub(channel);
@@ -189,4 +198,59 @@ TEST_CASE("gRPC: a worker registers, heartbeats, and re-registers on NOT_FOUND",
   CHECK_THAT(metrics, Catch::Contains("weir_coordinator_heartbeats_total 4"));
   CHECK_THAT(metrics, Catch::Contains("weir_coordinator_workers{state=\"alive\"} 1"));
   CHECK_THAT(metrics, Catch::Contains("weir_coordinator_partition_moves_total 4"));
+}
+
+TEST_CASE("weirctl status and workers show owners, epochs, reports and heartbeat ages", "[coordinator][grpc][cli]") {
+  Fixture f;
+  f.now_ms = weir::coordinator::WallClockMs();  // weirctl ages heartbeats against its own clock
+  REQUIRE(f.coordinator->SubmitJob(Spec("a", "events"), f.now_ms).ok());
+  REQUIRE(f.coordinator->RegisterWorker("w1", "127.0.0.1:9500", f.now_ms).ok());
+  pb::PartitionStatus report;
+  report.set_job("a");
+  report.set_partition(1);
+  report.set_epoch(1);
+  report.set_offset(42);
+  report.set_watermark(1'700'000'000'250);
+  report.set_lag(3);
+  report.set_records_in(40);
+  report.set_rows_out(12);
+  report.set_dead_letters(1);
+  REQUIRE(f.coordinator->Heartbeat("w1", {report}, f.now_ms).ok());
+
+  std::ostringstream status;
+  REQUIRE(weir::cli::JobStatus(f.address, "a", false, status).ok());
+  CHECK_THAT(status.str(), Catch::Contains("job:         a\n"
+                                           "state:       running\n"
+                                           "topic:       events at 127.0.0.1:9092\n"
+                                           "view:        v\n"));
+  CHECK_THAT(status.str(),
+             Catch::Contains("partitions:  2\ncheckpoint:  none\n\n"
+                             "PARTITION  OWNER  EPOCH  OFFSET  WATERMARK                 LAG  RECORDS  "
+                             "ROWS  DEAD\n"
+                             "0          w1     1      -       -                         -    0        0  "
+                             "   0\n"
+                             "1          w1     1      42      2023-11-14T22:13:20.250Z  3    40       12 "
+                             "   1\n"));
+
+  std::ostringstream json;
+  REQUIRE(weir::cli::JobStatus(f.address, "a", true, json).ok());
+  CHECK_THAT(json.str(), Catch::Contains("\"partition\":1,\"owner\":\"w1\",\"epoch\":\"1\",\"offset\":\"42\""));
+
+  std::ostringstream workers;
+  REQUIRE(weir::cli::WorkerList(f.address, workers).ok());
+  CHECK_THAT(workers.str(), Catch::Matches("ID +ALIVE +LAST-HEARTBEAT +PARTITIONS\n"
+                                           "w1 +yes +[0-9]+\\.[0-9]s ago +2 \\(a:0,a:1\\)\n"));
+
+  std::ostringstream list;
+  REQUIRE(weir::cli::JobList(f.address, list).ok());
+  CHECK_THAT(list.str(), Catch::Matches("NAME +STATE +PARTITIONS +SUBMITTED +VIEW +TOPIC\n"
+                                        "a +running +2 +[0-9T:.-]+Z +v +events\n"));
+
+  std::ostringstream out;
+  auto missing = weir::cli::JobStatus(f.address, "nope", false, out);
+  CHECK(missing.code() == weir::StatusCode::kNotFound);
+  CHECK(missing.message() == "no job named \"nope\" (weirctl list shows the jobs)");
+  auto cancelled = weir::cli::JobCancel(f.address, "a", out);
+  REQUIRE(cancelled.ok());
+  CHECK(out.str() == "cancelled a\n");
 }
