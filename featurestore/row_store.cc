@@ -1,5 +1,7 @@
 #include "featurestore/row_store.h"
 
+#include <map>
+
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
@@ -84,28 +86,56 @@ Result<std::unique_ptr<RowStore>> RowStore::Open(const std::string& dir) {
 }
 
 Status RowStore::Write(const RowBatch& batch) {
+  size_t applied = 0;
+  return WriteGroup({batch}, &applied);
+}
+
+Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applied) {
   std::lock_guard<std::mutex> lock(write_mu_);
-  auto highest = HighestEpoch(batch.job, batch.partition);
-  if (!highest.ok()) return highest.status();
-  if (batch.epoch < *highest) {
-    return FailedPrecondition("write fenced: job \"" + batch.job + "\" partition " + std::to_string(batch.partition) +
-                              " epoch " + std::to_string(batch.epoch) + " is older than epoch " +
-                              std::to_string(*highest) + " (the partition has moved to another worker)");
-  }
+  *applied = 0;
   rocksdb::WriteBatch wb;
   std::string value;
-  for (const FeatureRow& row : batch.rows) {
-    row.SerializeToString(&value);
-    wb.Put(RowKey(row), value);
+  // Epochs raised by earlier batches of this group, not yet in the database.
+  std::map<std::pair<std::string, int32_t>, uint64_t> raised;
+  Status fenced;
+  for (const RowBatch& batch : batches) {
+    uint64_t highest = 0;
+    if (auto it = raised.find({batch.job, batch.partition}); it != raised.end()) {
+      highest = it->second;
+    } else {
+      auto stored = HighestEpoch(batch.job, batch.partition);
+      if (!stored.ok()) return stored.status();
+      highest = *stored;
+    }
+    if (batch.epoch < highest) {
+      fenced =
+          FailedPrecondition("write fenced: job \"" + batch.job + "\" partition " + std::to_string(batch.partition) +
+                             " epoch " + std::to_string(batch.epoch) + " is older than epoch " +
+                             std::to_string(highest) + " (the partition has moved to another worker)");
+      break;
+    }
+    for (const FeatureRow& row : batch.rows) {
+      row.SerializeToString(&value);
+      wb.Put(RowKey(row), value);
+    }
+    if (batch.epoch > highest) {
+      std::string epoch;
+      AppendBigEndian(&epoch, batch.epoch, 8);
+      wb.Put(EpochKey(batch.job, batch.partition), epoch);
+      raised[{batch.job, batch.partition}] = batch.epoch;
+    }
+    ++*applied;
   }
-  if (batch.epoch > *highest) {
-    std::string epoch;
-    AppendBigEndian(&epoch, batch.epoch, 8);
-    wb.Put(EpochKey(batch.job, batch.partition), epoch);
+  if (*applied > 0) {
+    rocksdb::WriteOptions options;
+    options.sync = true;
+    const Status s = FromRocks(db_->Write(options, &wb), "cannot write to the feature store");
+    if (!s.ok()) {
+      *applied = 0;
+      return s;
+    }
   }
-  rocksdb::WriteOptions options;
-  options.sync = true;
-  return FromRocks(db_->Write(options, &wb), "cannot write to the feature store");
+  return fenced;
 }
 
 Result<uint64_t> RowStore::HighestEpoch(const std::string& job, int32_t partition) const {

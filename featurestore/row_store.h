@@ -49,6 +49,11 @@ class RowStore {
   // FailedPrecondition when batch.epoch is lower than the highest epoch seen
   // for (batch.job, batch.partition): the writer has been fenced off.
   Status Write(const RowBatch& batch);
+  // Writes several batches with one synced RocksDB write (one fsync instead
+  // of one per batch), checking each batch's epoch in order as Write does.
+  // Stops at the first fenced batch: the batches before it are written,
+  // *applied says how many, and the result is FailedPrecondition.
+  Status WriteGroup(const std::vector<RowBatch>& batches, size_t* applied);
 
   // For each key and feature: the row of the latest window (greatest
   // window_end, then greatest revision) with window_end <= as_of_ms. An empty

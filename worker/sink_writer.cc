@@ -104,8 +104,12 @@ void SinkWriter::Release(size_t bytes) {
 void SinkWriter::Acknowledge(const PendingRows& rows) {
   rows.counters->rows_acked.fetch_add(rows.batch.rows_size(), std::memory_order_relaxed);
   if (metrics_.row_latency != nullptr) {
-    metrics_.row_latency->Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - rows.first_row_at).count());
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - rows.first_row_at).count();
+    const auto& bounds = metrics_.row_latency_buckets;
+    std::vector<double> increments(bounds.size() + 1, 0.0);
+    const auto bucket = std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin();
+    increments[static_cast<size_t>(bucket)] = rows.batch.rows_size();
+    metrics_.row_latency->ObserveMultiple(increments, seconds * rows.batch.rows_size());
   }
 }
 

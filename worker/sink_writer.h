@@ -45,7 +45,11 @@ struct SinkWriterOptions {
 
 // Where the writer reports; any may be null.
 struct SinkWriterMetrics {
-  prometheus::Histogram* row_latency = nullptr;  // seconds from a row firing to the store's ack
+  // Seconds from a row firing to the store's ack, one observation per row
+  // (every row of a batch is counted as old as the batch's oldest: an upper
+  // bound). `row_latency_buckets` are the histogram's bucket boundaries.
+  prometheus::Histogram* row_latency = nullptr;
+  std::vector<double> row_latency_buckets;
   prometheus::Counter* retries = nullptr;
   prometheus::Counter* fenced_batches = nullptr;
   prometheus::Gauge* pending_bytes = nullptr;

@@ -18,6 +18,8 @@ namespace {
 
 namespace pb = weir::v1;
 constexpr auto kRpcTimeout = std::chrono::seconds(5);
+const prometheus::Histogram::BucketBoundaries kRowLatencyBuckets = {
+    0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1, 2, 5, 10};
 
 std::chrono::system_clock::time_point Deadline() { return std::chrono::system_clock::now() + kRpcTimeout; }
 
@@ -57,8 +59,7 @@ struct Worker::Metrics {
                         .Help("From a window firing (the watermark passing its end) to the store acknowledging the "
                               "row durable and readable")
                         .Register(r)
-                        .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1,
-                                                                         0.2, 0.5, 1, 2, 5, 10})),
+                        .Add({}, kRowLatencyBuckets)),
         sink_retries(prometheus::BuildCounter()
                          .Name("weir_worker_sink_retries_total")
                          .Help("Feature-store writes retried after a failure")
@@ -342,6 +343,7 @@ SinkWriter* Worker::SinkFor(const std::string& address) {
   options.max_pending_bytes = options_.max_pending_bytes;
   SinkWriterMetrics metrics;
   metrics.row_latency = &metrics_->row_latency;
+  metrics.row_latency_buckets = kRowLatencyBuckets;
   metrics.retries = &metrics_->sink_retries;
   metrics.fenced_batches = &metrics_->fenced_batches;
   metrics.pending_bytes = &metrics_->pending_bytes_family.Add({{"store", address}});
