@@ -17,6 +17,7 @@ struct JobRuntime {
   std::shared_ptr<const engine::JobPlan> plan;
   std::string dead_letter_topic;  // spec's, or "<job>.dlq"
   std::string sink_address;       // spec.sink.feature_store
+  std::string checkpoint_root;    // the directory of spec.checkpoint.storage
   // A hash of the serialized spec: a resubmitted job with a different spec
   // restarts its partitions.
   uint64_t spec_hash = 0;

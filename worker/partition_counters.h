@@ -7,9 +7,12 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/types.h"
+#include "weir/v1/services.pb.h"
 
 namespace weir::worker {
 
@@ -32,6 +35,31 @@ struct PartitionCounters {
   // with a stale epoch: a newer owner exists, so the owner stops the partition.
   std::atomic<bool> fenced{false};
 
+  // Snapshots. A snapshot is reportable (the coordinator may commit it) once
+  // its file is durable and every row emitted before it is acknowledged by
+  // the store: rows before a checkpoint are never lost when a later owner
+  // resumes from it.
+  struct WrittenSnapshot {
+    weir::v1::SnapshotRef ref;
+    int64_t rows_emitted_at = 0;
+  };
+  // Called by the checkpoint writer once the file is durable.
+  void SnapshotWritten(WrittenSnapshot s) {
+    std::lock_guard lock(snapshot_mu_);
+    if (!written_ || written_->ref.checkpoint() <= s.ref.checkpoint()) written_ = std::move(s);
+  }
+  // The newest reportable snapshot, if any.
+  std::optional<weir::v1::SnapshotRef> ReportableSnapshot() {
+    std::lock_guard lock(snapshot_mu_);
+    if (written_ && rows_acked.load() >= written_->rows_emitted_at) {
+      reportable_ = written_->ref;
+      written_.reset();
+    }
+    return reportable_;
+  }
+  // The newest checkpoint the owner was asked for (control thread only).
+  uint64_t checkpoint_requested = 0;
+
   int64_t lag() const {
     const int64_t end = end_offset.load(std::memory_order_relaxed);
     const int64_t next = next_offset.load(std::memory_order_relaxed);
@@ -43,6 +71,11 @@ struct PartitionCounters {
     for (const auto& d : dead_letters) n += d.load(std::memory_order_relaxed);
     return n;
   }
+
+ private:
+  std::mutex snapshot_mu_;
+  std::optional<WrittenSnapshot> written_;           // guarded by snapshot_mu_
+  std::optional<weir::v1::SnapshotRef> reportable_;  // guarded by snapshot_mu_
 };
 
 }  // namespace weir::worker

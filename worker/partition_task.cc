@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/checkpoint_paths.h"
 #include "common/job_spec.h"
 
 namespace weir::worker {
@@ -26,6 +27,9 @@ Result<std::shared_ptr<const JobRuntime>> MakeJobRuntime(const weir::v1::JobSpec
                                ? spec.name() + ".dlq"
                                : spec.source().kafka().dead_letter_topic();
   job->sink_address = spec.sink().feature_store();
+  auto root = CheckpointRoot(spec.checkpoint().storage());
+  if (!root.ok()) return root.status();
+  job->checkpoint_root = *root;
   const std::string bytes = spec.SerializeAsString();
   job->spec_hash = XXH3_64bits(bytes.data(), bytes.size());
   return std::shared_ptr<const JobRuntime>(std::move(job));
@@ -96,6 +100,29 @@ void PartitionTask::AddDeadLetter(engine::DeadLetterReason reason, std::string_v
   counters_->dead_letters[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   dead_letters_.push_back(DeadLetterRecord{reason, std::string(detail), partition_, offset, std::string(record_key_),
                                            std::string(record_value_)});
+}
+
+Status PartitionTask::Restore(const PartitionSnapshot& snapshot) {
+  if (snapshot.job != job_->spec.name() || snapshot.partition != partition_) {
+    return DataLoss("the snapshot is of job " + snapshot.job + " partition " + std::to_string(snapshot.partition));
+  }
+  WEIR_RETURN_IF_ERROR(engine_.Restore(snapshot.engine_state));
+  start_offset_ = snapshot.next_offset;
+  if (snapshot.next_offset >= 0) counters_->next_offset.store(snapshot.next_offset, std::memory_order_relaxed);
+  counters_->watermark.store(engine_.watermark(), std::memory_order_relaxed);
+  return Status::Ok();
+}
+
+PartitionSnapshot PartitionTask::Snapshot(uint64_t checkpoint) const {
+  PartitionSnapshot s;
+  s.job = job_->spec.name();
+  s.partition = partition_;
+  s.epoch = epoch_;
+  s.checkpoint = checkpoint;
+  const int64_t next = counters_->next_offset.load(std::memory_order_relaxed);
+  s.next_offset = next >= 0 ? next : start_offset_;
+  s.engine_state = engine_.Snapshot();
+  return s;
 }
 
 bool PartitionTask::TakeRows(PendingRows* out) {

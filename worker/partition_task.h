@@ -19,6 +19,7 @@
 #include "worker/engine/partition_engine.h"
 #include "worker/job_runtime.h"
 #include "worker/partition_counters.h"
+#include "worker/snapshot_file.h"
 
 namespace weir::worker {
 
@@ -57,6 +58,18 @@ class PartitionTask : private engine::RowSink {
   // clock), raises the watermark to now - max_out_of_orderness.
   void OnIdleCheck(int64_t now_ms);
 
+  // Replaces the engine's state with a snapshot's and resumes at its offset.
+  // On error (another partition's file, a corrupt or foreign engine state)
+  // the task is left empty, as if new.
+  Status Restore(const PartitionSnapshot& snapshot);
+  // The state at this record boundary. Rows emitted so far must be handed on
+  // (TakeRows) and acknowledged before the snapshot may be reported.
+  PartitionSnapshot Snapshot(uint64_t checkpoint) const;
+  // Where consumption starts: an offset, or librdkafka's logical
+  // OFFSET_BEGINNING/OFFSET_END; set by the job's `start` or a restore.
+  int64_t start_offset() const { return start_offset_; }
+  void set_start_offset(int64_t offset) { start_offset_ = offset; }
+
   // Moves the rows emitted since the last call into *out; false when none.
   bool TakeRows(PendingRows* out);
   // Moves the dead letters since the last call into *out (appended).
@@ -80,6 +93,7 @@ class PartitionTask : private engine::RowSink {
   std::string_view record_value_;
   std::string_view record_key_;
   int64_t last_record_ms_ = 0;  // wall clock, for the idle timeout
+  int64_t start_offset_ = -2;   // RdKafka::Topic::OFFSET_BEGINNING
 
   PendingRows rows_;
   size_t row_count_ = 0;

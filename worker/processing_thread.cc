@@ -5,6 +5,8 @@
 
 #include <chrono>
 
+#include "common/checkpoint_paths.h"
+
 namespace weir::worker {
 namespace {
 
@@ -32,6 +34,9 @@ Result<std::unique_ptr<RdKafka::KafkaConsumer>> MakeConsumer(const JobRuntime& j
       {"fetch.wait.max.ms", "10"},
       {"queued.max.messages.kbytes", "16384"},
       {"reconnect.backoff.max.ms", "1000"},
+      // A restored offset that retention already deleted resumes at the
+      // oldest record rather than skipping to the newest.
+      {"auto.offset.reset", "earliest"},
   };
   for (const auto& [name, value] : settings) {
     if (conf->set(name, value, err) != RdKafka::Conf::CONF_OK) {
@@ -65,12 +70,21 @@ void ProcessingThread::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+std::vector<HandoffSnapshot> ProcessingThread::StopWithHandoff() {
+  {
+    std::lock_guard lock(mu_);
+    handoff_ = true;
+  }
+  Stop();
+  return std::move(handoffs_);
+}
+
 void ProcessingThread::Add(PartitionGrant grant) {
   load_.fetch_add(1);
   {
     std::lock_guard lock(mu_);
     Command c;
-    c.add = true;
+    c.kind = Command::kAdd;
     c.grant = std::move(grant);
     commands_.push_back(std::move(c));
   }
@@ -81,6 +95,7 @@ void ProcessingThread::Remove(const std::string& job, int32_t partition) {
   {
     std::lock_guard lock(mu_);
     Command c;
+    c.kind = Command::kRemove;
     c.job = job;
     c.partition = partition;
     commands_.push_back(std::move(c));
@@ -88,12 +103,51 @@ void ProcessingThread::Remove(const std::string& job, int32_t partition) {
   cv_.notify_all();
 }
 
-void ProcessingThread::Apply(Command& c) {
-  if (c.add) {
-    AddPartition(c.grant);
-  } else {
-    RemovePartition(c.job, c.partition);
+void ProcessingThread::Checkpoint(const std::string& job, int32_t partition, uint64_t checkpoint) {
+  {
+    std::lock_guard lock(mu_);
+    Command c;
+    c.kind = Command::kCheckpoint;
+    c.job = job;
+    c.partition = partition;
+    c.checkpoint = checkpoint;
+    commands_.push_back(std::move(c));
   }
+  cv_.notify_all();
+}
+
+void ProcessingThread::Apply(Command& c) {
+  switch (c.kind) {
+    case Command::kAdd: AddPartition(c.grant); break;
+    case Command::kRemove: RemovePartition(c.job, c.partition); break;
+    case Command::kCheckpoint: TakeCheckpoint(c.job, c.partition, c.checkpoint); break;
+  }
+}
+
+void ProcessingThread::Restore(PartitionTask& task, const std::vector<weir::v1::SnapshotRef>& restore_from) {
+  const std::string& job = task.job()->spec.name();
+  for (size_t i = 0; i < restore_from.size(); ++i) {
+    const weir::v1::SnapshotRef& ref = restore_from[i];
+    auto snapshot = ReadSnapshotFile(ref.path());
+    const Status s = snapshot.ok() ? task.Restore(*snapshot) : snapshot.status();
+    if (s.ok()) {
+      spdlog::info("job {} partition {}: restored {} (next offset {})", job, task.partition(),
+                   ref.checkpoint() == 0 ? std::string("the handoff snapshot")
+                                         : "checkpoint " + std::to_string(ref.checkpoint()),
+                   task.start_offset());
+      return;
+    }
+    spdlog::warn(
+        "job {} partition {}: cannot restore {}: {}; {}", job, task.partition(),
+        ref.checkpoint() == 0 ? std::string("the handoff snapshot") : "checkpoint " + std::to_string(ref.checkpoint()),
+        s.message(),
+        i + 1 < restore_from.size() ? "falling back to the previous committed checkpoint"
+                                    : "no older snapshot is left");
+  }
+  spdlog::error(
+      "job {} partition {}: none of {} snapshots could be restored; starting from the job's start offset "
+      "with empty state (replaying the topic from there)",
+      job, task.partition(), restore_from.size());
 }
 
 void ProcessingThread::AddPartition(PartitionGrant& grant) {
@@ -118,8 +172,11 @@ void ProcessingThread::AddPartition(PartitionGrant& grant) {
   JobConsumer& jc = it->second;
   if (jc.partitions.count(grant.partition) != 0) RemovePartition(name, grant.partition);
   const auto& kafka = grant.job->spec.source().kafka();
-  const int64_t start =
-      kafka.start() == weir::v1::START_OFFSET_LATEST ? RdKafka::Topic::OFFSET_END : RdKafka::Topic::OFFSET_BEGINNING;
+  auto task = std::make_unique<PartitionTask>(grant.job, grant.partition, grant.epoch, grant.counters);
+  task->set_start_offset(kafka.start() == weir::v1::START_OFFSET_LATEST ? RdKafka::Topic::OFFSET_END
+                                                                        : RdKafka::Topic::OFFSET_BEGINNING);
+  if (!grant.restore_from.empty()) Restore(*task, grant.restore_from);
+  const int64_t start = task->start_offset();
   std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(kafka.topic(), grant.partition, start));
   std::unique_ptr<RdKafka::Error> error(jc.consumer->incremental_assign({tp.get()}));
   if (error != nullptr) {
@@ -127,10 +184,13 @@ void ProcessingThread::AddPartition(PartitionGrant& grant) {
     load_.fetch_sub(1);
     return;
   }
-  auto task = std::make_unique<PartitionTask>(grant.job, grant.partition, grant.epoch, grant.counters);
-  jc.partitions[grant.partition] = Owned{std::move(task), grant.sink, grant.dead_letters};
-  spdlog::info("job {} partition {}: started at epoch {} from the {} offset (thread {})", name, grant.partition,
-               grant.epoch, start == RdKafka::Topic::OFFSET_END ? "latest" : "earliest", index_);
+  jc.partitions[grant.partition] = Owned{std::move(task), grant.sink, grant.dead_letters, grant.checkpoints};
+  spdlog::info("job {} partition {}: started at epoch {} from offset {} (thread {})", name, grant.partition,
+               grant.epoch,
+               start == RdKafka::Topic::OFFSET_END         ? std::string("latest")
+               : start == RdKafka::Topic::OFFSET_BEGINNING ? std::string("earliest")
+                                                           : std::to_string(start),
+               index_);
 }
 
 void ProcessingThread::RemovePartition(const std::string& job, int32_t partition) {
@@ -154,16 +214,66 @@ void ProcessingThread::RemovePartition(const std::string& job, int32_t partition
   }
 }
 
-void ProcessingThread::HandOff() {
+void ProcessingThread::HandOff(const std::string& job, const std::string& dead_letter_topic, Owned& owned) {
+  PendingRows rows;
+  if (owned.task->TakeRows(&rows)) owned.sink->Enqueue(std::move(rows));
   std::vector<DeadLetterRecord> dead;
+  owned.task->TakeDeadLetters(&dead);
+  for (const DeadLetterRecord& d : dead) owned.dead_letters->Produce(dead_letter_topic, job, d);
+  if (!dead.empty()) owned.dead_letters->Poll();
+}
+
+void ProcessingThread::HandOff() {
+  for (auto& [name, jc] : jobs_) {
+    for (auto& [partition, owned] : jc.partitions) HandOff(name, jc.job->dead_letter_topic, owned);
+  }
+}
+
+void ProcessingThread::TakeCheckpoint(const std::string& job, int32_t partition, uint64_t checkpoint) {
+  auto it = jobs_.find(job);
+  if (it == jobs_.end()) return;
+  auto p = it->second.partitions.find(partition);
+  if (p == it->second.partitions.end()) return;  // moved away meanwhile
+  Owned& owned = p->second;
+  // Rows before the snapshot go to the writer first: the snapshot is reported
+  // only once they are acknowledged.
+  HandOff(job, it->second.job->dead_letter_topic, owned);
+  const auto started = Clock::now();
+  SnapshotJob snapshot;
+  snapshot.snapshot = owned.task->Snapshot(checkpoint);
+  snapshot.pause_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
+  snapshot.path = SnapshotPath(it->second.job->checkpoint_root, job, checkpoint, partition, owned.task->epoch());
+  snapshot.counters = owned.task->counters();
+  snapshot.rows_emitted_at = snapshot.counters->rows_emitted.load();
+  owned.checkpoints->Enqueue(std::move(snapshot));
+}
+
+void ProcessingThread::WriteHandoffSnapshots() {
   for (auto& [name, jc] : jobs_) {
     for (auto& [partition, owned] : jc.partitions) {
-      PendingRows rows;
-      if (owned.task->TakeRows(&rows)) owned.sink->Enqueue(std::move(rows));
-      owned.task->TakeDeadLetters(&dead);
-      for (const DeadLetterRecord& d : dead) owned.dead_letters->Produce(jc.job->dead_letter_topic, name, d);
-      if (!dead.empty()) owned.dead_letters->Poll();
-      dead.clear();
+      HandOff(name, jc.job->dead_letter_topic, owned);
+      const auto started = Clock::now();
+      PartitionSnapshot snapshot = owned.task->Snapshot(0);
+      const int64_t pause_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started).count();
+      const std::string path = HandoffPath(jc.job->checkpoint_root, name, partition, owned.task->epoch());
+      const std::string bytes = EncodeSnapshotFile(snapshot);
+      if (const Status s = WriteSnapshotBytes(path, bytes); !s.ok()) {
+        spdlog::error("job {} partition {}: handoff snapshot not written: {}", name, partition, s.message());
+        continue;
+      }
+      HandoffSnapshot h;
+      h.job = name;
+      h.partition = partition;
+      h.epoch = owned.task->epoch();
+      h.ref.set_checkpoint(0);
+      h.ref.set_epoch(h.epoch);
+      h.ref.set_path(path);
+      h.ref.set_next_offset(snapshot.next_offset);
+      h.ref.set_bytes(static_cast<int64_t>(bytes.size()));
+      h.ref.set_pause_us(pause_us);
+      h.counters = owned.task->counters();
+      h.rows_emitted_at = h.counters->rows_emitted.load();
+      handoffs_.push_back(std::move(h));
     }
   }
 }
@@ -253,7 +363,16 @@ void ProcessingThread::Run() {
       Housekeeping();
     }
   }
-  HandOff();
+  bool handoff = false;
+  {
+    std::lock_guard lock(mu_);
+    handoff = handoff_;
+  }
+  if (handoff) {
+    WriteHandoffSnapshots();
+  } else {
+    HandOff();
+  }
   for (auto& [name, jc] : jobs_) jc.consumer->close();
   jobs_.clear();
 }

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "worker/checkpoint_writer.h"
 #include "worker/dead_letter_producer.h"
 #include "worker/partition_task.h"
 #include "worker/sink_writer.h"
@@ -41,6 +42,20 @@ struct PartitionGrant {
   SinkWriter* sink = nullptr;                   // outlives the thread
   DeadLetterProducer* dead_letters = nullptr;   // outlives the thread
   std::shared_ptr<PartitionCounters> counters;  // made by the caller, shared with the task
+  CheckpointWriter* checkpoints = nullptr;      // outlives the thread
+  // Snapshots to restore, newest first (the coordinator's restore_from);
+  // empty: start at the job's `start` offset with empty state.
+  std::vector<weir::v1::SnapshotRef> restore_from;
+};
+
+// A partition's final snapshot, taken when the thread stopped with handoff.
+struct HandoffSnapshot {
+  std::string job;
+  int32_t partition = 0;
+  uint64_t epoch = 0;
+  weir::v1::SnapshotRef ref;
+  int64_t rows_emitted_at = 0;
+  std::shared_ptr<PartitionCounters> counters;
 };
 
 struct ProcessingOptions {
@@ -58,10 +73,17 @@ class ProcessingThread {
 
   void Start();
   void Stop();
+  // Stops like Stop(), but first snapshots every owned partition (after
+  // handing its rows on) to the checkpoint storage's handoff files, so a next
+  // owner can start exactly there. Returns the snapshots written.
+  std::vector<HandoffSnapshot> StopWithHandoff();
 
   // Queued; applied by the thread before its next batch.
   void Add(PartitionGrant grant);
   void Remove(const std::string& job, int32_t partition);
+  // Snapshots the partition for `checkpoint` at the next record boundary and
+  // queues the file to the checkpoint writer.
+  void Checkpoint(const std::string& job, int32_t partition, uint64_t checkpoint);
 
   // Partitions owned or about to be (for spreading partitions over threads).
   int load() const { return load_.load(); }
@@ -71,6 +93,7 @@ class ProcessingThread {
     std::unique_ptr<PartitionTask> task;
     SinkWriter* sink = nullptr;
     DeadLetterProducer* dead_letters = nullptr;
+    CheckpointWriter* checkpoints = nullptr;
   };
   struct JobConsumer {
     std::shared_ptr<const JobRuntime> job;
@@ -78,18 +101,25 @@ class ProcessingThread {
     std::map<int32_t, Owned> partitions;
   };
   struct Command {
-    bool add = false;
-    PartitionGrant grant;  // add
-    std::string job;       // remove
+    enum Kind { kAdd, kRemove, kCheckpoint } kind = kAdd;
+    PartitionGrant grant;  // kAdd
+    std::string job;       // kRemove, kCheckpoint
     int32_t partition = 0;
+    uint64_t checkpoint = 0;  // kCheckpoint
   };
 
   void Run();
   void Apply(Command& c);
   void AddPartition(PartitionGrant& grant);
   void RemovePartition(const std::string& job, int32_t partition);
+  // Restores a new task from the first readable snapshot of `restore_from`.
+  void Restore(PartitionTask& task, const std::vector<weir::v1::SnapshotRef>& restore_from);
+  void TakeCheckpoint(const std::string& job, int32_t partition, uint64_t checkpoint);
   // Hands every task's rows and dead letters on.
   void HandOff();
+  // Hands one task's rows and dead letters on.
+  void HandOff(const std::string& job, const std::string& dead_letter_topic, Owned& owned);
+  void WriteHandoffSnapshots();
   // Lag, idle timeouts, fencing: every ~100 ms.
   void Housekeeping();
   // Waits while a sink writer of an owned partition is full; true if it had to.
@@ -101,8 +131,10 @@ class ProcessingThread {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<Command> commands_;  // guarded by mu_
-  bool stop_ = false;              // guarded by mu_
+  std::vector<Command> commands_;          // guarded by mu_
+  bool stop_ = false;                      // guarded by mu_
+  bool handoff_ = false;                   // guarded by mu_
+  std::vector<HandoffSnapshot> handoffs_;  // written by the thread as it ends
 
   // Owned by the thread.
   std::map<std::string, JobConsumer> jobs_;

@@ -78,7 +78,12 @@ struct Worker::Metrics {
                                .Name("weir_worker_heartbeat_failures_total")
                                .Help("Heartbeats the coordinator did not answer")
                                .Register(r)
-                               .Add({})) {}
+                               .Add({})),
+        checkpoint_failures(prometheus::BuildCounter()
+                                .Name("weir_worker_checkpoint_write_failures_total")
+                                .Help("Snapshot files that could not be written (the checkpoint is abandoned)")
+                                .Register(r)
+                                .Add({})) {}
 
   struct PartitionSeries {
     prometheus::Counter* records_in;
@@ -152,6 +157,7 @@ struct Worker::Metrics {
   prometheus::Counter& fenced_batches;
   prometheus::Family<prometheus::Gauge>& pending_bytes_family;
   prometheus::Counter& heartbeat_failures;
+  prometheus::Counter& checkpoint_failures;
   std::map<std::pair<std::string, int32_t>, PartitionSeries> series;
 };
 
@@ -189,6 +195,8 @@ Status Worker::Start() {
   });
   WEIR_RETURN_IF_ERROR(control_->http->Start(options_.metrics_listen));
 
+  checkpoint_writer_ = std::make_unique<CheckpointWriter>(&metrics_->checkpoint_failures);
+  checkpoint_writer_->Start();
   ProcessingOptions processing;
   processing.client_id = "weir-worker-" + options_.id;
   for (int i = 0; i < std::max(1, options_.threads); ++i) {
@@ -202,19 +210,56 @@ Status Worker::Start() {
 void Worker::Stop() {
   {
     std::lock_guard lock(mu_);
-    if (stop_ && !control_thread_.joinable() && threads_.empty()) return;
+    if (stopped_) return;
+    stopped_ = true;
     stop_ = true;
   }
   cv_.notify_all();
   if (control_thread_.joinable()) control_thread_.join();
-  // Processing threads hand their last rows to the writers, which then get
-  // the shutdown timeout to deliver them.
-  for (auto& t : threads_) t->Stop();
+  // Partitions stop at a record boundary and write their handoff snapshots;
+  // the writers then get the shutdown timeout to deliver the last rows.
+  std::vector<HandoffSnapshot> handoffs;
+  for (auto& t : threads_) {
+    for (HandoffSnapshot& h : t->StopWithHandoff()) handoffs.push_back(std::move(h));
+  }
   threads_.clear();
   const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
   for (auto& [address, sink] : sinks_) sink->Stop(deadline);
+  if (checkpoint_writer_) checkpoint_writer_->Stop();
+  if (control_->stub && registered_.load()) Leave(handoffs);
   for (auto& [brokers, producer] : dead_letters_) producer->Flush(options_.shutdown_timeout);
   if (control_->http) control_->http->Stop();
+}
+
+void Worker::Leave(const std::vector<HandoffSnapshot>& handoffs) {
+  pb::LeaveWorkerRequest request;
+  request.set_worker_id(options_.id);
+  size_t incomplete = 0;
+  for (const HandoffSnapshot& h : handoffs) {
+    if (h.counters->fenced.load() || h.counters->rows_acked.load() < h.rows_emitted_at) {
+      ++incomplete;  // its rows are not all in the store: the next owner resumes from the last checkpoint
+      continue;
+    }
+    pb::PartitionStatus* s = request.add_handoffs();
+    s->set_job(h.job);
+    s->set_partition(h.partition);
+    s->set_epoch(h.epoch);
+    s->set_owner(options_.id);
+    *s->mutable_snapshot() = h.ref;
+  }
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  pb::LeaveWorkerResponse response;
+  const grpc::Status s = control_->stub->LeaveWorker(&context, request, &response);
+  if (!s.ok()) {
+    spdlog::warn(
+        "could not tell the coordinator this worker leaves ({}); its partitions move after the heartbeat "
+        "timeout and resume from their last checkpoint",
+        s.error_message());
+    return;
+  }
+  spdlog::info("left the coordinator: {} partitions handed off at their snapshots, {} from their last checkpoint",
+               request.handoffs_size(), incomplete);
 }
 
 Status Worker::Register() {
@@ -239,7 +284,7 @@ Status Worker::Heartbeat() {
   pb::HeartbeatRequest request;
   request.set_worker_id(options_.id);
   for (auto& [id, running] : running_) {
-    const PartitionCounters& c = *running.counters;
+    PartitionCounters& c = *running.counters;
     pb::PartitionStatus* s = request.add_partitions();
     s->set_job(c.job);
     s->set_partition(c.partition);
@@ -251,6 +296,7 @@ Status Worker::Heartbeat() {
     s->set_rows_out(c.rows_acked.load());
     s->set_records_in(c.records_in.load());
     s->set_dead_letters(c.dead_letters_total());
+    if (auto snapshot = running.counters->ReportableSnapshot()) *s->mutable_snapshot() = *snapshot;
   }
   grpc::ClientContext context;
   context.set_deadline(Deadline());
@@ -280,10 +326,9 @@ Status Worker::Heartbeat() {
       jobs[spec.name()] = *runtime;
     }
   }
-  std::vector<std::tuple<std::string, int32_t, uint64_t>> assigned;
-  for (const pb::Assignment& a : response.assignments()) assigned.emplace_back(a.job(), a.partition(), a.epoch());
-  Reconcile(assigned, jobs);
+  Reconcile({response.assignments().begin(), response.assignments().end()}, jobs);
   jobs_ = std::move(jobs);
+  for (const pb::CheckpointTrigger& t : response.checkpoints()) RequestCheckpoint(t.job(), t.checkpoint());
   return Status::Ok();
 }
 
@@ -295,10 +340,18 @@ void Worker::StopPartition(const PartitionId& id) {
   running_.erase(it);
 }
 
-void Worker::Reconcile(const std::vector<std::tuple<std::string, int32_t, uint64_t>>& assigned,
+void Worker::RequestCheckpoint(const std::string& job, uint64_t id) {
+  for (auto& [pid, running] : running_) {
+    if (pid.first != job || running.counters->checkpoint_requested >= id) continue;
+    running.counters->checkpoint_requested = id;
+    running.thread->Checkpoint(job, pid.second, id);
+  }
+}
+
+void Worker::Reconcile(const std::vector<weir::v1::Assignment>& assigned,
                        const std::map<std::string, std::shared_ptr<const JobRuntime>>& jobs) {
-  std::map<PartitionId, uint64_t> desired;
-  for (const auto& [job, partition, epoch] : assigned) desired[{job, partition}] = epoch;
+  std::map<PartitionId, const weir::v1::Assignment*> desired;
+  for (const pb::Assignment& a : assigned) desired[{a.job(), a.partition()}] = &a;
 
   // Stop what was lost, moved to a new epoch, fenced, or whose spec changed.
   std::vector<PartitionId> stop;
@@ -308,14 +361,15 @@ void Worker::Reconcile(const std::vector<std::tuple<std::string, int32_t, uint64
     if (running.counters->fenced.load()) {
       fenced_.emplace(id.first, id.second, running.epoch);
       stop.push_back(id);
-    } else if (want == desired.end() || want->second != running.epoch || job == jobs.end() ||
+    } else if (want == desired.end() || want->second->epoch() != running.epoch || job == jobs.end() ||
                job->second->spec_hash != running.job->spec_hash) {
       stop.push_back(id);
     }
   }
   for (const PartitionId& id : stop) StopPartition(id);
 
-  for (const auto& [id, epoch] : desired) {
+  for (const auto& [id, assignment] : desired) {
+    const uint64_t epoch = assignment->epoch();
     if (running_.count(id) != 0 || fenced_.count({id.first, id.second, epoch}) != 0) continue;
     auto job = jobs.find(id.first);
     if (job == jobs.end()) continue;  // its spec did not compile (logged)
@@ -330,7 +384,15 @@ void Worker::Reconcile(const std::vector<std::tuple<std::string, int32_t, uint64
     }
     auto counters = std::make_shared<PartitionCounters>(id.first, id.second, epoch);
     metrics_->Restart(*counters);
-    thread->Add(PartitionGrant{job->second, id.second, epoch, SinkFor(job->second->sink_address), *producer, counters});
+    PartitionGrant grant{job->second,
+                         id.second,
+                         epoch,
+                         SinkFor(job->second->sink_address),
+                         *producer,
+                         counters,
+                         checkpoint_writer_.get(),
+                         {assignment->restore_from().begin(), assignment->restore_from().end()}};
+    thread->Add(std::move(grant));
     running_[id] = Running{job->second, epoch, thread, counters};
   }
   metrics_->partitions.Set(static_cast<double>(running_.size()));

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "worker/checkpoint_writer.h"
 #include "worker/dead_letter_producer.h"
 #include "worker/processing_thread.h"
 #include "worker/sink_writer.h"
@@ -52,6 +53,10 @@ class Worker {
   // Starts the HTTP server, the threads and the control loop. Errors: the
   // metrics address is taken, the data directory cannot be made.
   Status Start();
+  // Stops with a handoff: the partitions stop at a record boundary, their
+  // rows are delivered (up to the shutdown timeout), their final snapshots
+  // are written, and the coordinator is told (LeaveWorker), so the next
+  // owners resume exactly there. Idempotent.
   void Stop();
 
   // The HTTP status server's address (after Start).
@@ -72,8 +77,13 @@ class Worker {
   // One heartbeat; applies the assignments it returns.
   Status Heartbeat();
   // REQUIRES: called on the control thread.
-  void Reconcile(const std::vector<std::tuple<std::string, int32_t, uint64_t>>& assigned,
+  void Reconcile(const std::vector<weir::v1::Assignment>& assigned,
                  const std::map<std::string, std::shared_ptr<const JobRuntime>>& jobs);
+  // Asks each owned partition of `job` for checkpoint `id` (once).
+  void RequestCheckpoint(const std::string& job, uint64_t id);
+  // Tells the coordinator this worker leaves, with the handoff snapshots
+  // whose rows the store acknowledged.
+  void Leave(const std::vector<HandoffSnapshot>& handoffs);
   void StopPartition(const PartitionId& id);
   SinkWriter* SinkFor(const std::string& address);
   Result<DeadLetterProducer*> DeadLettersFor(const std::string& brokers);
@@ -84,6 +94,7 @@ class Worker {
   std::unique_ptr<Control> control_;
   std::unique_ptr<Metrics> metrics_;
   std::vector<std::unique_ptr<ProcessingThread>> threads_;
+  std::unique_ptr<CheckpointWriter> checkpoint_writer_;
   std::map<std::string, std::unique_ptr<SinkWriter>> sinks_;                 // control thread
   std::map<std::string, std::unique_ptr<DeadLetterProducer>> dead_letters_;  // control thread
   std::map<PartitionId, Running> running_;                                   // control thread
@@ -96,7 +107,8 @@ class Worker {
   std::atomic<int64_t> heartbeat_interval_ms_{500};
   std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;  // guarded by mu_
+  bool stop_ = false;     // guarded by mu_
+  bool stopped_ = false;  // guarded by mu_: Stop() ran
   std::thread control_thread_;
 };
 

@@ -1,0 +1,60 @@
+#include "worker/checkpoint_writer.h"
+
+#include <prometheus/counter.h>
+#include <spdlog/spdlog.h>
+
+namespace weir::worker {
+
+void CheckpointWriter::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void CheckpointWriter::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CheckpointWriter::Enqueue(SnapshotJob job) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(job));
+  }
+  cv_.notify_all();
+}
+
+void CheckpointWriter::Run() {
+  for (;;) {
+    SnapshotJob job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything is written
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    const std::string bytes = EncodeSnapshotFile(job.snapshot);
+    if (const Status s = WriteSnapshotBytes(job.path, bytes); !s.ok()) {
+      // The checkpoint stays unacknowledged; the coordinator abandons it and
+      // the next one retries.
+      spdlog::error("job {} partition {}: checkpoint {} not written: {}", job.snapshot.job, job.snapshot.partition,
+                    job.snapshot.checkpoint, s.message());
+      if (failures_ != nullptr) failures_->Increment();
+      continue;
+    }
+    PartitionCounters::WrittenSnapshot written;
+    written.ref.set_checkpoint(job.snapshot.checkpoint);
+    written.ref.set_epoch(job.snapshot.epoch);
+    written.ref.set_path(job.path);
+    written.ref.set_next_offset(job.snapshot.next_offset);
+    written.ref.set_bytes(static_cast<int64_t>(bytes.size()));
+    written.ref.set_pause_us(job.pause_us);
+    written.rows_emitted_at = job.rows_emitted_at;
+    job.counters->SnapshotWritten(std::move(written));
+  }
+}
+
+}  // namespace weir::worker

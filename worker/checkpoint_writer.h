@@ -1,0 +1,56 @@
+// CheckpointWriter: writes partition snapshots to the checkpoint storage off
+// the processing threads, so a partition stands still only while its engine
+// state is serialized, not while the file is written and fsynced.
+//
+// Lifecycle: Start() runs one writer thread; Stop() writes what is queued and
+// joins. Enqueue is thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "worker/partition_counters.h"
+#include "worker/snapshot_file.h"
+
+namespace prometheus {
+class Counter;
+}
+
+namespace weir::worker {
+
+struct SnapshotJob {
+  std::string path;
+  PartitionSnapshot snapshot;
+  std::shared_ptr<PartitionCounters> counters;
+  int64_t rows_emitted_at = 0;  // the partition's rows_emitted when it was taken
+  int64_t pause_us = 0;
+};
+
+class CheckpointWriter {
+ public:
+  explicit CheckpointWriter(prometheus::Counter* failures = nullptr) : failures_(failures) {}
+  ~CheckpointWriter() { Stop(); }
+  CheckpointWriter(const CheckpointWriter&) = delete;
+  CheckpointWriter& operator=(const CheckpointWriter&) = delete;
+
+  void Start();
+  void Stop();
+  void Enqueue(SnapshotJob job);
+
+ private:
+  void Run();
+
+  prometheus::Counter* const failures_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<SnapshotJob> queue_;  // guarded by mu_
+  bool stop_ = false;              // guarded by mu_
+  std::thread thread_;
+};
+
+}  // namespace weir::worker
