@@ -8,6 +8,9 @@
 //
 // Limits of the mock cluster (librdkafka 2.0): about 5 MiB kept per
 // partition, aborted transactions are not filtered, data lives in memory only.
+//
+// Fault injection (chaos tests): SIGUSR1 takes the last broker down (its
+// connections drop and it refuses new ones), SIGUSR2 brings it back up.
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -110,6 +113,8 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   char errstr[512];
@@ -173,7 +178,15 @@ int main(int argc, char** argv) {
   std::cout << "weir-devkafka brokers " << broker_list << std::endl;
 
   int sig = 0;
-  sigwait(&signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGUSR1 && sig != SIGUSR2) break;
+    const int32_t broker = brokers;  // ids are 1..brokers; the last is never the relay's target when brokers > 1
+    const rd_kafka_resp_err_t err = sig == SIGUSR1 ? rd_kafka_mock_broker_set_down(cluster, broker)
+                                                   : rd_kafka_mock_broker_set_up(cluster, broker);
+    std::cerr << "weir-devkafka: broker " << broker << (sig == SIGUSR1 ? " down" : " up")
+              << (err == RD_KAFKA_RESP_ERR_NO_ERROR ? "" : std::string(": ") + rd_kafka_err2str(err)) << std::endl;
+  }
   std::cerr << "weir-devkafka: " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << " received, stopping\n";
   asio::post(io, [&] {
     acceptor.close(ec);

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The long chaos run: builds, then streams a keyed, out-of-order workload with
+# late events through weir-devkafka into a 3-worker cluster while it injects a
+# random fault every 5 s (kill -9 a worker, a zombie worker, kill -9 the
+# coordinator, a broker down and up, a feature-store restart), and checks at
+# the end that the store equals `weirctl replay` of each partition exactly.
+# Prints faults, rows checked, mismatches and recovery times; exits non-zero
+# on any mismatch.
+#   ./scripts/chaos.sh --iterations 50 [--seed S] [--rate 800] [--keep]
+# (ctest runs a short variant: the `chaos` label.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build --target weirctl weir-devkafka weir-loadgen weir-featurestore weir-coordinator weir-worker
+exec python3 tests/chaos/chaos.py --bin build "$@"
