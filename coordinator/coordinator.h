@@ -1,7 +1,12 @@
 // Coordinator: the coordinator's logic without the network. It owns the
 // durable JobStore, the registry of workers (with failure detection by
-// heartbeat timeout), each partition's last reported status, and keeps every
-// running job's partitions assigned to the live workers (coordinator/assignment.h).
+// heartbeat timeout), each partition's last reported status, keeps every
+// running job's partitions assigned to the live workers
+// (coordinator/assignment.h), and coordinates checkpoints (DESIGN.md
+// Section 4): it triggers them every `checkpoint.interval`, collects the
+// partitions' acknowledgements from heartbeats, commits (the `_metadata`
+// file, then the JobStore) and prunes, and tells each new owner where to
+// restore from.
 //
 // Time is an argument (`now_ms`, ms since the Unix epoch on the coordinator's
 // clock), so tests drive it; the daemon passes the wall clock. Partition
@@ -11,8 +16,10 @@
 // CheckWorkers() every ~250 ms from one thread and RetryDiscovery() from
 // another (it blocks on the network), while gRPC handlers call the rest.
 // Tests call Tick(), which does both.
-// Thread-safe: one mutex guards the registry, the reports and every change
-// of the store. Discovery (network I/O) runs without it held.
+// Thread-safe: one mutex guards the registry, the reports, the pending
+// checkpoints and every change of the store. Discovery (network I/O) runs
+// without it held; the checkpoint files (a small `_metadata` write, pruning)
+// are written and deleted with it held.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +32,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/types.h"
 #include "coordinator/job_store.h"
 #include "weir/v1/services.pb.h"
 
@@ -46,6 +54,13 @@ struct CoordinatorOptions {
   int64_t discovery_retry_ms = 2000;    // between discovery attempts of one job
   // A dead worker is listed (alive = false) this long, then forgotten.
   int64_t dead_worker_retention_ms = 10 * 60 * 1000;
+  // Committed checkpoints kept per job; older ones are deleted (DESIGN.md Section 4: 3).
+  size_t checkpoints_to_keep = 3;
+  // A pending checkpoint not fully acknowledged within
+  // max(checkpoint_timeout_intervals x interval, min_checkpoint_timeout_ms)
+  // of its trigger is abandoned.
+  int64_t checkpoint_timeout_intervals = 3;
+  int64_t min_checkpoint_timeout_ms = 30'000;
 };
 
 // Counts for the daemon's metrics.
@@ -53,7 +68,10 @@ struct CoordinatorStats {
   std::map<weir::v1::JobState, int64_t> jobs;  // by state
   int64_t workers_alive = 0;
   int64_t workers_dead = 0;
-  int64_t partition_moves = 0;  // since start: partitions given a new owner
+  int64_t partition_moves = 0;        // since start: partitions given a new owner
+  int64_t checkpoints_committed = 0;  // since start
+  int64_t checkpoints_abandoned = 0;  // since start: timed out, or their commit failed
+  int64_t checkpoints_pending = 0;    // now: jobs with a triggered, uncommitted checkpoint
 };
 
 class Coordinator {
@@ -76,8 +94,15 @@ class Coordinator {
   // NotFound for an unknown name.
   Result<weir::v1::JobInfo> GetJob(const std::string& name) const;
   std::vector<weir::v1::JobInfo> ListJobs() const;
-  // Cancels a job and takes its partitions from their owners. NotFound for an unknown name.
+  // Cancels a job, takes its partitions from their owners and drops its
+  // pending checkpoint (its committed ones stay listed). NotFound for an
+  // unknown name.
   Result<weir::v1::JobInfo> CancelJob(const std::string& name);
+  // Triggers a checkpoint of a job now and returns its id, or returns the id
+  // of the one already pending. NotFound for an unknown name;
+  // FailedPrecondition when the job is not running or not every partition
+  // has a live owner (partitions unknown, no workers).
+  Result<CheckpointId> TriggerCheckpoint(const std::string& name, int64_t now_ms);
   // Why a running job's partition count is still unknown; nullopt when it is
   // known, or not yet tried.
   std::optional<std::string> DiscoveryError(const std::string& name) const;
@@ -93,13 +118,31 @@ class Coordinator {
   // assignments with the spec of each of their jobs. NotFound for a worker
   // that is not registered or was declared dead: it must register again
   // (and, having been dead, drop what it ran: its partitions have moved).
+  //
+  // Checkpoints: a status whose `snapshot.checkpoint` is the job's pending
+  // checkpoint, sent by the partition's owner under its current epoch, with
+  // a path, acknowledges that partition; the last acknowledgement commits
+  // the checkpoint before the reply is built. The reply carries the pending
+  // checkpoint of every job the worker has a partition of, and each
+  // assignment's `restore_from`: the partition's handoff snapshot if there
+  // is one, then its snapshot in each committed checkpoint, newest first.
   Result<weir::v1::HeartbeatResponse> Heartbeat(const std::string& id,
                                                 const std::vector<weir::v1::PartitionStatus>& statuses, int64_t now_ms);
+  // A worker stopping on purpose (SIGTERM), after it stopped its partitions
+  // and its rows were acknowledged. Each handoff (job, partition, epoch,
+  // snapshot) of a partition the worker owns under that epoch, with a
+  // snapshot path, becomes that partition's handoff snapshot: its next
+  // owner restores it first. The worker is then forgotten and its
+  // partitions move at once, under higher epochs. An unknown worker is not
+  // an error (leaving twice is harmless). Internal when the handoffs cannot
+  // be stored (the worker is forgotten all the same).
+  Status LeaveWorker(const std::string& id, const std::vector<weir::v1::PartitionStatus>& handoffs, int64_t now_ms);
   // Every known worker, by id.
   std::vector<weir::v1::WorkerInfo> ListWorkers(int64_t now_ms) const;
 
-  // Declares workers dead after the timeout, forgets long-dead ones, and
-  // reassigns partitions. No I/O beyond persisting changed assignments.
+  // Declares workers dead after the timeout, forgets long-dead ones,
+  // reassigns partitions, abandons checkpoints pending for too long and
+  // triggers those that are due. No I/O beyond persisting the store.
   void CheckWorkers(int64_t now_ms);
   // Runs the most overdue partition discovery whose retry time has come
   // (each job at most every discovery_retry_ms), blocking for as long as the
@@ -138,6 +181,20 @@ class Coordinator {
     std::string worker;
     weir::v1::PartitionStatus status;
   };
+  // A triggered checkpoint waiting for every partition's acknowledgement.
+  struct PendingCheckpoint {
+    CheckpointId id;
+    int64_t triggered_at_ms = 0;
+    std::map<int32_t, weir::v1::SnapshotRef> refs;  // acknowledged partitions
+  };
+  // The in-memory checkpoint state of a running job (lost on restart; the
+  // ids handed out are durable in the store).
+  struct JobCheckpoints {
+    // The last trigger, the job's start, or the last abandonment: the next
+    // checkpoint is due one interval after it.
+    int64_t last_trigger_ms = 0;
+    std::optional<PendingCheckpoint> pending;
+  };
 
   Coordinator(std::unique_ptr<JobStore> store, PartitionDiscovery* discovery, CoordinatorOptions options,
               int64_t grace_until_ms);
@@ -153,20 +210,43 @@ class Coordinator {
   std::vector<std::string> LiveWorkers() const;
   // A job as weirctl sees it. REQUIRES: mu_ held.
   weir::v1::JobInfo ToJobInfo(const weir::v1::JobRecord& job) const;
-  // Drops the reports and the discovery state of a job. REQUIRES: mu_ held.
+  // Drops the reports, the discovery and the checkpoint state of a job. REQUIRES: mu_ held.
   void ForgetJob(const std::string& name);
+
+  // Ok when every partition of `job` has a live owner, so a checkpoint can
+  // complete; FailedPrecondition saying why not. REQUIRES: mu_ held.
+  Status CanCheckpoint(const weir::v1::JobRecord& job) const;
+  // Starts checkpoint last+1 of `job` (its id stored first). REQUIRES: mu_
+  // held, no checkpoint of the job pending.
+  Result<CheckpointId> StartCheckpoint(const weir::v1::JobRecord& job, int64_t now_ms);
+  // Abandons overdue checkpoints and triggers due ones. REQUIRES: mu_ held.
+  void CheckCheckpoints(int64_t now_ms);
+  // Records `status` as an acknowledgement when it is one (see Heartbeat);
+  // true if it was. REQUIRES: mu_ held.
+  bool RecordAck(const weir::v1::JobRecord& job, const std::string& worker, const weir::v1::PartitionStatus& status);
+  // Commits the job's pending checkpoint once every partition acknowledged
+  // it: `_metadata`, then the store; prunes. REQUIRES: mu_ held.
+  void MaybeCommit(const weir::v1::JobRecord& job, int64_t now_ms);
+  // Drops a pending checkpoint; the next is due one interval from now. REQUIRES: mu_ held.
+  void Abandon(const std::string& job, int64_t now_ms);
+  // The restore points of one partition, newest first (see Heartbeat).
+  static void SetRestoreFrom(const weir::v1::JobRecord& job, const std::map<int32_t, weir::v1::SnapshotRef>& handoffs,
+                             int32_t partition, weir::v1::Assignment* out);
 
   const CoordinatorOptions options_;
   PartitionDiscovery* const discovery_;
   const int64_t grace_until_ms_;  // no rebalancing before this (see Open)
 
   mutable std::mutex mu_;
-  std::unique_ptr<JobStore> store_;               // changed only with mu_ held
-  std::map<std::string, Worker> workers_;         // guarded by mu_; by id
-  std::map<std::string, Discovery> discoveries_;  // guarded by mu_; by job name
-  std::map<ReportKey, Report> reports_;           // guarded by mu_
-  int64_t partition_moves_ = 0;                   // guarded by mu_
-  uint64_t next_generation_ = 1;                  // guarded by mu_
+  std::unique_ptr<JobStore> store_;                    // changed only with mu_ held
+  std::map<std::string, Worker> workers_;              // guarded by mu_; by id
+  std::map<std::string, Discovery> discoveries_;       // guarded by mu_; by job name
+  std::map<ReportKey, Report> reports_;                // guarded by mu_
+  std::map<std::string, JobCheckpoints> checkpoints_;  // guarded by mu_; running jobs by name
+  int64_t partition_moves_ = 0;                        // guarded by mu_
+  int64_t checkpoints_committed_ = 0;                  // guarded by mu_
+  int64_t checkpoints_abandoned_ = 0;                  // guarded by mu_
+  uint64_t next_generation_ = 1;                       // guarded by mu_
 };
 
 }  // namespace weir::coordinator
