@@ -1,8 +1,11 @@
 #include "cli/jobs.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <iterator>
 #include <ostream>
+#include <thread>
 #include <vector>
 
 #include <google/protobuf/util/json_util.h>
@@ -130,7 +133,61 @@ std::string Age(int64_t then_ms, int64_t now_ms) {
   return buf;
 }
 
+// "7 (committed 3.2s ago)", "7 (committed 3.2s ago), 8 pending", "none", "none, 1 pending".
+std::string CheckpointCell(const pb::JobInfo& job, int64_t now_ms) {
+  std::string cell = "none";
+  if (job.latest_checkpoint() != 0) {
+    cell = std::to_string(job.latest_checkpoint());
+    for (const pb::CheckpointInfo& c : job.checkpoints()) {
+      if (c.id() == job.latest_checkpoint()) cell += " (committed " + Age(c.committed_at_ms(), now_ms) + ")";
+    }
+  }
+  if (job.pending_checkpoint() != 0) cell += ", " + std::to_string(job.pending_checkpoint()) + " pending";
+  return cell;
+}
+
+// Each partition's next offset, "0:120 1:98"; past kShown partitions, their
+// sum instead ("sum 1234 over 16 partitions").
+std::string OffsetsCell(const pb::CheckpointInfo& c) {
+  constexpr int kShown = 6;
+  if (c.partitions_size() <= kShown) {
+    std::string cell;
+    for (int p = 0; p < c.partitions_size(); ++p) {
+      cell += (p > 0 ? " " : "") + std::to_string(p) + ":" + std::to_string(c.partitions(p).next_offset());
+    }
+    return cell.empty() ? "-" : cell;
+  }
+  int64_t sum = 0;
+  for (const pb::SnapshotRef& ref : c.partitions()) sum += std::max<int64_t>(ref.next_offset(), 0);
+  return "sum " + std::to_string(sum) + " over " + std::to_string(c.partitions_size()) + " partitions";
+}
+
+// GetJob, with the error as a Status.
+Result<pb::JobInfo> GetJobInfo(Client& client, const std::string& name) {
+  pb::GetJobRequest req;
+  req.set_name(name);
+  pb::GetJobResponse resp;
+  auto ctx = client.Context();
+  const grpc::Status s = client.stub().GetJob(ctx.get(), req, &resp);
+  if (!s.ok()) return client.Error(s);
+  return std::move(*resp.mutable_job());
+}
+
 }  // namespace
+
+std::string HumanBytes(int64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  double value = static_cast<double>(bytes) / 1024.0;
+  size_t unit = 0;
+  while (value >= 1024.0 && unit + 1 < std::size(kUnits)) {
+    value /= 1024.0;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f %s", value, kUnits[unit]);
+  return buf;
+}
 
 Status JobSubmit(const std::string& coordinator, const std::string& job_path, std::ostream& out) {
   auto spec = LoadJobSpecFile(job_path);
@@ -205,7 +262,7 @@ Status JobStatus(const std::string& coordinator, const std::string& name, bool j
   header.Add({"view:", job.spec().view()});
   header.Add({"submitted:", FormatRfc3339Millis(job.submitted_at_ms())});
   header.Add({"partitions:", partitions});
-  header.Add({"checkpoint:", job.latest_checkpoint() == 0 ? "none" : std::to_string(job.latest_checkpoint())});
+  header.Add({"checkpoint:", CheckpointCell(job, NowMs())});
   header.Print(out);
   if (job.partitions_size() == 0) return Status::Ok();
 
@@ -257,6 +314,67 @@ Status WorkerList(const std::string& coordinator, std::ostream& out) {
     table.Add({w.id(), w.alive() ? "yes" : "no", Age(w.last_heartbeat_ms(), now), parts});
   }
   table.Print(out);
+  return Status::Ok();
+}
+
+Status JobCheckpoint(const std::string& coordinator, const std::string& name, bool wait, std::ostream& out,
+                     std::chrono::milliseconds wait_timeout) {
+  Client client(coordinator);
+  pb::TriggerCheckpointRequest req;
+  req.set_name(name);
+  pb::TriggerCheckpointResponse resp;
+  auto ctx = client.Context();
+  const grpc::Status s = client.stub().TriggerCheckpoint(ctx.get(), req, &resp);
+  if (!s.ok()) return client.Error(s);
+  const uint64_t id = resp.checkpoint();
+  out << "checkpoint " << id << " of " << name << " triggered" << std::endl;
+  if (!wait) return Status::Ok();
+
+  constexpr auto kPoll = std::chrono::milliseconds(100);
+  const auto deadline = std::chrono::steady_clock::now() + wait_timeout;
+  Status last_error;
+  while (true) {
+    auto job = GetJobInfo(client, name);
+    if (job.ok()) {
+      if (job->latest_checkpoint() >= id) {
+        out << "checkpoint " << id << " of " << name << " committed\n";
+        return Status::Ok();
+      }
+      if (job->pending_checkpoint() != id) {
+        return Unavailable("checkpoint " + std::to_string(id) + " of " + name +
+                           " was abandoned: not every partition acknowledged it in time, its commit failed, or the "
+                           "coordinator restarted (its log says which); run weirctl checkpoint again");
+      }
+    } else if (job.status().code() != StatusCode::kUnavailable) {
+      return job.status();
+    } else {
+      last_error = job.status();  // the coordinator may be restarting: keep asking until the deadline
+    }
+    if (std::chrono::steady_clock::now() + kPoll > deadline) break;
+    std::this_thread::sleep_for(kPoll);
+  }
+  return Unavailable("checkpoint " + std::to_string(id) + " of " + name + " was not committed within " +
+                     std::to_string(wait_timeout.count()) + " ms (weirctl status " + name +
+                     " shows which partitions lag; weirctl checkpoints " + name + " lists the committed ones)" +
+                     (last_error.ok() ? "" : "; last error: " + last_error.message()));
+}
+
+Status JobCheckpoints(const std::string& coordinator, const std::string& name, std::ostream& out) {
+  Client client(coordinator);
+  auto job = GetJobInfo(client, name);
+  if (!job.ok()) return job.status();
+  if (job->checkpoints_size() == 0) {
+    out << "no committed checkpoints\n";
+  } else {
+    Table table({"ID", "TRIGGERED", "COMMITTED", "DURATION", "SIZE", "OFFSETS"});
+    for (const pb::CheckpointInfo& c : job->checkpoints()) {
+      table.Add(
+          {std::to_string(c.id()), FormatRfc3339Millis(c.triggered_at_ms()), FormatRfc3339Millis(c.committed_at_ms()),
+           std::to_string(c.committed_at_ms() - c.triggered_at_ms()) + " ms", HumanBytes(c.bytes()), OffsetsCell(c)});
+    }
+    table.Print(out);
+  }
+  if (job->pending_checkpoint() != 0) out << "pending: checkpoint " << job->pending_checkpoint() << "\n";
   return Status::Ok();
 }
 

@@ -1,6 +1,7 @@
 // weirctl: the command-line client: `replay` (offline, no cluster),
 // `features get|export|import` (the feature store, over gRPC) and
-// `submit|list|status|cancel|workers` (the coordinator, over gRPC).
+// `submit|list|status|cancel|workers|checkpoint|checkpoints` (the
+// coordinator, over gRPC).
 //
 // Exit codes: 0 success; 1 a runtime failure (I/O, an unreachable service);
 // 2 bad usage or bad input (flags, job spec, missing file, unknown job).
@@ -117,6 +118,17 @@ int main(int argc, char** argv) {
   cancel_cmd->add_option("job", cancel_name, "Job name")->required();
   CLI::App* workers_cmd =
       app.add_subcommand("workers", "Registered workers: alive or not, last heartbeat, partitions owned");
+  std::string checkpoint_name;
+  bool checkpoint_wait = false;
+  CLI::App* checkpoint_cmd = app.add_subcommand(
+      "checkpoint", "Trigger a checkpoint of a job now (or report the one already pending) and print its id");
+  checkpoint_cmd->add_option("job", checkpoint_name, "Job name")->required();
+  checkpoint_cmd->add_flag("--wait", checkpoint_wait,
+                           "Wait until the checkpoint is committed (at most 60 s; exit 1 if it is not)");
+  std::string checkpoints_name;
+  CLI::App* checkpoints_cmd = app.add_subcommand(
+      "checkpoints", "A job's committed checkpoints (the last 3): id, times, duration, size, offsets");
+  checkpoints_cmd->add_option("job", checkpoints_name, "Job name")->required();
 
   try {
     app.parse(argc, argv);
@@ -148,6 +160,18 @@ int main(int argc, char** argv) {
   }
   if (workers_cmd->parsed()) {
     if (auto s = weir::cli::WorkerList(coordinator, std::cout); !s.ok()) return fail("workers", s);
+    return 0;
+  }
+  if (checkpoint_cmd->parsed()) {
+    if (auto s = weir::cli::JobCheckpoint(coordinator, checkpoint_name, checkpoint_wait, std::cout); !s.ok()) {
+      return fail("checkpoint", s);
+    }
+    return 0;
+  }
+  if (checkpoints_cmd->parsed()) {
+    if (auto s = weir::cli::JobCheckpoints(coordinator, checkpoints_name, std::cout); !s.ok()) {
+      return fail("checkpoints", s);
+    }
     return 0;
   }
   if (get_cmd->parsed()) {

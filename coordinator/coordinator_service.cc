@@ -91,6 +91,16 @@ class JobServiceImpl final : public pb::JobService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status TriggerCheckpoint(grpc::ServerContext*, const pb::TriggerCheckpointRequest* request,
+                                 pb::TriggerCheckpointResponse* response) override {
+    if (request->name().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a job name is required"};
+    auto id = coordinator_->TriggerCheckpoint(request->name(), clock_());
+    metrics_->Update(coordinator_->Stats());
+    if (!id.ok()) return ToGrpc(id.status());
+    response->set_checkpoint(id->value());
+    return grpc::Status::OK;
+  }
+
  private:
   Coordinator* coordinator_;
   CoordinatorMetrics* metrics_;
@@ -118,7 +128,17 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
                                      clock_());
     if (!r.ok()) return ToGrpc(r.status());
     *response = std::move(*r);
+    metrics_->Update(coordinator_->Stats());  // a heartbeat may commit a checkpoint
     return grpc::Status::OK;
+  }
+
+  grpc::Status LeaveWorker(grpc::ServerContext*, const pb::LeaveWorkerRequest* request,
+                           pb::LeaveWorkerResponse*) override {
+    if (request->worker_id().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"};
+    const Status s = coordinator_->LeaveWorker(request->worker_id(),
+                                               {request->handoffs().begin(), request->handoffs().end()}, clock_());
+    metrics_->Update(coordinator_->Stats());
+    return ToGrpc(s);
   }
 
  private:
@@ -163,6 +183,21 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry* registry) {
                      .Help("Heartbeat calls received from workers")
                      .Register(*registry)
                      .Add({});
+  checkpoints_committed_ = &prometheus::BuildCounter()
+                                .Name("weir_coordinator_checkpoints_committed_total")
+                                .Help("Checkpoints committed (every partition acknowledged, _metadata written)")
+                                .Register(*registry)
+                                .Add({});
+  checkpoints_abandoned_ = &prometheus::BuildCounter()
+                                .Name("weir_coordinator_checkpoints_abandoned_total")
+                                .Help("Checkpoints abandoned: not acknowledged in time, or their commit failed")
+                                .Register(*registry)
+                                .Add({});
+  checkpoints_pending_ = &prometheus::BuildGauge()
+                              .Name("weir_coordinator_checkpoints_pending")
+                              .Help("Jobs with a triggered checkpoint not yet committed")
+                              .Register(*registry)
+                              .Add({});
 }
 
 void CoordinatorMetrics::CountHeartbeat() {
@@ -180,10 +215,16 @@ void CoordinatorMetrics::Update(const CoordinatorStats& stats) {
   jobs_failed_->Set(count(pb::JOB_STATE_FAILED));
   workers_alive_->Set(static_cast<double>(stats.workers_alive));
   workers_dead_->Set(static_cast<double>(stats.workers_dead));
-  // Stats count moves since start; the counter catches up (callers race, so never step back).
-  std::lock_guard<std::mutex> lock(moves_mu_);
-  const double behind = static_cast<double>(stats.partition_moves) - moves_->Value();
-  if (behind > 0) moves_->Increment(behind);
+  checkpoints_pending_->Set(static_cast<double>(stats.checkpoints_pending));
+  // Stats count since start; the counters catch up (callers race, so never step back).
+  std::lock_guard<std::mutex> lock(counters_mu_);
+  auto catch_up = [](prometheus::Counter* counter, int64_t total) {
+    const double behind = static_cast<double>(total) - counter->Value();
+    if (behind > 0) counter->Increment(behind);
+  };
+  catch_up(moves_, stats.partition_moves);
+  catch_up(checkpoints_committed_, stats.checkpoints_committed);
+  catch_up(checkpoints_abandoned_, stats.checkpoints_abandoned);
 }
 
 }  // namespace weir::coordinator

@@ -1,6 +1,6 @@
 // The coordinator's gRPC services over a Coordinator: JobService (weirctl:
-// submit, get, list, cancel, workers) and ControlPlane (workers: register,
-// heartbeat). Sync gRPC handlers on gRPC's thread pool; the Coordinator is
+// submit, get, list, cancel, workers, trigger a checkpoint) and ControlPlane
+// (workers: register, heartbeat, leave). Sync gRPC handlers on gRPC's thread pool; the Coordinator is
 // thread-safe. Status codes become gRPC codes here and nowhere else.
 #pragma once
 
@@ -32,7 +32,7 @@ class CoordinatorMetrics {
   explicit CoordinatorMetrics(prometheus::Registry* registry);
 
   void CountHeartbeat();
-  // Sets the job and worker gauges and advances the moves counter to `stats`.
+  // Sets the gauges and advances the counters (moves, checkpoints) to `stats`.
   void Update(const CoordinatorStats& stats);
 
  private:
@@ -43,7 +43,10 @@ class CoordinatorMetrics {
   prometheus::Gauge* workers_dead_ = nullptr;
   prometheus::Counter* moves_ = nullptr;
   prometheus::Counter* heartbeats_ = nullptr;
-  std::mutex moves_mu_;  // serializes catching the moves counter up
+  prometheus::Counter* checkpoints_committed_ = nullptr;
+  prometheus::Counter* checkpoints_abandoned_ = nullptr;
+  prometheus::Gauge* checkpoints_pending_ = nullptr;
+  std::mutex counters_mu_;  // serializes catching the counters up
 };
 
 struct CoordinatorServices {

@@ -44,7 +44,7 @@ TEST_CASE("a first assignment is balanced and starts every epoch at 1", "[coordi
   for (const auto& [p, owner] : a) CHECK(owner.epoch == 1);
 }
 
-TEST_CASE("a worker that joins takes only its share; the rest stay put", "[coordinator][assignment]") {
+TEST_CASE("a worker that joins takes only its share, the rest stay put", "[coordinator][assignment]") {
   const auto before = Assign(12, {"w1", "w2"}, {});
   const auto after = Assign(12, {"w1", "w2", "w3"}, before);
   CheckBalanced(after, 12, {"w1", "w2", "w3"});

@@ -184,7 +184,7 @@ TEST_CASE("a checkpoint is triggered every interval once every partition has a l
   CHECK(c->GetJob("b")->pending_checkpoint() == 1);  // b's first is still waiting: no second one
 }
 
-TEST_CASE("the last acknowledgement commits: _metadata, latest, restore points; stale acks are ignored",
+TEST_CASE("the last acknowledgement commits: _metadata, latest, restore points, stale acks are ignored",
           "[coordinator][checkpoint]") {
   Dirs dirs;
   FakeDiscovery discovery;
@@ -270,7 +270,7 @@ TEST_CASE("an acknowledgement from the owner under an older epoch is ignored", "
   CHECK(c->GetJob("a")->checkpoints(0).partitions(0).epoch() == 2);
 }
 
-TEST_CASE("only the last 3 checkpoints are kept; older and abandoned directories are deleted",
+TEST_CASE("only the last 3 checkpoints are kept, older and abandoned directories are deleted",
           "[coordinator][checkpoint]") {
   Dirs dirs;
   FakeDiscovery discovery;
@@ -510,7 +510,7 @@ TEST_CASE("a restarted coordinator keeps committed checkpoints and handoffs and 
   CHECK(c->TriggerCheckpoint("a", 20001)->value() == 3);
 }
 
-TEST_CASE("TriggerCheckpoint: unknown, not running or unassigned jobs are refused; a pending one is returned",
+TEST_CASE("TriggerCheckpoint: unknown, not running or unassigned jobs are refused, a pending one is returned",
           "[coordinator][checkpoint]") {
   Dirs dirs;
   FakeDiscovery discovery;
@@ -546,7 +546,7 @@ TEST_CASE("TriggerCheckpoint: unknown, not running or unassigned jobs are refuse
   CHECK(c->Stats().checkpoints_pending == 0);
 }
 
-TEST_CASE("a resubmitted cancelled job does not restore the old job's snapshots; ids and epochs keep rising",
+TEST_CASE("a resubmitted cancelled job does not restore the old job's snapshots, ids and epochs keep rising",
           "[coordinator][checkpoint]") {
   Dirs dirs;
   FakeDiscovery discovery;

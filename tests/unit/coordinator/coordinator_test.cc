@@ -126,7 +126,7 @@ TEST_CASE("a submitted job is validated, stored and gets its partition count", "
   CHECK(c->CancelJob("nope").status().code() == StatusCode::kNotFound);
 }
 
-TEST_CASE("a registered worker gets every partition; heartbeats return assignments and specs", "[coordinator]") {
+TEST_CASE("a registered worker gets every partition, heartbeats return assignments and specs", "[coordinator]") {
   TempDir dir;
   FakeDiscovery discovery;
   discovery.topics["events"] = 3;
@@ -175,7 +175,7 @@ TEST_CASE("a registered worker gets every partition; heartbeats return assignmen
   CHECK(workers[0].assignments_size() == 4);
 }
 
-TEST_CASE("a second worker takes half; a dead worker's partitions move with higher epochs", "[coordinator]") {
+TEST_CASE("a second worker takes half, a dead worker's partitions move with higher epochs", "[coordinator]") {
   TempDir dir;
   FakeDiscovery discovery;
   discovery.topics["events"] = 4;
@@ -350,7 +350,7 @@ TEST_CASE("failed discovery keeps the job, says why, and is retried on ticks", "
   CHECK(discovery.calls == 3);  // known now: never asked again
 }
 
-TEST_CASE("a restarted coordinator keeps jobs and epochs; returning workers keep their partitions", "[coordinator]") {
+TEST_CASE("a restarted coordinator keeps jobs and epochs, returning workers keep their partitions", "[coordinator]") {
   TempDir dir;
   FakeDiscovery discovery;
   discovery.topics["events"] = 4;
@@ -410,7 +410,7 @@ TEST_CASE("a fresh coordinator assigns at once: no grace period without stored o
   CHECK(Owners(*c->GetJob("a")) == std::map<int32_t, std::pair<std::string, uint64_t>>{{0, {"w1", 1}}});
 }
 
-TEST_CASE("CheckWorkers never looks up partitions; RetryDiscovery does one due lookup, most overdue first",
+TEST_CASE("CheckWorkers never looks up partitions, RetryDiscovery does one due lookup, most overdue first",
           "[coordinator]") {
   TempDir dir;
   FakeDiscovery discovery;

@@ -52,7 +52,7 @@ TEST_CASE("jobs and assignments survive a restart of the store", "[coordinator][
   CHECK_FALSE((*store)->Get("c").has_value());
 }
 
-TEST_CASE("a running job's name cannot be submitted twice; a cancelled one can", "[coordinator][jobstore]") {
+TEST_CASE("a running job's name cannot be submitted twice, a cancelled one can", "[coordinator][jobstore]") {
   TempDir dir;
   auto store = JobStore::Open(dir.path.string());
   REQUIRE(store.ok());
@@ -117,7 +117,7 @@ weir::v1::CheckpointInfo Checkpoint(uint64_t id) {
 
 }  // namespace
 
-TEST_CASE("checkpoint ids, commits and handoffs are durable; a commit keeps the newest and clears handoffs",
+TEST_CASE("checkpoint ids, commits and handoffs are durable, a commit keeps the newest and clears handoffs",
           "[coordinator][jobstore]") {
   TempDir dir;
   {

@@ -7,9 +7,12 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <atomic>
 #include <sstream>
+#include <thread>
 
 #include "cli/jobs.h"
+#include "common/checkpoint_paths.h"
 #include "common/job_spec.h"
 #include "coordinator/coordinator_service.h"
 #include "tests/support/temp_dir.h"
@@ -33,12 +36,14 @@ class FakeDiscovery : public PartitionDiscovery {
   }
 };
 
-pb::JobSpec Spec(const std::string& name, const std::string& topic) {
+// `storage`: the checkpoint storage directory (default: the spec's default).
+pb::JobSpec Spec(const std::string& name, const std::string& topic, const std::string& storage = "") {
   auto spec =
       weir::ParseJobSpecYaml("name: " + name + "\nsource: { kafka: { brokers: \"127.0.0.1:9092\", topic: " + topic +
                              " } }\nkey: k\nevent_time: { field: ts }\nview: v\n"
                              "sink: { feature_store: \"127.0.0.1:7070\" }\n"
-                             "features:\n  - { name: n, agg: count, window: { tumbling: 1m } }\n");
+                             "features:\n  - { name: n, agg: count, window: { tumbling: 1m } }\n" +
+                             (storage.empty() ? "" : "checkpoint: { storage: \"file://" + storage + "\" }\n"));
   REQUIRE(spec.ok());
   return *spec;
 }
@@ -80,6 +85,28 @@ struct Fixture {
   ~Fixture() { server->Shutdown(); }
 
   std::string Metrics() const { return prometheus::TextSerializer().Serialize(registry->Collect()); }
+
+  // Acknowledges checkpoint `id` of every partition of job `name` as its
+  // owner `worker` (epoch 1), partition p at offset 100 * (p + 1).
+  void AckAll(const std::string& worker, const std::string& name, uint64_t id, int64_t bytes = 768) {
+    auto job = coordinator->GetJob(name);
+    REQUIRE(job.ok());
+    std::vector<pb::PartitionStatus> acks;
+    for (const auto& p : job->partitions()) {
+      pb::PartitionStatus& s = acks.emplace_back();
+      s.set_job(name);
+      s.set_partition(p.partition());
+      s.set_epoch(p.epoch());
+      s.mutable_snapshot()->set_checkpoint(id);
+      s.mutable_snapshot()->set_epoch(p.epoch());
+      s.mutable_snapshot()->set_path(weir::SnapshotPath(storage.path.string(), name, id, p.partition(), p.epoch()));
+      s.mutable_snapshot()->set_next_offset(100 * (p.partition() + 1));
+      s.mutable_snapshot()->set_bytes(bytes);
+    }
+    REQUIRE(coordinator->Heartbeat(worker, acks, now_ms).ok());
+  }
+
+  TempDir storage{"weir-grpc-chk"};
 };
 
 }  // namespace
@@ -253,4 +280,211 @@ TEST_CASE("weirctl status and workers show owners, epochs, reports and heartbeat
   auto cancelled = weir::cli::JobCancel(f.address, "a", out);
   REQUIRE(cancelled.ok());
   CHECK(out.str() == "cancelled a\n");
+}
+
+TEST_CASE("gRPC: TriggerCheckpoint and LeaveWorker codes, checkpoint metrics", "[coordinator][grpc]") {
+  Fixture f;
+  REQUIRE(f.coordinator->SubmitJob(Spec("a", "events", f.storage.path.string()), f.now_ms).ok());
+  auto trigger = [&](const std::string& name, uint64_t* id) {
+    grpc::ClientContext ctx;
+    pb::TriggerCheckpointRequest req;
+    req.set_name(name);
+    pb::TriggerCheckpointResponse resp;
+    const grpc::Status s = f.jobs->TriggerCheckpoint(&ctx, req, &resp);
+    *id = resp.checkpoint();
+    return s;
+  };
+  uint64_t id = 0;
+  CHECK(trigger("", &id).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(trigger("missing", &id).error_code() == grpc::StatusCode::NOT_FOUND);
+  const grpc::Status unowned = trigger("a", &id);
+  CHECK(unowned.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK_THAT(unowned.error_message(), Catch::Contains("has no owner"));
+
+  REQUIRE(f.coordinator->RegisterWorker("w1", "", f.now_ms).ok());
+  REQUIRE(trigger("a", &id).ok());
+  CHECK(id == 1);
+  REQUIRE(trigger("a", &id).ok());
+  CHECK(id == 1);
+  CHECK_THAT(f.Metrics(), Catch::Contains("weir_coordinator_checkpoints_pending 1"));
+
+  // The worker's heartbeat carries the trigger; its acknowledgements, over the wire, commit it.
+  pb::HeartbeatRequest hb_req;
+  hb_req.set_worker_id("w1");
+  for (int32_t p = 0; p < 2; ++p) {
+    pb::PartitionStatus* s = hb_req.add_partitions();
+    s->set_job("a");
+    s->set_partition(p);
+    s->set_epoch(1);
+    s->mutable_snapshot()->set_checkpoint(1);
+    s->mutable_snapshot()->set_path(weir::SnapshotPath(f.storage.path.string(), "a", 1, p, 1));
+  }
+  pb::HeartbeatResponse hb;
+  {
+    grpc::ClientContext ctx;
+    pb::HeartbeatRequest empty;
+    empty.set_worker_id("w1");
+    REQUIRE(f.control->Heartbeat(&ctx, empty, &hb).ok());
+    REQUIRE(hb.checkpoints_size() == 1);
+    CHECK(hb.checkpoints(0).job() == "a");
+    CHECK(hb.checkpoints(0).checkpoint() == 1);
+  }
+  {
+    grpc::ClientContext ctx;
+    REQUIRE(f.control->Heartbeat(&ctx, hb_req, &hb).ok());
+    CHECK(hb.checkpoints_size() == 0);
+    REQUIRE(hb.assignments_size() == 2);
+    CHECK(hb.assignments(1).restore_checkpoint() == 1);
+    REQUIRE(hb.assignments(1).restore_from_size() == 1);
+    CHECK(hb.assignments(1).restore_from(0).path() == weir::SnapshotPath(f.storage.path.string(), "a", 1, 1, 1));
+  }
+  std::string metrics = f.Metrics();
+  CHECK_THAT(metrics, Catch::Contains("weir_coordinator_checkpoints_committed_total 1"));
+  CHECK_THAT(metrics, Catch::Contains("weir_coordinator_checkpoints_abandoned_total 0"));
+  CHECK_THAT(metrics, Catch::Contains("weir_coordinator_checkpoints_pending 0"));
+
+  {
+    grpc::ClientContext ctx;
+    pb::GetJobRequest req;
+    req.set_name("a");
+    pb::GetJobResponse resp;
+    REQUIRE(f.jobs->GetJob(&ctx, req, &resp).ok());
+    CHECK(resp.job().latest_checkpoint() == 1);
+    REQUIRE(resp.job().checkpoints_size() == 1);
+    CHECK(resp.job().checkpoints(0).id() == 1);
+  }
+
+  // Abandoned after the timeout: counted.
+  REQUIRE(trigger("a", &id).ok());
+  CHECK(id == 2);
+  f.now_ms += 30'001;
+  REQUIRE(f.coordinator->Heartbeat("w1", {}, f.now_ms).ok());
+  f.coordinator->Tick(f.now_ms);
+  f.metrics->Update(f.coordinator->Stats());  // what the daemon's ticker does
+  CHECK_THAT(f.Metrics(), Catch::Contains("weir_coordinator_checkpoints_abandoned_total 1"));
+
+  // LeaveWorker: the id is required; the worker is gone at once; leaving twice is fine.
+  auto leave = [&](const std::string& worker) {
+    grpc::ClientContext ctx;
+    pb::LeaveWorkerRequest req;
+    req.set_worker_id(worker);
+    pb::PartitionStatus* h = req.add_handoffs();
+    h->set_job("a");
+    h->set_partition(0);
+    h->set_epoch(1);
+    h->mutable_snapshot()->set_path(weir::HandoffPath(f.storage.path.string(), "a", 0, 1));
+    h->mutable_snapshot()->set_next_offset(150);
+    pb::LeaveWorkerResponse resp;
+    return f.control->LeaveWorker(&ctx, req, &resp);
+  };
+  CHECK(leave("").error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  REQUIRE(leave("w1").ok());
+  REQUIRE(leave("w1").ok());
+  {
+    grpc::ClientContext ctx;
+    pb::ListWorkersResponse workers;
+    REQUIRE(f.jobs->ListWorkers(&ctx, pb::ListWorkersRequest(), &workers).ok());
+    CHECK(workers.workers_size() == 0);
+  }
+  REQUIRE(f.coordinator->RegisterWorker("w2", "", f.now_ms).ok());
+  auto next = f.coordinator->Heartbeat("w2", {}, f.now_ms);
+  REQUIRE(next.ok());
+  REQUIRE(next->assignments_size() == 2);
+  CHECK(next->assignments(0).epoch() == 2);
+  REQUIRE(next->assignments(0).restore_from_size() == 2);
+  CHECK(next->assignments(0).restore_from(0).next_offset() == 150);
+  CHECK(next->assignments(0).restore_checkpoint() == 0);
+  CHECK(next->assignments(0).restore_from(1).checkpoint() == 1);
+}
+
+TEST_CASE("weirctl checkpoint triggers and checkpoints lists, status shows the latest", "[coordinator][grpc][cli]") {
+  Fixture f;
+  REQUIRE(f.coordinator->SubmitJob(Spec("a", "events", f.storage.path.string()), f.now_ms).ok());
+  std::ostringstream out;
+  auto unowned = weir::cli::JobCheckpoint(f.address, "a", false, out);
+  CHECK(unowned.code() == weir::StatusCode::kFailedPrecondition);
+  CHECK_THAT(unowned.message(), Catch::Contains("has no owner"));
+  CHECK(weir::cli::JobCheckpoint(f.address, "nope", false, out).code() == weir::StatusCode::kNotFound);
+  CHECK(weir::cli::JobCheckpoints(f.address, "nope", out).code() == weir::StatusCode::kNotFound);
+  CHECK(out.str().empty());
+  REQUIRE(weir::cli::JobCheckpoints(f.address, "a", out).ok());
+  CHECK(out.str() == "no committed checkpoints\n");
+
+  REQUIRE(f.coordinator->RegisterWorker("w1", "", f.now_ms).ok());
+  out.str("");
+  REQUIRE(weir::cli::JobCheckpoint(f.address, "a", false, out).ok());
+  CHECK(out.str() == "checkpoint 1 of a triggered\n");
+  out.str("");
+  REQUIRE(weir::cli::JobCheckpoints(f.address, "a", out).ok());
+  CHECK(out.str() == "no committed checkpoints\npending: checkpoint 1\n");
+
+  f.now_ms += 42;
+  f.AckAll("w1", "a", 1, 768);
+  out.str("");
+  REQUIRE(weir::cli::JobCheckpoints(f.address, "a", out).ok());
+  CHECK(out.str() ==
+        "ID  TRIGGERED                 COMMITTED                 DURATION  SIZE     OFFSETS\n"
+        "1   2023-11-14T22:13:20.000Z  2023-11-14T22:13:20.042Z  42 ms     1.5 KiB  0:100 1:200\n");
+  std::ostringstream status;
+  REQUIRE(weir::cli::JobStatus(f.address, "a", false, status).ok());
+  CHECK_THAT(status.str(), Catch::Matches("(.|\n)*\ncheckpoint: +1 \\(committed [0-9]+h[0-9]{2}m ago\\)\n(.|\n)*"));
+
+  SECTION("--wait returns once the checkpoint is committed") {
+    // Whichever id the command waits for, this loop acknowledges it.
+    std::atomic<bool> done{false};
+    std::ostringstream waited;
+    weir::Status result;
+    std::thread command([&] {
+      result = weir::cli::JobCheckpoint(f.address, "a", true, waited, std::chrono::seconds(20));
+      done = true;
+    });
+    for (int i = 0; i < 2000 && !done; ++i) {
+      if (uint64_t pending = f.coordinator->GetJob("a")->pending_checkpoint(); pending != 0) {
+        f.AckAll("w1", "a", pending);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    command.join();
+    REQUIRE(result.ok());
+    CHECK_THAT(waited.str(), Catch::Matches("checkpoint ([0-9]+) of a triggered\ncheckpoint \\1 of a committed\n"));
+  }
+  SECTION("--wait fails when the checkpoint is abandoned") {
+    std::atomic<bool> done{false};
+    std::ostringstream waited;
+    weir::Status result;
+    std::thread command([&] {
+      result = weir::cli::JobCheckpoint(f.address, "a", true, waited, std::chrono::seconds(20));
+      done = true;
+    });
+    for (int i = 0; i < 2000 && !done; ++i) {
+      f.now_ms += 31'000;  // past the timeout of whatever is pending
+      REQUIRE(f.coordinator->Heartbeat("w1", {}, f.now_ms).ok());
+      f.coordinator->Tick(f.now_ms);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    command.join();
+    CHECK(result.code() == weir::StatusCode::kUnavailable);
+    CHECK_THAT(result.message(), Catch::Contains("was abandoned"));
+  }
+  SECTION("--wait gives up after its timeout") {
+    std::ostringstream waited;
+    auto late = weir::cli::JobCheckpoint(f.address, "a", true, waited, std::chrono::milliseconds(300));
+    CHECK(late.code() == weir::StatusCode::kUnavailable);
+    CHECK_THAT(late.message(), Catch::Contains("checkpoint 2 of a was not committed within 300 ms"));
+    CHECK(waited.str() == "checkpoint 2 of a triggered\n");
+  }
+  SECTION("an unreachable coordinator") {
+    auto unreachable = weir::cli::JobCheckpoints("127.0.0.1:1", "a", out);
+    CHECK(unreachable.code() == weir::StatusCode::kUnavailable);
+    CHECK_THAT(unreachable.message(), Catch::Contains("cannot reach the coordinator"));
+  }
+}
+
+TEST_CASE("weirctl: HumanBytes", "[cli]") {
+  CHECK(weir::cli::HumanBytes(0) == "0 B");
+  CHECK(weir::cli::HumanBytes(1023) == "1023 B");
+  CHECK(weir::cli::HumanBytes(1024) == "1.0 KiB");
+  CHECK(weir::cli::HumanBytes(12595) == "12.3 KiB");
+  CHECK(weir::cli::HumanBytes(5 * 1024 * 1024) == "5.0 MiB");
+  CHECK(weir::cli::HumanBytes(int64_t{3} << 40) == "3.0 TiB");
 }
