@@ -1,10 +1,12 @@
 // weir-coordinator: the coordinator daemon (DESIGN.md Sections 1, 4, 6).
 // Serves JobService (weirctl) and ControlPlane (workers) over gRPC, keeps its
-// jobs and epochs in --data-dir, declares workers dead after
-// --worker-timeout without a heartbeat and moves their partitions.
+// jobs, epochs and committed checkpoints in --data-dir, declares workers dead
+// after --worker-timeout without a heartbeat and moves their partitions, and
+// triggers, commits and prunes each job's checkpoints.
 //
 // Threads: gRPC's pool runs the handlers; two threads owned here run
-// Coordinator::CheckWorkers and Coordinator::RetryDiscovery every 250 ms; one
+// Coordinator::CheckWorkers (failure detection, rebalancing, checkpoint
+// triggers and timeouts) and Coordinator::RetryDiscovery every 250 ms; one
 // thread takes SIGTERM/SIGINT (sigwait) and stops the rest; the HTTP status
 // server has its own.
 #include <atomic>
@@ -68,7 +70,7 @@ class Periodic {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"weir-coordinator: the Weir coordinator (jobs, workers, partition assignment)"};
+  CLI::App app{"weir-coordinator: the Weir coordinator (jobs, workers, partition assignment, checkpoints)"};
   std::string listen = "127.0.0.1:7071";
   std::string metrics_listen = "127.0.0.1:9465";
   std::string data_dir = "./data/coordinator";
