@@ -182,6 +182,11 @@ Status Worker::Start() {
   if (ec) return InvalidArgument("cannot create --data-dir \"" + options_.data_dir + "\": " + ec.message());
 
   grpc::ChannelArguments args;
+  // Reconnect within a second of the coordinator coming back (the defaults
+  // back off to two minutes), so a restarted coordinator sees the worker
+  // again within its grace period.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   control_->stub = pb::ControlPlane::NewStub(
       grpc::CreateCustomChannel(options_.coordinator, grpc::InsecureChannelCredentials(), args));

@@ -8,6 +8,11 @@ per iteration, at random:
   kill-coordinator  kill -9 the coordinator, restart it on its data directory
   broker-down       take a devkafka broker down, bring it up again
   restart-store     kill -9 the feature store, restart it on its data
+  corrupt-snapshot  corrupt a partition's file in the newest committed
+                    checkpoint, then kill -9 its owner: the next owner must
+                    fall back to the previous checkpoint
+  sigterm-worker    SIGTERM a worker (it hands its partitions off at their
+                    snapshots), then start it again (it joins and takes some back)
 
 At the end the feature store's export must equal the failure-free reference,
 `weirctl replay` of each partition's records, exactly: no missing rows, no
@@ -31,7 +36,8 @@ import sys
 import tempfile
 import time
 
-FAULTS = ["kill-worker", "zombie-worker", "kill-coordinator", "broker-down", "restart-store"]
+FAULTS = ["kill-worker", "zombie-worker", "kill-coordinator", "broker-down", "restart-store", "sigterm-worker",
+          "corrupt-snapshot"]
 
 
 def free_port():
@@ -220,7 +226,7 @@ def run(cluster, args, rng, work):
 
     faults = {f: 0 for f in FAULTS}
     recoveries = []
-    time.sleep(2)
+    time.sleep(4)  # the first checkpoints commit
     for i in range(args.iterations):
         fault = rng.choice(FAULTS)
         faults[fault] += 1
@@ -255,6 +261,37 @@ def run(cluster, args, rng, work):
             cluster.signal("devkafka", signal.SIGUSR1)
             time.sleep(3)
             cluster.signal("devkafka", signal.SIGUSR2)
+        elif fault == "corrupt-snapshot":
+            root = os.path.join(work, "checkpoints", "chaos")
+            committed = sorted(int(d[4:]) for d in (os.listdir(root) if os.path.isdir(root) else [])
+                               if d.startswith("chk-") and os.path.exists(os.path.join(root, d, "_metadata")))
+            snaps = [f for f in os.listdir(os.path.join(root, f"chk-{committed[-1]}"))
+                     if f.endswith(".snap")] if committed else []
+            st = cluster.status("chaos")
+            if snaps and st:
+                name = rng.choice(snaps)
+                path = os.path.join(root, f"chk-{committed[-1]}", name)
+                with open(path, "r+b") as f:
+                    f.truncate(os.path.getsize(path) // 2)
+                partition = int(name[1:name.index("-")])
+                owner = partition_rows(st).get(partition, {}).get("owner")
+                print(f"chaos:   truncated {name} of checkpoint {committed[-1]}; killing its owner {owner}", flush=True)
+                if owner in cluster.worker_ids:
+                    cluster.kill9(owner)
+                    time.sleep(args.worker_timeout_ms / 1000 + 1.5)
+                    cluster.start_worker(owner)
+        elif fault == "sigterm-worker":
+            victim = rng.choice(cluster.worker_ids)
+            cluster.signal(victim, signal.SIGTERM)
+            try:
+                code = cluster.procs[victim].wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                print(f"chaos:   {victim} did not stop within 20 s of SIGTERM", flush=True)
+                return False
+            if code != 0:
+                print(f"chaos:   {victim} exited with {code} on SIGTERM", flush=True)
+                return False
+            cluster.start_worker(victim)
         elif fault == "restart-store":
             cluster.kill9("store")
             time.sleep(1)

@@ -470,7 +470,7 @@ TEST_CASE("Invalid YAML is one message with a 1-based position", "[common]") {
         "invalid YAML at line 2, column 6: the referenced anchor is not defined");
 }
 
-TEST_CASE("The document is one mapping; an empty one lacks every required field", "[common]") {
+TEST_CASE("The document is one mapping, and an empty one lacks every required field", "[common]") {
   CHECK(ParseError("- a\n- b\n") == "job spec: must be a mapping");
   CHECK(ParseError("just text\n") == "job spec: must be a mapping");
   CHECK(ParseError(Minimal() + "---\n" + Minimal()) == "job spec: must be a single YAML document (found 2)");

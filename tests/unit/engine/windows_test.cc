@@ -83,7 +83,7 @@ TEST_CASE("sliding windows fire in end order as the watermark advances", "[engin
                                }));
 }
 
-TEST_CASE("events at most gap apart share a session; touching sessions merge", "[engine][session]") {
+TEST_CASE("events at most gap apart share a session and touching sessions merge", "[engine][session]") {
   EngineHarness h(JobYaml("  - { name: s, agg: count, window: { session: { gap: 10s } } }\n"));
   h.Event("a", 0);
   h.Event("a", 5000);
