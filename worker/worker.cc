@@ -258,9 +258,9 @@ void Worker::Leave(const std::vector<HandoffSnapshot>& handoffs) {
   const grpc::Status s = control_->stub->LeaveWorker(&context, request, &response);
   if (!s.ok()) {
     spdlog::warn(
-        "could not tell the coordinator this worker leaves ({}); its partitions move after the heartbeat "
-        "timeout and resume from their last checkpoint",
-        s.error_message());
+        "could not tell the coordinator this worker leaves (gRPC code {}: {}); its partitions move after the "
+        "heartbeat timeout and resume from their last checkpoint",
+        static_cast<int>(s.error_code()), s.error_message());
     return;
   }
   spdlog::info("left the coordinator: {} partitions handed off at their snapshots, {} from their last checkpoint",

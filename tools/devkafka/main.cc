@@ -182,8 +182,8 @@ int main(int argc, char** argv) {
     sigwait(&signals, &sig);
     if (sig != SIGUSR1 && sig != SIGUSR2) break;
     const int32_t broker = brokers;  // ids are 1..brokers; the last is never the relay's target when brokers > 1
-    const rd_kafka_resp_err_t err = sig == SIGUSR1 ? rd_kafka_mock_broker_set_down(cluster, broker)
-                                                   : rd_kafka_mock_broker_set_up(cluster, broker);
+    const rd_kafka_resp_err_t err =
+        sig == SIGUSR1 ? rd_kafka_mock_broker_set_down(cluster, broker) : rd_kafka_mock_broker_set_up(cluster, broker);
     std::cerr << "weir-devkafka: broker " << broker << (sig == SIGUSR1 ? " down" : " up")
               << (err == RD_KAFKA_RESP_ERR_NO_ERROR ? "" : std::string(": ") + rd_kafka_err2str(err)) << std::endl;
   }
