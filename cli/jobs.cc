@@ -11,6 +11,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include "common/clock.h"
 #include "common/job_spec.h"
 #include "common/rfc3339.h"
 #include "common/types.h"
@@ -110,11 +111,6 @@ std::string PartitionsCell(const pb::JobInfo& job) {
 }
 
 std::string OrDash(int64_t value) { return value < 0 ? "-" : std::to_string(value); }
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // "0.4s ago", "2m05s ago", "3h07m ago".
 std::string Age(int64_t then_ms, int64_t now_ms) {
@@ -262,7 +258,7 @@ Status JobStatus(const std::string& coordinator, const std::string& name, bool j
   header.Add({"view:", job.spec().view()});
   header.Add({"submitted:", FormatRfc3339Millis(job.submitted_at_ms())});
   header.Add({"partitions:", partitions});
-  header.Add({"checkpoint:", CheckpointCell(job, NowMs())});
+  header.Add({"checkpoint:", CheckpointCell(job, WallClockMs())});
   header.Print(out);
   if (job.partitions_size() == 0) return Status::Ok();
 
@@ -300,7 +296,7 @@ Status WorkerList(const std::string& coordinator, std::ostream& out) {
     out << "no workers registered\n";
     return Status::Ok();
   }
-  const int64_t now = NowMs();
+  const int64_t now = WallClockMs();
   Table table({"ID", "ALIVE", "LAST-HEARTBEAT", "PARTITIONS"});
   for (const pb::WorkerInfo& w : resp.workers()) {
     std::string parts = std::to_string(w.assignments_size());

@@ -8,26 +8,13 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include "common/grpc/grpc_util.h"
 #include "weir/v1/services.grpc.pb.h"
 
 namespace weir::coordinator {
 namespace {
 
 namespace pb = weir::v1;
-
-grpc::Status ToGrpc(const Status& s) {
-  switch (s.code()) {
-    case StatusCode::kOk: return grpc::Status::OK;
-    case StatusCode::kInvalidArgument: return {grpc::StatusCode::INVALID_ARGUMENT, s.message()};
-    case StatusCode::kNotFound: return {grpc::StatusCode::NOT_FOUND, s.message()};
-    case StatusCode::kAlreadyExists: return {grpc::StatusCode::ALREADY_EXISTS, s.message()};
-    case StatusCode::kFailedPrecondition: return {grpc::StatusCode::FAILED_PRECONDITION, s.message()};
-    case StatusCode::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, s.message()};
-    case StatusCode::kDataLoss:
-    case StatusCode::kInternal: return {grpc::StatusCode::INTERNAL, s.message()};
-  }
-  return {grpc::StatusCode::INTERNAL, s.message()};
-}
 
 // Metadata values must be printable ASCII.
 std::string Printable(const std::string& text) {
@@ -54,7 +41,7 @@ class JobServiceImpl final : public pb::JobService::Service {
                          pb::SubmitJobResponse* response) override {
     auto job = coordinator_->SubmitJob(request->spec(), clock_());
     metrics_->Update(coordinator_->Stats());
-    if (!job.ok()) return ToGrpc(job.status());
+    if (!job.ok()) return ToGrpcStatus(job.status());
     AddPendingReason(*coordinator_, *job, context);
     *response->mutable_job() = std::move(*job);
     return grpc::Status::OK;
@@ -64,7 +51,7 @@ class JobServiceImpl final : public pb::JobService::Service {
                       pb::GetJobResponse* response) override {
     if (request->name().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a job name is required"};
     auto job = coordinator_->GetJob(request->name());
-    if (!job.ok()) return ToGrpc(job.status());
+    if (!job.ok()) return ToGrpcStatus(job.status());
     AddPendingReason(*coordinator_, *job, context);
     *response->mutable_job() = std::move(*job);
     return grpc::Status::OK;
@@ -80,7 +67,7 @@ class JobServiceImpl final : public pb::JobService::Service {
     if (request->name().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a job name is required"};
     auto job = coordinator_->CancelJob(request->name());
     metrics_->Update(coordinator_->Stats());
-    if (!job.ok()) return ToGrpc(job.status());
+    if (!job.ok()) return ToGrpcStatus(job.status());
     *response->mutable_job() = std::move(*job);
     return grpc::Status::OK;
   }
@@ -96,7 +83,7 @@ class JobServiceImpl final : public pb::JobService::Service {
     if (request->name().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a job name is required"};
     auto id = coordinator_->TriggerCheckpoint(request->name(), clock_());
     metrics_->Update(coordinator_->Stats());
-    if (!id.ok()) return ToGrpc(id.status());
+    if (!id.ok()) return ToGrpcStatus(id.status());
     response->set_checkpoint(id->value());
     return grpc::Status::OK;
   }
@@ -116,7 +103,7 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
                               pb::RegisterWorkerResponse* response) override {
     auto r = coordinator_->RegisterWorker(request->worker_id(), request->address(), clock_());
     metrics_->Update(coordinator_->Stats());
-    if (!r.ok()) return ToGrpc(r.status());
+    if (!r.ok()) return ToGrpcStatus(r.status());
     *response = std::move(*r);
     return grpc::Status::OK;
   }
@@ -126,7 +113,7 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
     metrics_->CountHeartbeat();
     auto r = coordinator_->Heartbeat(request->worker_id(), {request->partitions().begin(), request->partitions().end()},
                                      clock_());
-    if (!r.ok()) return ToGrpc(r.status());
+    if (!r.ok()) return ToGrpcStatus(r.status());
     *response = std::move(*r);
     metrics_->Update(coordinator_->Stats());  // a heartbeat may commit a checkpoint
     return grpc::Status::OK;
@@ -138,7 +125,7 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
     const Status s = coordinator_->LeaveWorker(request->worker_id(),
                                                {request->handoffs().begin(), request->handoffs().end()}, clock_());
     metrics_->Update(coordinator_->Stats());
-    return ToGrpc(s);
+    return ToGrpcStatus(s);
   }
 
  private:
@@ -148,11 +135,6 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
 };
 
 }  // namespace
-
-int64_t WallClockMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 CoordinatorServices MakeCoordinatorServices(Coordinator* coordinator, CoordinatorMetrics* metrics, Clock clock) {
   CoordinatorServices s;

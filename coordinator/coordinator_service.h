@@ -11,6 +11,7 @@
 
 #include <grpcpp/impl/codegen/service_type.h>
 
+#include "common/clock.h"
 #include "coordinator/coordinator.h"
 
 namespace prometheus {
@@ -56,11 +57,10 @@ struct CoordinatorServices {
 
 // Milliseconds since the Unix epoch; the wall clock unless a test swaps it.
 using Clock = std::function<int64_t()>;
-int64_t WallClockMs();
 
 // Builds both services. `coordinator` and `metrics` must outlive them; the
 // metrics are refreshed after every call that changes the coordinator.
 CoordinatorServices MakeCoordinatorServices(Coordinator* coordinator, CoordinatorMetrics* metrics,
-                                            Clock clock = WallClockMs);
+                                            Clock clock = weir::WallClockMs);
 
 }  // namespace weir::coordinator

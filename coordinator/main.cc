@@ -23,8 +23,10 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "common/clock.h"
 #include "common/http/http_status_server.h"
 #include "common/logging.h"
+#include "common/stop_signals.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/coordinator_service.h"
 #include "coordinator/kafka_discovery.h"
@@ -115,20 +117,14 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Signals are taken by a dedicated thread (sigwait), so block them first,
-  // before gRPC starts its own threads.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before gRPC starts its own threads: they inherit the blocked signals.
+  const weir::StopSignals signals;
 
   weir::coordinator::KafkaDiscovery discovery;
   weir::coordinator::CoordinatorOptions options;
   options.heartbeat_interval_ms = heartbeat_interval_ms;
   options.worker_timeout_ms = worker_timeout_ms;
-  auto coordinator =
-      weir::coordinator::Coordinator::Open(data_dir, &discovery, options, weir::coordinator::WallClockMs());
+  auto coordinator = weir::coordinator::Coordinator::Open(data_dir, &discovery, options, weir::WallClockMs());
   if (!coordinator.ok()) {
     spdlog::error("{}", coordinator.status().message());
     return 1;
@@ -162,10 +158,10 @@ int main(int argc, char** argv) {
   // Failure detection on one thread, partition discovery (which waits on
   // Kafka for up to 2 s) on another, so a slow broker never delays the other.
   Periodic ticker(kTickInterval, [c, &metrics] {
-    c->CheckWorkers(weir::coordinator::WallClockMs());
+    c->CheckWorkers(weir::WallClockMs());
     metrics.Update(c->Stats());
   });
-  Periodic discoverer(kTickInterval, [c] { c->RetryDiscovery(weir::coordinator::WallClockMs()); });
+  Periodic discoverer(kTickInterval, [c] { c->RetryDiscovery(weir::WallClockMs()); });
   ready = true;  // state loaded, gRPC serving
   spdlog::info("listening on {}:{}, metrics on {}, data in {}, worker timeout {} ms", host, port, http.address(),
                data_dir, worker_timeout_ms);
@@ -173,9 +169,7 @@ int main(int argc, char** argv) {
   std::cout << "weir-coordinator metrics on " << http.address() << std::endl;
 
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    spdlog::info("{} received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    spdlog::info("{} received, stopping", weir::StopSignals::Name(signals.Wait()));
     ready = false;
     ticker.Stop();
     discoverer.Stop();

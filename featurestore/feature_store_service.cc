@@ -7,26 +7,14 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "common/clock.h"
+#include "common/grpc/grpc_util.h"
 #include "weir/v1/services.grpc.pb.h"
 
 namespace weir::featurestore {
 namespace {
 
 namespace pb = weir::v1;
-
-grpc::Status ToGrpc(const Status& s) {
-  switch (s.code()) {
-    case StatusCode::kOk: return grpc::Status::OK;
-    case StatusCode::kInvalidArgument: return {grpc::StatusCode::INVALID_ARGUMENT, s.message()};
-    case StatusCode::kNotFound: return {grpc::StatusCode::NOT_FOUND, s.message()};
-    case StatusCode::kAlreadyExists: return {grpc::StatusCode::ALREADY_EXISTS, s.message()};
-    case StatusCode::kFailedPrecondition: return {grpc::StatusCode::FAILED_PRECONDITION, s.message()};
-    case StatusCode::kDataLoss: return {grpc::StatusCode::DATA_LOSS, s.message()};
-    case StatusCode::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, s.message()};
-    case StatusCode::kInternal: return {grpc::StatusCode::INTERNAL, s.message()};
-  }
-  return {grpc::StatusCode::UNKNOWN, s.message()};
-}
 
 // The store's metrics; all null-safe so services work without a registry.
 struct Metrics {
@@ -106,7 +94,7 @@ class SinkService final : public pb::FeatureSink::Service {
       group_rows = 0;
       if (!s.ok()) {
         if (s.code() == StatusCode::kFailedPrecondition && metrics_.fenced != nullptr) metrics_.fenced->Increment();
-        return ToGrpc(s);
+        return ToGrpcStatus(s);
       }
       return grpc::Status::OK;
     };
@@ -148,13 +136,10 @@ class StoreService final : public pb::FeatureStore::Service {
     if (request->keys().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "at least one key is required"};
     const auto start = std::chrono::steady_clock::now();
     int64_t as_of = request->as_of_ms();
-    if (as_of == 0) {
-      as_of = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-    }
+    if (as_of == 0) as_of = WallClockMs();
     auto rows = store_->GetOnline(request->view(), {request->keys().begin(), request->keys().end()},
                                   {request->features().begin(), request->features().end()}, as_of);
-    if (!rows.ok()) return ToGrpc(rows.status());
+    if (!rows.ok()) return ToGrpcStatus(rows.status());
     for (auto& row : *rows) *response->add_rows() = std::move(row);
     if (metrics_.read_seconds != nullptr) metrics_.read_seconds->Observe(SecondsSince(start));
     return grpc::Status::OK;
@@ -172,7 +157,7 @@ class StoreService final : public pb::FeatureStore::Service {
       return true;
     });
     if (cancelled) return {grpc::StatusCode::CANCELLED, "export cancelled by the client"};
-    return ToGrpc(s);
+    return ToGrpcStatus(s);
   }
 
  private:

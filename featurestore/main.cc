@@ -13,6 +13,7 @@
 
 #include "common/http/http_status_server.h"
 #include "common/logging.h"
+#include "common/stop_signals.h"
 #include "featurestore/feature_store_service.h"
 
 int main(int argc, char** argv) {
@@ -44,13 +45,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  // Signals are taken by a dedicated thread (sigwait), so block them first,
-  // before gRPC starts its own threads.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before gRPC starts its own threads: they inherit the blocked signals.
+  const weir::StopSignals signals;
 
   auto store = weir::featurestore::RowStore::Open(data_dir);
   if (!store.ok()) {
@@ -82,9 +78,7 @@ int main(int argc, char** argv) {
   std::cout << "weir-featurestore metrics on " << http.address() << std::endl;
 
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
-    spdlog::info("{} received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    spdlog::info("{} received, stopping", weir::StopSignals::Name(signals.Wait()));
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   });
   server->Wait();

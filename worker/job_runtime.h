@@ -23,6 +23,9 @@ struct JobRuntime {
   uint64_t spec_hash = 0;
 };
 
+// A hash of the serialized spec (JobRuntime::spec_hash).
+uint64_t SpecHash(const weir::v1::JobSpec& spec);
+
 // Compiles `spec` (validating it again: the coordinator's view of valid could
 // be older than this worker's).
 Result<std::shared_ptr<const JobRuntime>> MakeJobRuntime(const weir::v1::JobSpec& spec);

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/logging.h"
+#include "common/stop_signals.h"
 #include "worker/worker.h"
 
 namespace {
@@ -80,11 +81,8 @@ int main(int argc, char** argv) {
   options.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);
   options.max_pending_bytes = max_pending_mib << 20;
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before the worker starts its threads: they inherit the blocked signals.
+  const weir::StopSignals signals;
 
   weir::worker::Worker worker(options);
   if (auto s = worker.Start(); !s.ok()) {
@@ -95,9 +93,7 @@ int main(int argc, char** argv) {
                worker.metrics_address());
   std::cout << "weir-worker " << options.id << " metrics on " << worker.metrics_address() << std::endl;
 
-  int sig = 0;
-  sigwait(&signals, &sig);
-  spdlog::info("{} received, stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  spdlog::info("{} received, stopping", weir::StopSignals::Name(signals.Wait()));
   worker.Stop();
   spdlog::info("stopped");
   return 0;

@@ -5,17 +5,15 @@
 #include <algorithm>
 
 #include "common/checkpoint_paths.h"
+#include "common/clock.h"
 #include "common/job_spec.h"
 
 namespace weir::worker {
-namespace {
-
-int64_t WallNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+uint64_t SpecHash(const weir::v1::JobSpec& spec) {
+  // JobSpec has no map fields, so its serialization is deterministic.
+  const std::string bytes = spec.SerializeAsString();
+  return XXH3_64bits(bytes.data(), bytes.size());
 }
-
-}  // namespace
 
 Result<std::shared_ptr<const JobRuntime>> MakeJobRuntime(const weir::v1::JobSpec& spec) {
   auto plan = engine::CompilePlan(spec);
@@ -30,8 +28,7 @@ Result<std::shared_ptr<const JobRuntime>> MakeJobRuntime(const weir::v1::JobSpec
   auto root = CheckpointRoot(spec.checkpoint().storage());
   if (!root.ok()) return root.status();
   job->checkpoint_root = *root;
-  const std::string bytes = spec.SerializeAsString();
-  job->spec_hash = XXH3_64bits(bytes.data(), bytes.size());
+  job->spec_hash = SpecHash(spec);
   return std::shared_ptr<const JobRuntime>(std::move(job));
 }
 
@@ -44,7 +41,7 @@ PartitionTask::PartitionTask(std::shared_ptr<const JobRuntime> job, int32_t part
                                     : std::make_shared<PartitionCounters>(job_->spec.name(), partition, epoch)),
       decoder_(job_->plan),
       engine_(job_->plan, this),
-      last_record_ms_(WallNowMs()) {
+      last_record_ms_(WallClockMs()) {
   rows_.counters = counters_;
 }
 
@@ -63,7 +60,7 @@ void PartitionTask::OnRecord(std::string_view value, std::string_view key, int64
   counters_->records_in.fetch_add(1, std::memory_order_relaxed);
   counters_->next_offset.store(offset + 1, std::memory_order_relaxed);
   counters_->watermark.store(engine_.watermark(), std::memory_order_relaxed);
-  if (job_->plan->idle_timeout > 0) last_record_ms_ = WallNowMs();
+  if (job_->plan->idle_timeout > 0) last_record_ms_ = WallClockMs();
 }
 
 void PartitionTask::OnIdleCheck(int64_t now_ms) {

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "common/checkpoint_paths.h"
+#include "common/clock.h"
 
 namespace weir::worker {
 namespace {
@@ -13,11 +14,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kHousekeepingPeriod = std::chrono::milliseconds(100);
 constexpr auto kErrorLogPeriod = std::chrono::seconds(10);
-
-int64_t WallNowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // A consumer for one job's topic that is only ever assign()ed partitions.
 Result<std::unique_ptr<RdKafka::KafkaConsumer>> MakeConsumer(const JobRuntime& job, const std::string& client_id) {
@@ -279,7 +275,7 @@ void ProcessingThread::WriteHandoffSnapshots() {
 }
 
 void ProcessingThread::Housekeeping() {
-  const int64_t now_ms = WallNowMs();
+  const int64_t now_ms = WallClockMs();
   std::vector<std::pair<std::string, int32_t>> fenced;
   for (auto& [name, jc] : jobs_) {
     const std::string& topic = jc.job->spec.source().kafka().topic();

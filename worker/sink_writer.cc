@@ -8,6 +8,7 @@
 #include <prometheus/histogram.h>
 #include <spdlog/spdlog.h>
 
+#include "common/grpc/grpc_util.h"
 #include "weir/v1/services.grpc.pb.h"
 
 namespace weir::worker {
@@ -18,15 +19,7 @@ struct SinkWriter::Stub {
 
 SinkWriter::SinkWriter(std::string address, SinkWriterOptions options, SinkWriterMetrics metrics)
     : address_(std::move(address)), options_(options), metrics_(metrics), stub_(std::make_unique<Stub>()) {
-  grpc::ChannelArguments args;
-  args.SetMaxSendMessageSize(-1);
-  // Reconnect quickly after the store comes back: the default backoff grows
-  // to two minutes.
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  stub_->stub =
-      weir::v1::FeatureSink::NewStub(grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args));
+  stub_->stub = weir::v1::FeatureSink::NewStub(MakeChannel(address_));
 }
 
 SinkWriter::~SinkWriter() { Stop(std::chrono::steady_clock::now()); }

@@ -10,6 +10,8 @@
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 
+#include "common/clock.h"
+#include "common/grpc/grpc_util.h"
 #include "common/http/http_status_server.h"
 #include "weir/v1/services.grpc.pb.h"
 
@@ -181,22 +183,13 @@ Status Worker::Start() {
   std::filesystem::create_directories(options_.data_dir, ec);
   if (ec) return InvalidArgument("cannot create --data-dir \"" + options_.data_dir + "\": " + ec.message());
 
-  grpc::ChannelArguments args;
-  // Reconnect within a second of the coordinator coming back (the defaults
-  // back off to two minutes), so a restarted coordinator sees the worker
-  // again within its grace period.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  control_->stub = pb::ControlPlane::NewStub(
-      grpc::CreateCustomChannel(options_.coordinator, grpc::InsecureChannelCredentials(), args));
+  // Reconnects within a second of a restarted coordinator, inside its grace period.
+  control_->stub = pb::ControlPlane::NewStub(MakeChannel(options_.coordinator));
 
   // Ready while registered and heartbeats are answered.
   control_->http = std::make_unique<HttpStatusServer>(control_->registry, [this] {
-    const int64_t now =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
-    return registered_.load() && now - control_->last_heartbeat_ok_ms.load() < 4 * heartbeat_interval_ms_.load();
+    return registered_.load() &&
+           WallClockMs() - control_->last_heartbeat_ok_ms.load() < 4 * heartbeat_interval_ms_.load();
   });
   WEIR_RETURN_IF_ERROR(control_->http->Start(options_.metrics_listen));
 
@@ -276,7 +269,8 @@ Status Worker::Register() {
   pb::RegisterWorkerResponse response;
   const grpc::Status s = control_->stub->RegisterWorker(&context, request, &response);
   if (!s.ok()) {
-    return Unavailable("cannot register with the coordinator at " + options_.coordinator + ": " + s.error_message());
+    return Unavailable("cannot register with the coordinator at " + options_.coordinator + " (" + s.error_message() +
+                       "): is weir-coordinator running there? set --coordinator or WEIR_COORDINATOR");
   }
   if (response.heartbeat_interval_ms() > 0) heartbeat_interval_ms_.store(response.heartbeat_interval_ms());
   registered_.store(true);
@@ -312,24 +306,23 @@ Status Worker::Heartbeat() {
     return NotFound(s.error_message());
   }
   if (!s.ok()) return Unavailable(s.error_message());
-  control_->last_heartbeat_ok_ms.store(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  control_->last_heartbeat_ok_ms.store(WallClockMs());
 
   std::map<std::string, std::shared_ptr<const JobRuntime>> jobs;
   for (const pb::JobSpec& spec : response.jobs()) {
+    // Every heartbeat carries the specs; a plan is compiled only when one is new or changed.
     auto known = jobs_.find(spec.name());
+    if (known != jobs_.end() && known->second->spec_hash == SpecHash(spec)) {
+      jobs[spec.name()] = known->second;
+      continue;
+    }
     auto runtime = MakeJobRuntime(spec);
     if (!runtime.ok()) {
       spdlog::error("job {}: the coordinator's spec does not compile here: {}", spec.name(),
                     runtime.status().message());
       continue;
     }
-    if (known != jobs_.end() && known->second->spec_hash == (*runtime)->spec_hash) {
-      jobs[spec.name()] = known->second;
-    } else {
-      jobs[spec.name()] = *runtime;
-    }
+    jobs[spec.name()] = *runtime;
   }
   Reconcile({response.assignments().begin(), response.assignments().end()}, jobs);
   jobs_ = std::move(jobs);

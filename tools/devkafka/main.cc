@@ -23,6 +23,8 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio.hpp>
 
+#include "common/stop_signals.h"
+
 namespace {
 
 namespace asio = boost::asio;
@@ -109,13 +111,8 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGUSR1);
-  sigaddset(&signals, SIGUSR2);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before librdkafka and Asio start threads: they inherit the blocked signals.
+  const weir::StopSignals signals({SIGUSR1, SIGUSR2});
 
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -179,7 +176,7 @@ int main(int argc, char** argv) {
 
   int sig = 0;
   for (;;) {
-    sigwait(&signals, &sig);
+    sig = signals.Wait();
     if (sig != SIGUSR1 && sig != SIGUSR2) break;
     const int32_t broker = brokers;  // ids are 1..brokers; the last is never the relay's target when brokers > 1
     const rd_kafka_resp_err_t err =
@@ -187,7 +184,7 @@ int main(int argc, char** argv) {
     std::cerr << "weir-devkafka: broker " << broker << (sig == SIGUSR1 ? " down" : " up")
               << (err == RD_KAFKA_RESP_ERR_NO_ERROR ? "" : std::string(": ") + rd_kafka_err2str(err)) << std::endl;
   }
-  std::cerr << "weir-devkafka: " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << " received, stopping\n";
+  std::cerr << "weir-devkafka: " << weir::StopSignals::Name(sig) << " received, stopping\n";
   asio::post(io, [&] {
     acceptor.close(ec);
     io.stop();

@@ -21,17 +21,13 @@
 #include <librdkafka/rdkafka.h>
 #include <CLI/CLI.hpp>
 
+#include "common/clock.h"
 #include "common/duration.h"
 
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
 void OnSignal(int) { g_stop = 1; }
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Parses a duration flag or exits with a message naming the flag.
 int64_t DurationFlag(const std::string& name, const std::string& text) {
@@ -117,7 +113,7 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(seed);
   const char* kTypes[] = {"click", "click", "view", "purchase"};
   const auto started = std::chrono::steady_clock::now();
-  const int64_t time_base = start_ms != 0 ? start_ms : NowMs();
+  const int64_t time_base = start_ms != 0 ? start_ms : weir::WallClockMs();
   int64_t sent = 0;
   int64_t failed = 0;
   auto last_report = started;

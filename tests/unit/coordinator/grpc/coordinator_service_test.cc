@@ -229,7 +229,7 @@ TEST_CASE("gRPC: a worker registers, heartbeats, and re-registers on NOT_FOUND",
 
 TEST_CASE("weirctl status and workers show owners, epochs, reports and heartbeat ages", "[coordinator][grpc][cli]") {
   Fixture f;
-  f.now_ms = weir::coordinator::WallClockMs();  // weirctl ages heartbeats against its own clock
+  f.now_ms = weir::WallClockMs();  // weirctl ages heartbeats against its own clock
   REQUIRE(f.coordinator->SubmitJob(Spec("a", "events"), f.now_ms).ok());
   REQUIRE(f.coordinator->RegisterWorker("w1", "127.0.0.1:9500", f.now_ms).ok());
   pb::PartitionStatus report;

@@ -1,0 +1,12 @@
+// The wall clock as the rest of Weir counts time: integer milliseconds since
+// the Unix epoch (DESIGN.md Section 3). Components that must be testable take
+// a clock argument instead of calling this directly.
+#pragma once
+
+#include <cstdint>
+
+namespace weir {
+
+int64_t WallClockMs();
+
+}  // namespace weir
