@@ -106,6 +106,10 @@ int main(int argc, char** argv) {
   std::string submit_path;
   CLI::App* submit_cmd = app.add_subcommand("submit", "Submit a job (validated here first, then by the coordinator)");
   submit_cmd->add_option("job", submit_path, "Job spec (YAML)")->required();
+  bool submit_if_absent = false;
+  submit_cmd->add_flag("--if-absent", submit_if_absent,
+                       "A job of that name already running is a success (exit 0), left as it is: for "
+                       "deployments that submit on every rollout");
   CLI::App* list_cmd = app.add_subcommand("list", "Every job: name, state, partitions, submitted, view, topic");
   std::string status_name;
   bool status_json = false;
@@ -141,7 +145,12 @@ int main(int argc, char** argv) {
     return ExitCodeFor(s);
   };
   if (submit_cmd->parsed()) {
-    if (auto s = weir::cli::JobSubmit(coordinator, submit_path, std::cout); !s.ok()) return fail("submit", s);
+    const weir::Status s = weir::cli::JobSubmit(coordinator, submit_path, std::cout);
+    if (s.code() == weir::StatusCode::kAlreadyExists && submit_if_absent) {
+      std::cout << "not submitted: " << s.message() << "\n";
+      return 0;
+    }
+    if (!s.ok()) return fail("submit", s);
     return 0;
   }
   if (list_cmd->parsed()) {

@@ -76,6 +76,10 @@ timeout 20 "$weirctl" submit "$tmp/clicks.yaml" > "$tmp/submit.txt" 2>&1 || fail
 # The same name again, while it runs: refused, exit 2.
 expect_exit 2 "$tmp/again.txt" timeout 20 "$weirctl" submit "$tmp/clicks.yaml"
 grep -q 'job "clicks" is already running' "$tmp/again.txt" || fail "resubmit message: $(cat "$tmp/again.txt")"
+# --if-absent (Kubernetes submit Jobs): a running job of that name is a success, left as it is.
+timeout 20 "$weirctl" submit --if-absent "$tmp/clicks.yaml" > "$tmp/absent.txt" 2>&1 ||
+  fail "submit --if-absent of a running job: $(cat "$tmp/absent.txt")"
+grep -q '^not submitted: job "clicks" is already running' "$tmp/absent.txt" || fail "--if-absent: $(cat "$tmp/absent.txt")"
 
 # 2. list and status: 4 partitions, all unassigned (no workers).
 timeout 20 "$weirctl" list > "$tmp/list.txt"
