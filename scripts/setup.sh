@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Weir needs to build and test.
+# Installs the Debian packages Weir needs to build and test, and the npm
+# packages deploy/tools uses to check the Kubernetes manifests.
 # Idempotent: when every package is already installed it only checks and exits.
 set -euo pipefail
 
@@ -18,14 +19,27 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: all ${#PACKAGES[@]} packages present"
-  exit 0
+# Node.js and npm check the Kubernetes manifests offline (deploy/tools). A
+# machine that already has node (say from NodeSource) keeps it.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
 fi
 
-echo "setup: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update
-$SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+else
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update
+  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# deploy/tools' npm packages (kubernetes-models, yaml), exactly as locked;
+# again only when the lock file changed since the last install.
+tools="$(dirname "$0")/../deploy/tools"
+if [ ! -f "$tools/node_modules/.package-lock.json" ] || [ "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]; then
+  echo "setup: npm ci in deploy/tools"
+  (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
+fi

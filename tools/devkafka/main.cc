@@ -1,21 +1,36 @@
 // weir-devkafka: a local Kafka for development and tests, built on
 // librdkafka's mock cluster (a real Kafka protocol server, in memory).
 //
-// librdkafka's mock brokers listen on ports of their own choosing; so that
-// clients can bootstrap from a fixed address (--port, default 9092), this
-// process also relays TCP connections on that port to the first broker.
-// Clients then follow the brokers' advertised addresses from metadata.
+// librdkafka's mock brokers listen on 127.0.0.1 at ports of their own
+// choosing; so that clients can bootstrap from a fixed address (--port,
+// default 9092), this process also relays TCP connections on that port to the
+// first broker. Clients then follow the brokers' advertised addresses from
+// metadata.
+//
+// With --advertise HOST (clients on other hosts, e.g. Kubernetes pods behind
+// a Service), broker i is relayed on port --port + i - 1 instead, and the
+// relays rewrite the broker addresses in Metadata and FindCoordinator
+// responses to HOST:(port + i - 1), as a Kafka proxy does: the mock brokers
+// still advertise 127.0.0.1, which other hosts cannot reach.
 //
 // Limits of the mock cluster (librdkafka 2.0): about 5 MiB kept per
 // partition, aborted transactions are not filtered, data lives in memory only.
 //
 // Fault injection (chaos tests): SIGUSR1 takes the last broker down (its
 // connections drop and it refuses new ones), SIGUSR2 brings it back up.
+//
+// Threads: the main thread waits for signals; one Asio thread runs every
+// relay (and so every ResponseRewriter call).
 #include <csignal>
+#include <cstdint>
+#include <deque>
 #include <iostream>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <librdkafka/rdkafka.h>
@@ -30,32 +45,390 @@ namespace {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-// Relays bytes both ways between a client and the broker until either side
-// closes. Kept alive by the handlers that hold it.
+// ---------------------------------------------------------------------------
+// Kafka wire primitives (big-endian; see the Kafka protocol guide).
+
+int32_t ReadInt32(const uint8_t* p) {
+  return static_cast<int32_t>((uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3]);
+}
+
+// Reads Kafka protocol primitives from one frame. It never reads past the
+// end: a short read yields zeros, moves to the end and clears ok(), so a
+// parser checks ok() once when done instead of after every field.
+class WireReader {
+ public:
+  WireReader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+
+  bool ok() const { return ok_; }
+  size_t pos() const { return pos_; }
+  const uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
+
+  int16_t Int16() {
+    if (!Need(2)) return 0;
+    const auto v = static_cast<int16_t>((data_[pos_] << 8) | data_[pos_ + 1]);
+    pos_ += 2;
+    return v;
+  }
+  int32_t Int32() {
+    if (!Need(4)) return 0;
+    const int32_t v = ReadInt32(data_ + pos_);
+    pos_ += 4;
+    return v;
+  }
+  // UNSIGNED_VARINT: 7 bits per byte, least significant group first.
+  uint32_t Uvarint() {
+    uint32_t v = 0;
+    for (int shift = 0; shift <= 28; shift += 7) {
+      if (!Need(1)) return 0;
+      const uint8_t b = data_[pos_++];
+      v |= uint32_t{b & 0x7fu} << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    Fail();  // longer than 5 bytes
+    return 0;
+  }
+  // STRING (int16 length) or COMPACT_STRING (uvarint length + 1).
+  std::string String(bool compact) {
+    const int64_t n = compact ? int64_t{Uvarint()} - 1 : Int16();
+    if (n < 0 || !Need(static_cast<size_t>(n))) {
+      Fail();  // null where a string is required
+      return {};
+    }
+    std::string s(reinterpret_cast<const char*>(data_ + pos_), static_cast<size_t>(n));
+    pos_ += static_cast<size_t>(n);
+    return s;
+  }
+  // NULLABLE_STRING or COMPACT_NULLABLE_STRING (length -1 / 0 means null).
+  void SkipNullableString(bool compact) {
+    const int64_t n = compact ? int64_t{Uvarint()} - 1 : Int16();
+    if (n > 0) Skip(static_cast<size_t>(n));
+  }
+  // ARRAY (int32 count) or COMPACT_ARRAY (uvarint count + 1); null reads as 0.
+  int32_t ArrayLength(bool compact) {
+    const int64_t n = compact ? int64_t{Uvarint()} - 1 : Int32();
+    return n < 0 ? 0 : static_cast<int32_t>(n);
+  }
+  // TAG_BUFFER: uvarint count, then per field uvarint tag, uvarint size, bytes.
+  void SkipTaggedFields() {
+    const uint32_t count = Uvarint();
+    for (uint32_t i = 0; i < count && ok_; ++i) {
+      Uvarint();  // tag
+      Skip(Uvarint());
+    }
+  }
+  void Skip(size_t n) {
+    if (Need(n)) pos_ += n;
+  }
+
+ private:
+  bool Need(size_t n) {
+    if (ok_ && size_ - pos_ >= n) return true;
+    Fail();
+    return false;
+  }
+  void Fail() {
+    ok_ = false;
+    pos_ = size_;
+  }
+
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+// Builds one Kafka frame; Frame() prefixes the int32 size.
+class WireWriter {
+ public:
+  void Int32(int32_t v) {
+    const auto u = static_cast<uint32_t>(v);
+    const uint8_t b[4] = {static_cast<uint8_t>(u >> 24), static_cast<uint8_t>(u >> 16), static_cast<uint8_t>(u >> 8),
+                          static_cast<uint8_t>(u)};
+    out_.insert(out_.end(), b, b + 4);
+  }
+  void Uvarint(uint32_t v) {
+    while (v >= 0x80) {
+      out_.push_back(static_cast<uint8_t>(v | 0x80));
+      v >>= 7;
+    }
+    out_.push_back(static_cast<uint8_t>(v));
+  }
+  // STRING or COMPACT_STRING.
+  void String(const std::string& s, bool compact) {
+    if (compact) {
+      Uvarint(static_cast<uint32_t>(s.size() + 1));
+    } else {
+      out_.push_back(static_cast<uint8_t>(s.size() >> 8));
+      out_.push_back(static_cast<uint8_t>(s.size()));
+    }
+    out_.insert(out_.end(), s.begin(), s.end());
+  }
+  // Copies the bytes `r` consumed since `start` unchanged.
+  void CopySince(const WireReader& r, size_t start) {
+    if (start < r.pos()) out_.insert(out_.end(), r.data() + start, r.data() + r.pos());
+  }
+  // Copies the bytes `r` has not consumed yet unchanged.
+  void CopyRest(const WireReader& r) { out_.insert(out_.end(), r.data() + r.pos(), r.data() + r.size()); }
+  std::vector<uint8_t> Frame() && {
+    WireWriter frame;
+    frame.Int32(static_cast<int32_t>(out_.size()));
+    frame.out_.insert(frame.out_.end(), out_.begin(), out_.end());
+    return std::move(frame.out_);
+  }
+
+ private:
+  std::vector<uint8_t> out_;
+};
+
+// ---------------------------------------------------------------------------
+// Broker address rewriting (--advertise).
+
+constexpr int16_t kMetadata = 3;
+constexpr int16_t kFindCoordinator = 10;
+
+// Where clients on other hosts find each broker: broker i (ids 1..count) at
+// host:(base_port + i - 1).
+struct AdvertisedBrokers {
+  std::string host;
+  int base_port = 0;
+  int count = 0;
+
+  bool Has(int32_t node_id) const { return node_id >= 1 && node_id <= count; }
+  int32_t Port(int32_t node_id) const { return base_port + node_id - 1; }
+};
+
+// Reads the host and port of broker `node_id` and writes its advertised ones
+// instead; ids that are not brokers (-1: no coordinator) keep theirs.
+void RewriteHostPort(int32_t node_id, bool compact, const AdvertisedBrokers& brokers, WireReader& r, WireWriter& w) {
+  std::string host = r.String(compact);
+  int32_t port = r.Int32();
+  if (brokers.Has(node_id)) {
+    host = brokers.host;
+    port = brokers.Port(node_id);
+  }
+  w.String(host, compact);
+  w.Int32(port);
+}
+
+// Metadata response body (v0..12) up to the end of the brokers array:
+// [throttle_time_ms (v3+)] brokers: [node_id host port rack (v1+) tags (v9+)].
+void RewriteMetadata(int16_t version, const AdvertisedBrokers& brokers, WireReader& r, WireWriter& w) {
+  const bool flexible = version >= 9;
+  size_t start = r.pos();
+  if (version >= 3) r.Int32();  // throttle_time_ms
+  const int32_t count = r.ArrayLength(flexible);
+  w.CopySince(r, start);
+  for (int32_t i = 0; i < count && r.ok(); ++i) {
+    const int32_t node_id = r.Int32();
+    w.Int32(node_id);
+    RewriteHostPort(node_id, flexible, brokers, r, w);
+    start = r.pos();
+    if (version >= 1) r.SkipNullableString(flexible);  // rack
+    if (flexible) r.SkipTaggedFields();
+    w.CopySince(r, start);
+  }
+}
+
+// FindCoordinator response body (v0..4) up to the last address:
+//   v0:   error_code node_id host port
+//   v1-3: throttle_time_ms error_code error_message node_id host port [tags (v3)]
+//   v4:   throttle_time_ms coordinators: [key node_id host port error_code error_message tags] tags
+void RewriteFindCoordinator(int16_t version, const AdvertisedBrokers& brokers, WireReader& r, WireWriter& w) {
+  const bool flexible = version >= 3;
+  size_t start = r.pos();
+  if (version >= 1) r.Int32();  // throttle_time_ms
+  if (version <= 3) {
+    r.Int16();                                         // error_code
+    if (version >= 1) r.SkipNullableString(flexible);  // error_message
+    w.CopySince(r, start);
+    const int32_t node_id = r.Int32();
+    w.Int32(node_id);
+    RewriteHostPort(node_id, flexible, brokers, r, w);
+    return;
+  }
+  const int32_t count = r.ArrayLength(true);
+  w.CopySince(r, start);
+  for (int32_t i = 0; i < count && r.ok(); ++i) {
+    start = r.pos();
+    r.String(true);  // key
+    w.CopySince(r, start);
+    const int32_t node_id = r.Int32();
+    w.Int32(node_id);
+    RewriteHostPort(node_id, true, brokers, r, w);
+    start = r.pos();
+    r.Int16();                   // error_code
+    r.SkipNullableString(true);  // error_message
+    r.SkipTaggedFields();
+    w.CopySince(r, start);
+  }
+}
+
+// The request a response answers, as far as the rewriter cares.
+struct Api {
+  int16_t key = 0;
+  int16_t version = 0;
+};
+
+// Rewrites broker addresses in the responses that carry them and passes
+// every other response through unchanged. Shared by all relays; used on the
+// Asio thread only, so it needs no lock.
+class ResponseRewriter {
+ public:
+  explicit ResponseRewriter(AdvertisedBrokers brokers) : brokers_(std::move(brokers)) {}
+
+  // Whether responses to `api` requests carry broker addresses that
+  // Rewrite() handles. Logs once per version, so one sees what clients use.
+  bool Wants(const Api& api) {
+    const char* name = api.key == kMetadata ? "Metadata" : api.key == kFindCoordinator ? "FindCoordinator" : nullptr;
+    if (name == nullptr) return false;
+    const int16_t max_version = api.key == kMetadata ? 12 : 4;
+    const bool known = api.version >= 0 && api.version <= max_version;
+    LogOnce(std::string(known ? "rewriting broker addresses in " : "cannot rewrite, passing unchanged: ") + name +
+            " v" + std::to_string(api.version) + " responses");
+    return known;
+  }
+
+  // The response `frame` (size prefix included) to an `api` request that
+  // Wants() accepted, with broker addresses rewritten; the frame unchanged
+  // (logged once) when it does not parse.
+  std::vector<uint8_t> Rewrite(const Api& api, const uint8_t* frame, size_t size) {
+    WireReader r(frame + 4, size - 4);
+    WireWriter w;
+    // Response header v1 (correlation_id, tags) from the first flexible
+    // version on; v0 (correlation_id) before. (ApiVersions always uses v0,
+    // but it carries no addresses.)
+    const bool flexible_header = api.version >= (api.key == kMetadata ? 9 : 3);
+    r.Int32();  // correlation_id
+    if (flexible_header) r.SkipTaggedFields();
+    w.CopySince(r, 0);
+    if (api.key == kMetadata) {
+      RewriteMetadata(api.version, brokers_, r, w);
+    } else {
+      RewriteFindCoordinator(api.version, brokers_, r, w);
+    }
+    if (!r.ok()) {
+      LogOnce("a response to api key " + std::to_string(api.key) + " v" + std::to_string(api.version) +
+              " does not parse; passing it unchanged");
+      return {frame, frame + size};
+    }
+    w.CopyRest(r);  // everything after the addresses, verbatim
+    return std::move(w).Frame();
+  }
+
+  // Writes `message` to stderr the first time it is seen.
+  void LogOnce(const std::string& message) {
+    if (logged_.insert(message).second) std::cerr << "weir-devkafka: " << message << std::endl;
+  }
+
+ private:
+  const AdvertisedBrokers brokers_;
+  std::set<std::string> logged_;
+};
+
+// ---------------------------------------------------------------------------
+// TCP relay.
+
+// Relays bytes both ways between a client and a broker until either side
+// closes. Kept alive by the handlers that hold it; runs on the Asio thread.
+// Without a rewriter bytes pass unchanged. With one, the relay splits both
+// directions into Kafka frames ([int32 size][payload]), notes which requests
+// are Metadata/FindCoordinator by correlation id, and rewrites the matching
+// responses. (Produce with acks=0 has no response; it is never noted.)
 class Relay : public std::enable_shared_from_this<Relay> {
  public:
-  Relay(tcp::socket client, asio::io_context& io) : client_(std::move(client)), broker_(io) {}
+  Relay(tcp::socket client, asio::io_context& io, ResponseRewriter* rewriter)
+      : client_(std::move(client)),
+        broker_(io),
+        rewriter_(rewriter),
+        up_{client_, broker_, /*requests=*/true, /*framed=*/rewriter != nullptr, {}, {}},
+        down_{broker_, client_, /*requests=*/false, /*framed=*/rewriter != nullptr, {}, {}} {}
 
   void Start(const tcp::endpoint& broker) {
     broker_.async_connect(broker, [self = shared_from_this()](const boost::system::error_code& ec) {
       if (ec) return self->Close();
-      self->Pump(self->client_, self->broker_, self->up_);
-      self->Pump(self->broker_, self->client_, self->down_);
+      self->Pump(self->up_);
+      self->Pump(self->down_);
     });
   }
 
  private:
-  void Pump(tcp::socket& from, tcp::socket& to, std::vector<char>& buf) {
-    buf.resize(64 * 1024);
-    from.async_read_some(asio::buffer(buf),
-                         [self = shared_from_this(), &from, &to, &buf](const boost::system::error_code& ec, size_t n) {
-                           if (ec) return self->Close();
-                           asio::async_write(to, asio::buffer(buf.data(), n),
-                                             [self, &from, &to, &buf](const boost::system::error_code& wec, size_t) {
-                                               if (wec) return self->Close();
-                                               self->Pump(from, to, buf);
-                                             });
-                         });
+  // One direction of the relay. `in` holds bytes read but not yet framed;
+  // `out` the bytes being written.
+  struct Direction {
+    tcp::socket& from;
+    tcp::socket& to;
+    const bool requests;  // client -> broker
+    bool framed;          // false: pass bytes unchanged
+    std::vector<uint8_t> in;
+    std::vector<uint8_t> out;
+  };
+
+  static constexpr size_t kReadChunk = 64 * 1024;
+  static constexpr int32_t kMaxFrame = 512 * 1024 * 1024;
+
+  void Pump(Direction& d) {
+    const size_t old = d.in.size();
+    d.in.resize(old + kReadChunk);
+    d.from.async_read_some(asio::buffer(d.in.data() + old, kReadChunk),
+                           [self = shared_from_this(), &d, old](const boost::system::error_code& ec, size_t n) {
+                             if (ec) return self->Close();
+                             d.in.resize(old + n);
+                             self->TakeFrames(d);
+                             if (d.out.empty()) return self->Pump(d);  // no complete frame yet
+                             asio::async_write(d.to, asio::buffer(d.out),
+                                               [self, &d](const boost::system::error_code& wec, size_t) {
+                                                 if (wec) return self->Close();
+                                                 d.out.clear();
+                                                 self->Pump(d);
+                                               });
+                           });
+  }
+
+  // Moves the complete frames of d.in to d.out (responses rewritten), or
+  // all of d.in when the direction is not framed. REQUIRES: d.out empty.
+  void TakeFrames(Direction& d) {
+    size_t pos = 0;
+    while (d.framed && d.in.size() - pos >= 4) {
+      const uint8_t* frame = d.in.data() + pos;
+      const int32_t size = ReadInt32(frame);
+      if (size < (d.requests ? 8 : 4) || size > kMaxFrame) {
+        rewriter_->LogOnce("a connection sent bytes that are not Kafka frames; passing them unchanged");
+        d.framed = false;
+        break;
+      }
+      if (d.in.size() - pos - 4 < static_cast<size_t>(size)) break;  // incomplete
+      const size_t frame_size = 4 + static_cast<size_t>(size);
+      if (d.requests) {
+        NoteRequest(frame);
+        d.out.insert(d.out.end(), frame, frame + frame_size);
+      } else if (auto it = pending_.find(ReadInt32(frame + 4)); it != pending_.end()) {
+        const std::vector<uint8_t> rewritten = rewriter_->Rewrite(it->second, frame, frame_size);
+        pending_.erase(it);
+        d.out.insert(d.out.end(), rewritten.begin(), rewritten.end());
+      } else {
+        d.out.insert(d.out.end(), frame, frame + frame_size);
+      }
+      pos += frame_size;
+    }
+    if (d.framed) {
+      d.in.erase(d.in.begin(), d.in.begin() + static_cast<std::ptrdiff_t>(pos));  // keep the incomplete frame
+    } else if (pos == 0 && d.out.empty()) {
+      d.out.swap(d.in);  // the common case without --advertise: no copy
+    } else {
+      d.out.insert(d.out.end(), d.in.begin() + static_cast<std::ptrdiff_t>(pos), d.in.end());
+      d.in.clear();
+    }
+  }
+
+  // Request header: [int32 size][int16 api_key][int16 api_version][int32 correlation_id]...
+  void NoteRequest(const uint8_t* frame) {
+    WireReader r(frame + 4, 8);
+    Api api;
+    api.key = r.Int16();
+    api.version = r.Int16();
+    const int32_t correlation_id = r.Int32();
+    if (rewriter_->Wants(api)) pending_[correlation_id] = api;
   }
 
   void Close() {
@@ -66,30 +439,59 @@ class Relay : public std::enable_shared_from_this<Relay> {
 
   tcp::socket client_;
   tcp::socket broker_;
-  std::vector<char> up_;
-  std::vector<char> down_;
+  ResponseRewriter* const rewriter_;  // null: no --advertise
+  Direction up_;
+  Direction down_;
+  std::unordered_map<int32_t, Api> pending_;  // correlation id -> request whose response to rewrite
 };
 
-void Accept(tcp::acceptor& acceptor, asio::io_context& io, const tcp::endpoint& broker) {
-  acceptor.async_accept([&acceptor, &io, broker](const boost::system::error_code& ec, tcp::socket socket) {
+void Accept(tcp::acceptor& acceptor, asio::io_context& io, const tcp::endpoint& broker, ResponseRewriter* rewriter) {
+  acceptor.async_accept([&acceptor, &io, broker, rewriter](const boost::system::error_code& ec, tcp::socket socket) {
     if (ec) return;  // closed
-    std::make_shared<Relay>(std::move(socket), io)->Start(broker);
-    Accept(acceptor, io, broker);
+    std::make_shared<Relay>(std::move(socket), io, rewriter)->Start(broker);
+    Accept(acceptor, io, broker, rewriter);
   });
 }
 
-// "host:port[,host:port]" -> the first endpoint.
-bool FirstEndpoint(const std::string& bootstraps, tcp::endpoint* out) {
-  const std::string first = bootstraps.substr(0, bootstraps.find(','));
-  const size_t colon = first.rfind(':');
-  if (colon == std::string::npos) return false;
-  boost::system::error_code ec;
-  std::string host = first.substr(0, colon);
-  if (host == "localhost") host = "127.0.0.1";
-  const auto address = asio::ip::make_address(host, ec);
-  if (ec) return false;
-  *out = tcp::endpoint(address, static_cast<uint16_t>(std::stoi(first.substr(colon + 1))));
-  return true;
+// "host:port[,host:port...]" -> the endpoints, in order (the mock cluster
+// lists its brokers by id, 1..N).
+bool ParseEndpoints(const std::string& bootstraps, std::vector<tcp::endpoint>* out) {
+  size_t begin = 0;
+  while (begin <= bootstraps.size()) {
+    const size_t end = std::min(bootstraps.find(',', begin), bootstraps.size());
+    const std::string one = bootstraps.substr(begin, end - begin);
+    const size_t colon = one.rfind(':');
+    if (colon == std::string::npos) return false;
+    boost::system::error_code ec;
+    std::string host = one.substr(0, colon);
+    if (host == "localhost") host = "127.0.0.1";
+    const auto address = asio::ip::make_address(host, ec);
+    if (ec) return false;
+    try {
+      out->emplace_back(address, static_cast<uint16_t>(std::stoi(one.substr(colon + 1))));
+    } catch (const std::exception&) {
+      return false;
+    }
+    begin = end + 1;
+  }
+  return !out->empty();
+}
+
+// Opens, binds and listens; false with `ec` set when any step fails.
+bool Listen(tcp::acceptor& acceptor, const tcp::endpoint& endpoint, boost::system::error_code& ec) {
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  return !ec;
+}
+
+// "HOST:PORT" as a client on this host would dial it: a wildcard listen
+// address is reached through loopback.
+std::string DialAddress(const asio::ip::address& listen, int port) {
+  if (listen.is_unspecified()) return (listen.is_v4() ? "127.0.0.1:" : "[::1]:") + std::to_string(port);
+  if (listen.is_v6()) return "[" + listen.to_string() + "]:" + std::to_string(port);
+  return listen.to_string() + ":" + std::to_string(port);
 }
 
 }  // namespace
@@ -98,17 +500,48 @@ int main(int argc, char** argv) {
   CLI::App app{"weir-devkafka: a local Kafka (librdkafka's mock cluster) for development and tests"};
   int port = 9092;
   int brokers = 1;
+  std::string listen_host = "127.0.0.1";
+  std::string advertise;
   std::vector<std::string> topics;
-  app.add_option("--port", port, "Fixed bootstrap port on 127.0.0.1 (0 picks a free one)")
+  app.add_option("--port", port,
+                 "Fixed bootstrap port on --listen-host (0 picks a free one); with --advertise, broker i is on "
+                 "port + i - 1")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535))
       ->envname("WEIR_DEVKAFKA_PORT");
-  app.add_option("--brokers", brokers, "Number of brokers")->capture_default_str()->check(CLI::Range(1, 9));
+  app.add_option("--brokers", brokers, "Number of brokers")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 9))
+      ->envname("WEIR_DEVKAFKA_BROKERS");
   app.add_option("--topic", topics, "A topic to create, NAME:PARTITIONS; repeatable")->envname("WEIR_DEVKAFKA_TOPICS");
+  app.add_option("--listen-host", listen_host, "IP address the relay listens on (0.0.0.0: every interface)")
+      ->capture_default_str()
+      ->envname("WEIR_DEVKAFKA_LISTEN_HOST");
+  app.add_option("--advertise", advertise,
+                 "Host name clients elsewhere reach this process by (e.g. a Kubernetes Service); relays broker i on "
+                 "port + i - 1 and advertises it as HOST:port+i-1 in metadata. Empty: the mock brokers' own "
+                 "127.0.0.1 addresses")
+      ->envname("WEIR_DEVKAFKA_ADVERTISE");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  boost::system::error_code ec;
+  const asio::ip::address listen_address = asio::ip::make_address(listen_host, ec);
+  if (ec) {
+    std::cerr << "weir-devkafka: --listen-host \"" << listen_host
+              << "\" is not an IP address (use 127.0.0.1, or 0.0.0.0 for every interface)\n";
+    return 2;
+  }
+  if (!advertise.empty() && port == 0) {
+    std::cerr << "weir-devkafka: --advertise needs a fixed --port (broker i is relayed on port + i - 1)\n";
+    return 2;
+  }
+  if (!advertise.empty() && port + brokers - 1 > 65535) {
+    std::cerr << "weir-devkafka: --port " << port << " leaves no room for " << brokers
+              << " brokers (ports port..port+brokers-1); choose a lower --port\n";
+    return 2;
   }
 
   // Before librdkafka and Asio start threads: they inherit the blocked signals.
@@ -149,36 +582,52 @@ int main(int argc, char** argv) {
     }
   }
   const std::string broker_list = rd_kafka_mock_cluster_bootstraps(cluster);
-
-  asio::io_context io;
-  tcp::acceptor acceptor(io);
-  tcp::endpoint first_broker;
-  if (!FirstEndpoint(broker_list, &first_broker)) {
+  std::vector<tcp::endpoint> mock_brokers;
+  if (!ParseEndpoints(broker_list, &mock_brokers) || static_cast<int>(mock_brokers.size()) != brokers) {
     std::cerr << "weir-devkafka: cannot read the mock cluster's address \"" << broker_list << "\"\n";
     return 1;
   }
-  boost::system::error_code ec;
-  const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(port));
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    std::cerr << "weir-devkafka: cannot listen on 127.0.0.1:" << port << ": " << ec.message()
-              << " (is another Kafka running? try --port 0)\n";
-    return 1;
+
+  // Without --advertise one relay, to broker 1; with it one per broker.
+  std::optional<ResponseRewriter> rewriter;
+  if (!advertise.empty()) rewriter.emplace(AdvertisedBrokers{advertise, port, brokers});
+  asio::io_context io;
+  std::deque<tcp::acceptor> acceptors;  // deque: Accept() holds references
+  const int relays = rewriter ? brokers : 1;
+  for (int i = 0; i < relays; ++i) {
+    const int relay_port = port == 0 ? 0 : port + i;
+    if (!Listen(acceptors.emplace_back(io), tcp::endpoint(listen_address, static_cast<uint16_t>(relay_port)), ec)) {
+      std::cerr << "weir-devkafka: cannot listen on " << DialAddress(listen_address, relay_port) << ": " << ec.message()
+                << (rewriter ? " (is another Kafka running? try another --port)"
+                             : " (is another Kafka running? try --port 0)")
+                << "\n";
+      return 1;
+    }
+    Accept(acceptors.back(), io, mock_brokers[i], rewriter ? &*rewriter : nullptr);
   }
-  Accept(acceptor, io, first_broker);
   std::thread io_thread([&io] { io.run(); });
 
-  std::cout << "weir-devkafka bootstrap 127.0.0.1:" << acceptor.local_endpoint().port() << std::endl;
-  std::cout << "weir-devkafka brokers " << broker_list << std::endl;
+  if (rewriter) {
+    std::string advertised;
+    for (int id = 1; id <= brokers; ++id) {
+      advertised += (id > 1 ? "," : "") + advertise + ":" + std::to_string(port + id - 1);
+    }
+    std::cout << "weir-devkafka bootstrap " << advertise << ":" << port << std::endl;
+    std::cout << "weir-devkafka brokers " << advertised << std::endl;
+    std::cout << "weir-devkafka mock brokers " << broker_list << std::endl;
+  } else {
+    std::cout << "weir-devkafka bootstrap " << DialAddress(listen_address, acceptors.front().local_endpoint().port())
+              << std::endl;
+    std::cout << "weir-devkafka brokers " << broker_list << std::endl;
+  }
 
   int sig = 0;
   for (;;) {
     sig = signals.Wait();
     if (sig != SIGUSR1 && sig != SIGUSR2) break;
-    const int32_t broker = brokers;  // ids are 1..brokers; the last is never the relay's target when brokers > 1
+    // Ids are 1..brokers. Without --advertise the last is never the relay's
+    // target when brokers > 1; with it, its relay's connections drop too.
+    const int32_t broker = brokers;
     const rd_kafka_resp_err_t err =
         sig == SIGUSR1 ? rd_kafka_mock_broker_set_down(cluster, broker) : rd_kafka_mock_broker_set_up(cluster, broker);
     std::cerr << "weir-devkafka: broker " << broker << (sig == SIGUSR1 ? " down" : " up")
@@ -186,7 +635,7 @@ int main(int argc, char** argv) {
   }
   std::cerr << "weir-devkafka: " << weir::StopSignals::Name(sig) << " received, stopping\n";
   asio::post(io, [&] {
-    acceptor.close(ec);
+    for (tcp::acceptor& acceptor : acceptors) acceptor.close(ec);
     io.stop();
   });
   io_thread.join();
