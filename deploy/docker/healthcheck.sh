@@ -4,10 +4,12 @@
 # --metrics-listen on its command line, else WEIR_METRICS_LISTEN in its
 # environment. weir-devkafka has no HTTP side: its bootstrap port must accept.
 # Kubernetes does not use this; its probes call /healthz and /readyz directly.
+# WEIR_HEALTHCHECK_PID checks another process instead of PID 1 (tests).
 set -euo pipefail
 
-mapfile -d '' argv < /proc/1/cmdline
-mapfile -d '' environ < /proc/1/environ 2>/dev/null || environ=()
+pid=${WEIR_HEALTHCHECK_PID:-1}
+mapfile -d '' argv < "/proc/$pid/cmdline"
+mapfile -d '' environ < "/proc/$pid/environ" 2>/dev/null || environ=()
 
 # Value of flag $1 on PID 1's command line (--flag VALUE or --flag=VALUE), else env $2.
 setting() {
@@ -29,13 +31,17 @@ local_address() {  # 0.0.0.0:P, [::]:P and :P are reached on loopback
   echo "$host:$port"
 }
 
-case "$(basename "${argv[0]}")" in
+name=$(basename "${argv[0]}")
+case "$name" in
   weir-coordinator | weir-worker | weir-featurestore)
     address=$(setting --metrics-listen WEIR_METRICS_LISTEN)
-    [ -n "$address" ] || { echo "no metrics address" >&2; exit 1; }
-    exec curl -fsS --max-time 2 -o /dev/null "http://$(local_address "$address")/healthz" ;;
+    [ -n "$address" ] || { echo "$name: no metrics address" >&2; exit 1; }
+    url="http://$(local_address "$address")/healthz"
+    curl -fsS --max-time 2 -o /dev/null "$url"
+    echo "healthy: $name $url" ;;
   weir-devkafka)
     port=$(setting --port WEIR_DEVKAFKA_PORT)
-    exec bash -c "exec 3<>/dev/tcp/127.0.0.1/${port:-9092}" ;;
-  *) exit 0 ;;  # weirctl and weir-loadgen are commands, not services
+    bash -c "exec 3<>/dev/tcp/127.0.0.1/${port:-9092}"
+    echo "healthy: $name 127.0.0.1:${port:-9092} accepts" ;;
+  *) echo "not a daemon: $name" ;;  # weirctl and weir-loadgen are commands, not services
 esac

@@ -730,6 +730,12 @@ class LiveDev:
                     fail(f"live dev: {name} exited {proc.returncode} on SIGTERM\n{self.log(name)}")
 
 
+def proc_binary(proc):
+    """The binary a process runs now (the entrypoint execs it)."""
+    with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+        return os.path.basename(f.read().split(b"\0")[0].decode())
+
+
 def live_dev(objects, containers, image, tmp):
     dev = LiveDev(objects, containers, image, tmp)
     try:
@@ -741,9 +747,14 @@ def live_dev(objects, containers, image, tmp):
         for file, text in jobs["data"].items():
             with open(os.path.join(dev.local(mount), file), "w") as f:
                 f.write(dev.local(text))
+        healthcheck = dev.image.files[dev.image.healthcheck[0]]
         for workload in ("weir-devkafka", "weir-featurestore", "weir-coordinator", "weir-worker"):
-            dev.start(workload)
+            proc = dev.start(workload)
             dev.probe(workload)
+            # Docker's HEALTHCHECK, pointed at this process instead of PID 1.
+            r = run(["bash", healthcheck], env={"PATH": os.environ["PATH"], "WEIR_HEALTHCHECK_PID": str(proc.pid)})
+            if r.returncode != 0 or not r.stdout.startswith(f"healthy: {proc_binary(proc)}"):
+                fail(f"live dev: the image's healthcheck fails for {workload}: {r.stdout}{r.stderr}")
         if FAILURES:
             return
         spec = yaml_to_json(SOURCE, os.path.join(dev.local(mount), next(iter(jobs["data"]))))
