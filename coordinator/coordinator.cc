@@ -537,6 +537,7 @@ CoordinatorStats Coordinator::Stats() const {
   stats.partition_moves = partition_moves_;
   stats.checkpoints_committed = checkpoints_committed_;
   stats.checkpoints_abandoned = checkpoints_abandoned_;
+  stats.recent_commits.assign(recent_commits_.begin(), recent_commits_.end());
   for (const auto& [name, c] : checkpoints_) stats.checkpoints_pending += c.pending.has_value() ? 1 : 0;
   return stats;
 }
@@ -675,6 +676,8 @@ void Coordinator::MaybeCommit(const pb::JobRecord& job, int64_t now_ms) {
   if (!outcome.ok()) return fail(outcome.status().message());
 
   ++checkpoints_committed_;
+  recent_commits_.push_back({checkpoints_committed_, name, id, now_ms - info.triggered_at_ms(), bytes});
+  if (recent_commits_.size() > kRecentCommits) recent_commits_.pop_front();
   it->second.pending.reset();
   spdlog::info("job {}: checkpoint {} committed ({} bytes, {} ms)", name, id, bytes, now_ms - info.triggered_at_ms());
   for (const pb::CheckpointInfo& pruned : outcome->pruned) {

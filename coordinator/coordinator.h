@@ -23,6 +23,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -63,6 +64,15 @@ struct CoordinatorOptions {
   int64_t min_checkpoint_timeout_ms = 30'000;
 };
 
+// One committed checkpoint, as the metrics see it.
+struct CommittedCheckpoint {
+  int64_t seq = 0;  // its place among the commits since start: 1, 2, ...
+  std::string job;
+  uint64_t id = 0;
+  int64_t duration_ms = 0;  // trigger to commit, on the coordinator's clock
+  int64_t bytes = 0;        // the sum of its partitions' snapshot sizes
+};
+
 // Counts for the daemon's metrics.
 struct CoordinatorStats {
   std::map<weir::v1::JobState, int64_t> jobs;  // by state
@@ -72,7 +82,14 @@ struct CoordinatorStats {
   int64_t checkpoints_committed = 0;  // since start
   int64_t checkpoints_abandoned = 0;  // since start: timed out, or their commit failed
   int64_t checkpoints_pending = 0;    // now: jobs with a triggered, uncommitted checkpoint
+  // The last kRecentCommits commits since start, oldest first: a reader that
+  // remembers the last `seq` it saw picks up each commit once.
+  std::vector<CommittedCheckpoint> recent_commits;
 };
+
+// How many commits CoordinatorStats::recent_commits keeps; the metrics read
+// them at least every 250 ms, far more often than 64 checkpoints commit.
+inline constexpr size_t kRecentCommits = 64;
 
 class Coordinator {
  public:
@@ -246,6 +263,7 @@ class Coordinator {
   int64_t partition_moves_ = 0;                        // guarded by mu_
   int64_t checkpoints_committed_ = 0;                  // guarded by mu_
   int64_t checkpoints_abandoned_ = 0;                  // guarded by mu_
+  std::deque<CommittedCheckpoint> recent_commits_;     // guarded by mu_; at most kRecentCommits
   uint64_t next_generation_ = 1;                       // guarded by mu_
 };
 

@@ -2,10 +2,13 @@
 
 #include <chrono>
 #include <mutex>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 #include <prometheus/counter.h>
+#include <prometheus/family.h>
 #include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include "common/grpc/grpc_util.h"
@@ -15,6 +18,10 @@ namespace weir::coordinator {
 namespace {
 
 namespace pb = weir::v1;
+
+// Trigger to commit, seconds: at least a heartbeat round (500 ms by default),
+// at most the timeout (max(3 x interval, 30 s)) unless the interval is long.
+const std::vector<double> kCheckpointDurationBuckets = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300};
 
 // Metadata values must be printable ASCII.
 std::string Printable(const std::string& text) {
@@ -180,6 +187,14 @@ CoordinatorMetrics::CoordinatorMetrics(prometheus::Registry* registry) {
                               .Help("Jobs with a triggered checkpoint not yet committed")
                               .Register(*registry)
                               .Add({});
+  checkpoint_duration_ = &prometheus::BuildHistogram()
+                              .Name("weir_coordinator_checkpoint_duration_seconds")
+                              .Help("Committed checkpoints, per job: seconds from the trigger to the commit")
+                              .Register(*registry);
+  checkpoint_size_ = &prometheus::BuildGauge()
+                          .Name("weir_coordinator_checkpoint_size_bytes")
+                          .Help("The last committed checkpoint of each job: its partitions' snapshots, bytes")
+                          .Register(*registry);
 }
 
 void CoordinatorMetrics::CountHeartbeat() {
@@ -207,6 +222,13 @@ void CoordinatorMetrics::Update(const CoordinatorStats& stats) {
   catch_up(moves_, stats.partition_moves);
   catch_up(checkpoints_committed_, stats.checkpoints_committed);
   catch_up(checkpoints_abandoned_, stats.checkpoints_abandoned);
+  for (const CommittedCheckpoint& c : stats.recent_commits) {
+    if (c.seq <= commits_seen_) continue;
+    commits_seen_ = c.seq;
+    const prometheus::Labels labels = {{"job", c.job}};
+    checkpoint_duration_->Add(labels, kCheckpointDurationBuckets).Observe(static_cast<double>(c.duration_ms) / 1000.0);
+    checkpoint_size_->Add(labels).Set(static_cast<double>(c.bytes));
+  }
 }
 
 }  // namespace weir::coordinator

@@ -17,7 +17,10 @@
 namespace prometheus {
 class Counter;
 class Gauge;
+class Histogram;
 class Registry;
+template <typename T>
+class Family;
 }  // namespace prometheus
 
 namespace weir::coordinator {
@@ -33,7 +36,9 @@ class CoordinatorMetrics {
   explicit CoordinatorMetrics(prometheus::Registry* registry);
 
   void CountHeartbeat();
-  // Sets the gauges and advances the counters (moves, checkpoints) to `stats`.
+  // Sets the gauges and advances the counters (moves, checkpoints) to
+  // `stats`, and observes each commit of `stats.recent_commits` not seen yet
+  // (duration histogram and size gauge, per job).
   void Update(const CoordinatorStats& stats);
 
  private:
@@ -47,7 +52,10 @@ class CoordinatorMetrics {
   prometheus::Counter* checkpoints_committed_ = nullptr;
   prometheus::Counter* checkpoints_abandoned_ = nullptr;
   prometheus::Gauge* checkpoints_pending_ = nullptr;
-  std::mutex counters_mu_;  // serializes catching the counters up
+  prometheus::Family<prometheus::Histogram>* checkpoint_duration_ = nullptr;  // by job
+  prometheus::Family<prometheus::Gauge>* checkpoint_size_ = nullptr;          // by job
+  std::mutex counters_mu_;    // serializes catching the counters and commits up
+  int64_t commits_seen_ = 0;  // guarded by counters_mu_: the last CommittedCheckpoint::seq observed
 };
 
 struct CoordinatorServices {

@@ -141,9 +141,12 @@ echo "  median: raw consume $raw_median records/s, end-to-end $e2e_median events
   "ratio $(awk -v a="$e2e_median" -v b="$raw_median" 'BEGIN {printf "%.2f", a / b}') (target >= 0.80)"
 
 echo "== 2. window close -> readable latency (live stream, 20000 events/s, 20 s of event time per second)"
-hist() {  # the workers' row-ack histogram buckets summed: "le count" lines
+hist() {  # the workers' row-ack histogram buckets summed over workers and jobs: "le count" lines
   for m in "${metrics[@]}"; do http_get "$m" /metrics; done |
-    awk -F'[{}" ]+' '/^weir_worker_row_ack_latency_seconds_bucket/ {c[$3] += $NF} END {for (l in c) print l, c[l]}' |
+    awk '/^weir_worker_row_ack_latency_seconds_bucket/ && match($0, /le="[^"]*"/) {
+           c[substr($0, RSTART + 4, RLENGTH - 5)] += $NF
+         }
+         END {for (l in c) print l, c[l]}' |
     sort -g
 }
 job live live > "$work/live.yaml"

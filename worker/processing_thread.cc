@@ -120,32 +120,6 @@ void ProcessingThread::Apply(Command& c) {
   }
 }
 
-void ProcessingThread::Restore(PartitionTask& task, const std::vector<weir::v1::SnapshotRef>& restore_from) {
-  const std::string& job = task.job()->spec.name();
-  for (size_t i = 0; i < restore_from.size(); ++i) {
-    const weir::v1::SnapshotRef& ref = restore_from[i];
-    auto snapshot = ReadSnapshotFile(ref.path());
-    const Status s = snapshot.ok() ? task.Restore(*snapshot) : snapshot.status();
-    if (s.ok()) {
-      spdlog::info("job {} partition {}: restored {} (next offset {})", job, task.partition(),
-                   ref.checkpoint() == 0 ? std::string("the handoff snapshot")
-                                         : "checkpoint " + std::to_string(ref.checkpoint()),
-                   task.start_offset());
-      return;
-    }
-    spdlog::warn(
-        "job {} partition {}: cannot restore {}: {}; {}", job, task.partition(),
-        ref.checkpoint() == 0 ? std::string("the handoff snapshot") : "checkpoint " + std::to_string(ref.checkpoint()),
-        s.message(),
-        i + 1 < restore_from.size() ? "falling back to the previous committed checkpoint"
-                                    : "no older snapshot is left");
-  }
-  spdlog::error(
-      "job {} partition {}: none of {} snapshots could be restored; starting from the job's start offset "
-      "with empty state (replaying the topic from there)",
-      job, task.partition(), restore_from.size());
-}
-
 void ProcessingThread::AddPartition(PartitionGrant& grant) {
   const std::string& name = grant.job->spec.name();
   auto it = jobs_.find(name);
@@ -171,7 +145,10 @@ void ProcessingThread::AddPartition(PartitionGrant& grant) {
   auto task = std::make_unique<PartitionTask>(grant.job, grant.partition, grant.epoch, grant.counters);
   task->set_start_offset(kafka.start() == weir::v1::START_OFFSET_LATEST ? RdKafka::Topic::OFFSET_END
                                                                         : RdKafka::Topic::OFFSET_BEGINNING);
-  if (!grant.restore_from.empty()) Restore(*task, grant.restore_from);
+  if (!grant.restore_from.empty()) {
+    const RestoreOutcome restored = RestorePartition(*task, grant.restore_from);
+    if (options_.restores != nullptr) options_.restores->Record(name, restored);
+  }
   const int64_t start = task->start_offset();
   std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(kafka.topic(), grant.partition, start));
   std::unique_ptr<RdKafka::Error> error(jc.consumer->incremental_assign({tp.get()}));

@@ -25,6 +25,7 @@
 
 #include "worker/checkpoint_writer.h"
 #include "worker/dead_letter_producer.h"
+#include "worker/partition_restore.h"
 #include "worker/partition_task.h"
 #include "worker/sink_writer.h"
 
@@ -62,6 +63,7 @@ struct ProcessingOptions {
   std::string client_id = "weir-worker";
   size_t max_batch_records = 10000;  // records between two hand-offs at most
   std::chrono::milliseconds max_batch_time{5};
+  RestoreMetrics* restores = nullptr;  // outlives the thread; null: not counted
 };
 
 class ProcessingThread {
@@ -112,8 +114,6 @@ class ProcessingThread {
   void Apply(Command& c);
   void AddPartition(PartitionGrant& grant);
   void RemovePartition(const std::string& job, int32_t partition);
-  // Restores a new task from the first readable snapshot of `restore_from`.
-  void Restore(PartitionTask& task, const std::vector<weir::v1::SnapshotRef>& restore_from);
   void TakeCheckpoint(const std::string& job, int32_t partition, uint64_t checkpoint);
   // Hands every task's rows and dead letters on.
   void HandOff();

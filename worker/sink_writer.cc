@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 #include <prometheus/counter.h>
+#include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <spdlog/spdlog.h>
@@ -103,7 +104,9 @@ void SinkWriter::Acknowledge(const PendingRows& rows) {
     std::vector<double> increments(bounds.size() + 1, 0.0);
     const auto bucket = std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin();
     increments[static_cast<size_t>(bucket)] = rows.batch.rows_size();
-    metrics_.row_latency->ObserveMultiple(increments, seconds * rows.batch.rows_size());
+    prometheus::Histogram*& histogram = row_latency_[rows.batch.job()];
+    if (histogram == nullptr) histogram = &metrics_.row_latency->Add({{"job", rows.batch.job()}}, bounds);
+    histogram->ObserveMultiple(increments, seconds * rows.batch.rows_size());
   }
 }
 

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,6 +32,8 @@ namespace prometheus {
 class Counter;
 class Gauge;
 class Histogram;
+template <typename T>
+class Family;
 }  // namespace prometheus
 
 namespace weir::worker {
@@ -47,8 +50,9 @@ struct SinkWriterOptions {
 struct SinkWriterMetrics {
   // Seconds from a row firing to the store's ack, one observation per row
   // (every row of a batch is counted as old as the batch's oldest: an upper
-  // bound). `row_latency_buckets` are the histogram's bucket boundaries.
-  prometheus::Histogram* row_latency = nullptr;
+  // bound), in the series labelled with the row's job. `row_latency_buckets`
+  // are the histograms' bucket boundaries.
+  prometheus::Family<prometheus::Histogram>* row_latency = nullptr;
   std::vector<double> row_latency_buckets;
   prometheus::Counter* retries = nullptr;
   prometheus::Counter* fenced_batches = nullptr;
@@ -103,6 +107,8 @@ class SinkWriter {
   bool stopping_ = false;                                // guarded by mu_
   std::chrono::steady_clock::time_point stop_deadline_;  // guarded by mu_
   uint64_t next_batch_id_ = 0;                           // sender thread only
+  // Sender thread only: each job's series of `metrics_.row_latency`.
+  std::map<std::string, prometheus::Histogram*> row_latency_;
   std::thread thread_;
 };
 

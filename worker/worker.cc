@@ -59,9 +59,8 @@ struct Worker::Metrics {
         row_latency(prometheus::BuildHistogram()
                         .Name("weir_worker_row_ack_latency_seconds")
                         .Help("From a window firing (the watermark passing its end) to the store acknowledging the "
-                              "row durable and readable")
-                        .Register(r)
-                        .Add({}, kRowLatencyBuckets)),
+                              "row durable and readable, per job")
+                        .Register(r)),
         sink_retries(prometheus::BuildCounter()
                          .Name("weir_worker_sink_retries_total")
                          .Help("Feature-store writes retried after a failure")
@@ -85,7 +84,8 @@ struct Worker::Metrics {
                                 .Name("weir_worker_checkpoint_write_failures_total")
                                 .Help("Snapshot files that could not be written (the checkpoint is abandoned)")
                                 .Register(r)
-                                .Add({})) {}
+                                .Add({})),
+        restores(&r) {}
 
   struct PartitionSeries {
     prometheus::Counter* records_in;
@@ -154,12 +154,13 @@ struct Worker::Metrics {
   prometheus::Family<prometheus::Gauge>& watermark;
   prometheus::Family<prometheus::Gauge>& lag;
   prometheus::Gauge& partitions;
-  prometheus::Histogram& row_latency;
+  prometheus::Family<prometheus::Histogram>& row_latency;  // by job
   prometheus::Counter& sink_retries;
   prometheus::Counter& fenced_batches;
   prometheus::Family<prometheus::Gauge>& pending_bytes_family;
   prometheus::Counter& heartbeat_failures;
   prometheus::Counter& checkpoint_failures;
+  RestoreMetrics restores;
   std::map<std::pair<std::string, int32_t>, PartitionSeries> series;
 };
 
@@ -197,6 +198,7 @@ Status Worker::Start() {
   checkpoint_writer_->Start();
   ProcessingOptions processing;
   processing.client_id = "weir-worker-" + options_.id;
+  processing.restores = &metrics_->restores;
   for (int i = 0; i < std::max(1, options_.threads); ++i) {
     threads_.push_back(std::make_unique<ProcessingThread>(i, processing));
     threads_.back()->Start();

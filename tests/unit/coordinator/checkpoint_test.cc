@@ -19,6 +19,7 @@ namespace fs = std::filesystem;
 namespace pb = weir::v1;
 using weir::Result;
 using weir::StatusCode;
+using weir::coordinator::CommittedCheckpoint;
 using weir::coordinator::Coordinator;
 using weir::coordinator::CoordinatorOptions;
 using weir::coordinator::PartitionDiscovery;
@@ -235,6 +236,14 @@ TEST_CASE("the last acknowledgement commits: _metadata, latest, restore points, 
   CHECK(info.partitions(1).epoch() == 2);
   CHECK(info.partitions(1).path() == weir::SnapshotPath(dirs.root(), "a", 1, 1, 2));
   CHECK(c->Stats().checkpoints_committed == 1);
+  // The metrics see the commit once, with its duration and size.
+  const std::vector<CommittedCheckpoint> commits = c->Stats().recent_commits;
+  REQUIRE(commits.size() == 1);
+  CHECK(commits[0].seq == 1);
+  CHECK(commits[0].job == "a");
+  CHECK(commits[0].id == 1);
+  CHECK(commits[0].duration_ms == 400);
+  CHECK(commits[0].bytes == 500);
 
   // The commit's _metadata is the CheckpointInfo, durable in the checkpoint's directory.
   auto bytes = weir::ReadWholeFile(weir::CheckpointMetadataPath(dirs.root(), "a", 1));

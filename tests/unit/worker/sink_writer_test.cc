@@ -2,6 +2,11 @@
 
 #include <limits>
 
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
 #include "tests/unit/worker/worker_test_support.h"
 #include "worker/partition_task.h"
 #include "worker/sink_writer.h"
@@ -34,10 +39,14 @@ std::vector<weir::v1::FeatureRow> Online(featurestore::RowStore& store, const st
   return *rows;
 }
 
-TEST_CASE("the sink writer delivers batches and counts acknowledged rows", "[worker]") {
+TEST_CASE("the sink writer delivers batches and counts acknowledged rows, their latency per job", "[worker]") {
   weir::testing::TempDir dir;
   StoreServer server(dir.path.string());
-  SinkWriter writer(server.address(), SinkWriterOptions{}, SinkWriterMetrics{});
+  prometheus::Registry registry;
+  SinkWriterMetrics metrics;
+  metrics.row_latency = &prometheus::BuildHistogram().Name("row_ack_latency_seconds").Register(registry);
+  metrics.row_latency_buckets = {0.5, 60};
+  SinkWriter writer(server.address(), SinkWriterOptions{}, metrics);
   writer.Start();
 
   PartitionTask task(CountJob(server.address()), 0, 1);
@@ -48,6 +57,10 @@ TEST_CASE("the sink writer delivers batches and counts acknowledged rows", "[wor
   REQUIRE(rows.size() == 1);
   CHECK(rows[0].value().number() == 1);
   writer.Stop(std::chrono::steady_clock::now());
+  // One observation per row, in the job's series.
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  CHECK_THAT(text, Catch::Contains("row_ack_latency_seconds_count{job=\"clicks\"} 50"));
+  CHECK_THAT(text, Catch::Contains("row_ack_latency_seconds_bucket{job=\"clicks\",le=\"60\"} 50"));
 }
 
 TEST_CASE("an absent store pauses the writer with bounded memory and loses nothing", "[worker]") {

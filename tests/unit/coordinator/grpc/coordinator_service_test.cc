@@ -318,6 +318,7 @@ TEST_CASE("gRPC: TriggerCheckpoint and LeaveWorker codes, checkpoint metrics", "
     s->set_epoch(1);
     s->mutable_snapshot()->set_checkpoint(1);
     s->mutable_snapshot()->set_path(weir::SnapshotPath(f.storage.path.string(), "a", 1, p, 1));
+    s->mutable_snapshot()->set_bytes(100 * (p + 1));
   }
   pb::HeartbeatResponse hb;
   {
@@ -329,6 +330,7 @@ TEST_CASE("gRPC: TriggerCheckpoint and LeaveWorker codes, checkpoint metrics", "
     CHECK(hb.checkpoints(0).job() == "a");
     CHECK(hb.checkpoints(0).checkpoint() == 1);
   }
+  f.now_ms += 1500;  // committed 1.5 s after its trigger
   {
     grpc::ClientContext ctx;
     REQUIRE(f.control->Heartbeat(&ctx, hb_req, &hb).ok());
@@ -342,6 +344,12 @@ TEST_CASE("gRPC: TriggerCheckpoint and LeaveWorker codes, checkpoint metrics", "
   CHECK_THAT(metrics, Catch::Contains("weir_coordinator_checkpoints_committed_total 1"));
   CHECK_THAT(metrics, Catch::Contains("weir_coordinator_checkpoints_abandoned_total 0"));
   CHECK_THAT(metrics, Catch::Contains("weir_coordinator_checkpoints_pending 0"));
+  // Its duration (trigger to commit) and size (both partitions' snapshots), per job.
+  CHECK_THAT(metrics, Catch::Contains("weir_coordinator_checkpoint_duration_seconds_count{job=\"a\"} 1"));
+  CHECK_THAT(metrics, Catch::Contains("weir_coordinator_checkpoint_duration_seconds_sum{job=\"a\"} 1.5"));
+  CHECK_THAT(metrics, Catch::Contains("weir_coordinator_checkpoint_duration_seconds_bucket{job=\"a\",le=\"1\"} 0"));
+  CHECK_THAT(metrics, Catch::Contains("weir_coordinator_checkpoint_duration_seconds_bucket{job=\"a\",le=\"2.5\"} 1"));
+  CHECK_THAT(metrics, Catch::Contains("weir_coordinator_checkpoint_size_bytes{job=\"a\"} 300"));
 
   {
     grpc::ClientContext ctx;
@@ -362,6 +370,8 @@ TEST_CASE("gRPC: TriggerCheckpoint and LeaveWorker codes, checkpoint metrics", "
   f.coordinator->Tick(f.now_ms);
   f.metrics->Update(f.coordinator->Stats());  // what the daemon's ticker does
   CHECK_THAT(f.Metrics(), Catch::Contains("weir_coordinator_checkpoints_abandoned_total 1"));
+  // Updates after the commit do not observe it again.
+  CHECK_THAT(f.Metrics(), Catch::Contains("weir_coordinator_checkpoint_duration_seconds_count{job=\"a\"} 1"));
 
   // LeaveWorker: the id is required; the worker is gone at once; leaving twice is fine.
   auto leave = [&](const std::string& worker) {
