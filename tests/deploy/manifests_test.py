@@ -396,6 +396,10 @@ class Container:
             if name not in self.help.env:
                 fail(f"entrypoint: role {self.role} sets {name}, which {self.binary} does not read")
 
+    def port_number(self, port):
+        """A probe's or Service's port, by name or number, as a number."""
+        return self.ports.get(port) if isinstance(port, str) else port
+
     def setting(self, flag):
         """The value the binary uses for --flag: command line, else env, else entrypoint default, else its default."""
         if flag in self.flags:
@@ -408,6 +412,17 @@ class Container:
         return self.help.options.get(flag, (False, None))[1]
 
 
+def check_listen(c, flag, port_name, listens):
+    """The address `flag` serves is the containerPort `port_name`, on every interface; returns its port."""
+    host, port = split_address(c.setting(flag))
+    listens[port] = flag
+    if c.ports.get(port_name) != port:
+        fail(f"{c.name}: containerPort \"{port_name}\" is {c.ports.get(port_name)}, {flag} serves {port}")
+    if host not in ("0.0.0.0", "", "[::]"):
+        fail(f"{c.name}: {flag} {host}:{port} is not reachable from other pods, the kubelet or Prometheus")
+    return port
+
+
 def check_container(c, objects, uid):
     spec, pod = c.spec, c.template["spec"]
     security = pod.get("securityContext", {})
@@ -417,28 +432,18 @@ def check_container(c, objects, uid):
         fail(f"{c.name}: needs resource requests and limits")
     listens = {}  # container port -> what serves it
     if c.role in HTTP_ROLES:
-        host, port = split_address(c.setting("--metrics-listen"))
-        listens[port] = "--metrics-listen"
-        if c.ports.get("metrics") != port:
-            fail(f"{c.name}: containerPort \"metrics\" is {c.ports.get('metrics')}, --metrics-listen serves {port}")
-        if host not in ("0.0.0.0", "", "[::]"):
-            fail(f"{c.name}: --metrics-listen {host}:{port} is not reachable by the kubelet or Prometheus")
+        port = check_listen(c, "--metrics-listen", "metrics", listens)
         annotations = c.template.get("metadata", {}).get("annotations", {})
         if annotations.get("prometheus.io/scrape") != "true" or annotations.get("prometheus.io/port") != str(port) \
                 or annotations.get("prometheus.io/path", "/metrics") != "/metrics":
             fail(f"{c.name}: Prometheus annotations must scrape /metrics on port {port}: {annotations}")
         for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
             get = spec.get(probe, {}).get("httpGet")
-            target = get and (c.ports.get(get["port"]) if isinstance(get["port"], str) else get["port"])
+            target = get and c.port_number(get["port"])
             if not get or get.get("path") != path or target != port:
                 fail(f"{c.name}: {probe} must GET {path} on the metrics port {port}, has {spec.get(probe)}")
     if c.role in ("coordinator", "featurestore"):
-        host, port = split_address(c.setting("--listen"))
-        listens[port] = "--listen"
-        if c.ports.get("grpc") != port:
-            fail(f"{c.name}: containerPort \"grpc\" is {c.ports.get('grpc')}, --listen serves {port}")
-        if host not in ("0.0.0.0", "", "[::]"):
-            fail(f"{c.name}: --listen {host}:{port} is not reachable from other pods")
+        check_listen(c, "--listen", "grpc", listens)
     if c.role == "worker":
         advertised = split_address(c.setting("--listen"))
         if advertised[1] != c.ports.get("metrics") or advertised[0] in ("0.0.0.0", "127.0.0.1", ""):
@@ -468,7 +473,7 @@ def check_container(c, objects, uid):
                     fail(f"{c.name}: Service {advertised} lacks port {port + b} (broker {b + 1})")
         for probe in ("livenessProbe", "readinessProbe"):
             tcp = spec.get(probe, {}).get("tcpSocket")
-            target = tcp and (c.ports.get(tcp["port"]) if isinstance(tcp["port"], str) else tcp["port"])
+            target = tcp and c.port_number(tcp["port"])
             if target != port:
                 fail(f"{c.name}: {probe} must connect to the Kafka port {port}")
     for name, port in c.ports.items():
@@ -677,7 +682,7 @@ class LiveDev:
             probe = c.spec.get(kind, {})
             http, tcp = probe.get("httpGet"), probe.get("tcpSocket")
             target = (http or tcp)["port"]
-            port = self.port_map[c.ports[target] if isinstance(target, str) else target]
+            port = self.port_map[c.port_number(target)]
             deadline = time.time() + deadline_s
             while True:
                 try:
