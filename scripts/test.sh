@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs every test: the unit and
-# integration tests of the main build, then the unit tests of common/, the
-# engine, the decoder and the coordinator again under ASan+UBSan. Exits non-zero on any failure.
+# Installs what is missing, builds, and runs every test: the unit,
+# integration, chaos and deploy (Kubernetes manifests, Dockerfile, metrics
+# catalogue; Node.js) tests of the main build, then the unit tests of common/,
+# the engine, the decoder and the coordinator again under ASan+UBSan. Exits
+# non-zero on any failure.
 #
 #   ./scripts/test.sh            everything
 #   SKIP_ASAN=1 ./scripts/test.sh   skip the sanitizer build (local iteration)
