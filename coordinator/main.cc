@@ -24,8 +24,8 @@
 #include <CLI/CLI.hpp>
 
 #include "common/clock.h"
+#include "common/daemon_flags.h"
 #include "common/http/http_status_server.h"
-#include "common/logging.h"
 #include "common/stop_signals.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/coordinator_service.h"
@@ -79,37 +79,15 @@ int main(int argc, char** argv) {
   int64_t heartbeat_interval_ms = 500;
   int64_t worker_timeout_ms = 3000;
   std::string log_level = "info";
-  app.add_option("--listen", listen, "gRPC address HOST:PORT (port 0 picks a free one)")
-      ->capture_default_str()
-      ->envname("WEIR_LISTEN");
-  app.add_option("--metrics-listen", metrics_listen,
-                 "HTTP address HOST:PORT of /metrics, /healthz and /readyz (port 0 picks a free one)")
-      ->capture_default_str()
-      ->envname("WEIR_METRICS_LISTEN");
-  app.add_option("--data-dir", data_dir, "Directory of the coordinator's durable state (created if missing)")
-      ->capture_default_str()
-      ->envname("WEIR_DATA_DIR");
-  app.add_option("--heartbeat-interval", heartbeat_interval_ms, "How often workers heartbeat, in ms")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{10}, int64_t{60000}))
-      ->envname("WEIR_HEARTBEAT_INTERVAL");
-  app.add_option("--worker-timeout", worker_timeout_ms,
-                 "A worker with no heartbeat for this many ms is dead and its partitions move")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{50}, int64_t{3600000}))
-      ->envname("WEIR_WORKER_TIMEOUT");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
-      ->capture_default_str()
-      ->envname("WEIR_LOG_LEVEL");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  if (auto s = weir::ConfigureLogging(log_level, "coordinator"); !s.ok()) {
-    std::cerr << "weir-coordinator: " << s.message() << "\n";
-    return 2;
-  }
+  weir::AddDaemonFlag(app, "--listen", listen, "gRPC address HOST:PORT (port 0 picks a free one)");
+  weir::AddDaemonFlag(app, "--data-dir", data_dir, "Directory of the coordinator's durable state (created if missing)");
+  weir::AddDaemonFlag(app, "--heartbeat-interval", heartbeat_interval_ms, "How often workers heartbeat, in ms")
+      ->check(CLI::Range(int64_t{10}, int64_t{60000}));
+  weir::AddDaemonFlag(app, "--worker-timeout", worker_timeout_ms,
+                      "A worker with no heartbeat for this many ms is dead and its partitions move")
+      ->check(CLI::Range(int64_t{50}, int64_t{3600000}));
+  weir::AddMetricsAndLogFlags(app, metrics_listen, log_level);
+  if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "coordinator", log_level)) return *exit_code;
   if (worker_timeout_ms <= heartbeat_interval_ms) {
     std::cerr << "weir-coordinator: --worker-timeout (" << worker_timeout_ms
               << " ms) must be longer than --heartbeat-interval (" << heartbeat_interval_ms

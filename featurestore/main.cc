@@ -11,8 +11,8 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "common/daemon_flags.h"
 #include "common/http/http_status_server.h"
-#include "common/logging.h"
 #include "common/stop_signals.h"
 #include "featurestore/feature_store_service.h"
 
@@ -22,28 +22,10 @@ int main(int argc, char** argv) {
   std::string data_dir = "./data/featurestore";
   std::string log_level = "info";
   std::string metrics_listen = "127.0.0.1:9464";
-  app.add_option("--listen", listen, "gRPC address HOST:PORT (port 0 picks a free one)")
-      ->capture_default_str()
-      ->envname("WEIR_LISTEN");
-  app.add_option("--data-dir", data_dir, "Directory of the RocksDB store (created if missing)")
-      ->capture_default_str()
-      ->envname("WEIR_DATA_DIR");
-  app.add_option("--metrics-listen", metrics_listen,
-                 "HTTP address HOST:PORT of /metrics, /healthz and /readyz (port 0 picks a free one)")
-      ->capture_default_str()
-      ->envname("WEIR_METRICS_LISTEN");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
-      ->capture_default_str()
-      ->envname("WEIR_LOG_LEVEL");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  if (auto s = weir::ConfigureLogging(log_level, "featurestore"); !s.ok()) {
-    std::cerr << "weir-featurestore: " << s.message() << "\n";
-    return 2;
-  }
+  weir::AddDaemonFlag(app, "--listen", listen, "gRPC address HOST:PORT (port 0 picks a free one)");
+  weir::AddDaemonFlag(app, "--data-dir", data_dir, "Directory of the RocksDB store (created if missing)");
+  weir::AddMetricsAndLogFlags(app, metrics_listen, log_level);
+  if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "featurestore", log_level)) return *exit_code;
 
   // Before gRPC starts its own threads: they inherit the blocked signals.
   const weir::StopSignals signals;

@@ -10,7 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include "common/logging.h"
+#include "common/daemon_flags.h"
 #include "common/stop_signals.h"
 #include "worker/worker.h"
 
@@ -31,49 +31,24 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   int64_t shutdown_ms = options.shutdown_timeout.count();
   size_t max_pending_mib = options.max_pending_bytes >> 20;
-  app.add_option("--coordinator", options.coordinator, "Coordinator address HOST:PORT")
-      ->capture_default_str()
-      ->envname("WEIR_COORDINATOR");
-  app.add_option("--id", options.id, "Worker id, unique in the cluster (default: the hostname)")
-      ->capture_default_str()
-      ->envname("WEIR_ID");
-  app.add_option("--listen", options.listen,
-                 "Address HOST:PORT this worker advertises to the coordinator (shown by `weirctl workers`; "
-                 "default: its metrics address). Reserved for worker-to-worker exchange; nothing listens there yet")
-      ->envname("WEIR_LISTEN");
-  app.add_option("--metrics-listen", options.metrics_listen,
-                 "HTTP address HOST:PORT of /metrics, /healthz and /readyz (port 0 picks a free one)")
-      ->capture_default_str()
-      ->envname("WEIR_METRICS_LISTEN");
-  app.add_option("--data-dir", options.data_dir, "Directory for the worker's local files (created if missing)")
-      ->capture_default_str()
-      ->envname("WEIR_DATA_DIR");
-  app.add_option("--threads", options.threads, "Processing threads; each owns its partitions outright")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 256))
-      ->envname("WEIR_THREADS");
-  app.add_option("--max-pending-mib", max_pending_mib,
-                 "Rows waiting for a feature store, MiB, before consumption pauses (backpressure)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 65536))
-      ->envname("WEIR_MAX_PENDING_MIB");
-  app.add_option("--shutdown-timeout-ms", shutdown_ms,
-                 "On SIGTERM, how long to keep delivering pending rows and dead letters")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 600000))
-      ->envname("WEIR_SHUTDOWN_TIMEOUT_MS");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
-      ->capture_default_str()
-      ->envname("WEIR_LOG_LEVEL");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  if (auto s = weir::ConfigureLogging(log_level, "worker"); !s.ok()) {
-    std::cerr << "weir-worker: " << s.message() << "\n";
-    return 2;
-  }
+  weir::AddDaemonFlag(app, "--coordinator", options.coordinator, "Coordinator address HOST:PORT");
+  weir::AddDaemonFlag(app, "--id", options.id, "Worker id, unique in the cluster (default: the hostname)");
+  weir::AddDaemonFlag(app, "--listen", options.listen,
+                      "Address HOST:PORT this worker advertises to the coordinator (shown by `weirctl workers`; "
+                      "default: its metrics address). Reserved for worker-to-worker exchange; nothing listens there "
+                      "yet");
+  weir::AddDaemonFlag(app, "--data-dir", options.data_dir,
+                      "Directory for the worker's local files (created if missing)");
+  weir::AddDaemonFlag(app, "--threads", options.threads, "Processing threads; each owns its partitions outright")
+      ->check(CLI::Range(1, 256));
+  weir::AddDaemonFlag(app, "--max-pending-mib", max_pending_mib,
+                      "Rows waiting for a feature store, MiB, before consumption pauses (backpressure)")
+      ->check(CLI::Range(1, 65536));
+  weir::AddDaemonFlag(app, "--shutdown-timeout-ms", shutdown_ms,
+                      "On SIGTERM, how long to keep delivering pending rows and dead letters")
+      ->check(CLI::Range(0, 600000));
+  weir::AddMetricsAndLogFlags(app, options.metrics_listen, log_level);
+  if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "worker", log_level)) return *exit_code;
   if (options.id.empty()) {
     std::cerr << "weir-worker: --id must not be empty\n";
     return 2;
