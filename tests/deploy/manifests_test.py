@@ -93,6 +93,15 @@ def dockerfile_stages(path):
     return stages
 
 
+def apt_installs(steps):
+    """The packages a stage's RUN ... apt-get install ... lines install."""
+    packages = set()
+    for word, rest in steps:
+        if word == "RUN" and "apt-get install" in rest:
+            packages |= {w for w in rest.split("apt-get install", 1)[1].split("&&")[0].split() if not w.startswith("-")}
+    return packages
+
+
 def exec_form(rest):
     rest = rest.strip()
     return json.loads(rest) if rest.startswith("[") else rest.split()
@@ -155,7 +164,7 @@ class Image:
         self.entrypoint = None
         self.user = None
         self.healthcheck = None
-        self.runtime_packages = set()
+        self.runtime_packages = apt_installs(self.stages[-1][2]) if self.stages else set()
         self.check()
 
     def check(self):
@@ -208,9 +217,6 @@ class Image:
             elif word == "HEALTHCHECK":
                 m = re.search(r"CMD\s+(.*)$", rest)
                 self.healthcheck = exec_form(m.group(1)) if m else None
-            elif word == "RUN" and "apt-get install" in rest:
-                self.runtime_packages |= {w for w in rest.split("apt-get install", 1)[1].split("&&")[0].split()
-                                          if not w.startswith("-")}
         if self.entrypoint is None or self.entrypoint[0] not in self.files:
             fail(f"Dockerfile: ENTRYPOINT {self.entrypoint} is not a file the image copies")
         if self.healthcheck is None or self.healthcheck[0] not in self.files:
@@ -225,10 +231,7 @@ class Image:
         """The build stage installs only packages setup.sh installs (the tested set), and all libraries."""
         setup = open(os.path.join(self.source, "scripts/setup.sh")).read()
         tested = set(re.search(r"PACKAGES=\(([^)]*)\)", setup).group(1).split())
-        wanted = set()
-        for word, rest in build_steps:
-            if word == "RUN" and "apt-get install" in rest:
-                wanted |= {w for w in rest.split("apt-get install", 1)[1].split("&&")[0].split() if not w.startswith("-")}
+        wanted = apt_installs(build_steps)
         for p in sorted(wanted - tested):
             fail(f"Dockerfile: the build stage installs {p}, which scripts/setup.sh (the tested set) does not")
         test_only = {"catch2", "libbenchmark-dev"}
@@ -347,7 +350,7 @@ class Container:
                 self.env[e["name"]] = {"metadata.name": f"{workload['metadata']['name']}-0",
                                        "status.podIP": "10.1.2.3"}.get(field, f"<{field}>")
                 self.downward.add(e["name"])
-        resolved = entrypoint.resolve(self.role, {k: v for k, v in self.env.items()}) if self.role else None
+        resolved = entrypoint.resolve(self.role, dict(self.env)) if self.role else None
         if resolved is None:
             fail(f"{self.name}: args[0] \"{self.role}\" is not a role of the image's entrypoint")
             return
@@ -400,14 +403,21 @@ class Container:
         """A probe's or Service's port, by name or number, as a number."""
         return self.ports.get(port) if isinstance(port, str) else port
 
+    def env_name(self, flag):
+        """The WEIR_* variable the binary reads --flag from, if any."""
+        return next((k for k, v in self.help.env.items() if v == flag), None)
+
+    def set_by_manifest(self, flag):
+        return flag in self.flags or self.env_name(flag) in self.env
+
     def setting(self, flag):
         """The value the binary uses for --flag: command line, else env, else entrypoint default, else its default."""
         if flag in self.flags:
             return self.flags[flag]
-        env = next((k for k, v in self.help.env.items() if v == flag), None)
-        if env is not None and env in self.env:
+        env = self.env_name(flag)
+        if env in self.env:
             return self.env[env]
-        if env is not None and env in self.entry_defaults:
+        if env in self.entry_defaults:
             return self.entry_defaults[env]
         return self.help.options.get(flag, (False, None))[1]
 
@@ -513,7 +523,7 @@ def service_for(address, objects, role_of_port):
     return f"{address}: Service {host} port {port} reaches no declared container port"
 
 
-def check_overlay(name, objects, containers, source, overlay):
+def check_overlay(name, objects, containers, source, overlay, weirctl):
     kinds = {}
     for o in objects:
         kinds.setdefault(o["kind"], []).append(o["metadata"]["name"])
@@ -563,8 +573,8 @@ def check_overlay(name, objects, containers, source, overlay):
     # Addresses between the parts.
     for c in containers:
         for flag, role in (("--coordinator", "coordinator"), ("--store", "featurestore")):
-            if flag in c.help.options and (c.role in ("worker",) or flag in c.flags or
-                                           any(c.help.env.get(e) == flag for e in c.env)):
+            # The worker always dials the coordinator; weirctl only what the manifest names.
+            if flag in c.help.options and (c.role == "worker" or c.set_by_manifest(flag)):
                 problem = service_for(c.setting(flag), objects, role)
                 if problem:
                     fail(f"{c.name}: {flag} {problem}")
@@ -599,7 +609,7 @@ def check_overlay(name, objects, containers, source, overlay):
             claim = volume and volume.get("persistentVolumeClaim", {}).get("claimName")
             if claim not in pvcs or "ReadWriteMany" not in pvcs[claim]["spec"].get("accessModes", []):
                 fail(f"{where}: checkpoint storage {path} is not on a ReadWriteMany claim in {c.name}")
-        r = run([HELPS.path("weirctl"), "replay", "--job", os.path.join(overlay, "jobs", file), "--input", "/dev/null"])
+        r = run([weirctl, "replay", "--job", os.path.join(overlay, "jobs", file), "--input", "/dev/null"])
         if r.returncode != 0:
             fail(f"{where}: not a valid job: {r.stderr.strip()}")
 
@@ -609,17 +619,12 @@ class Helps:
         self.image = image
         self.cache = {}
 
-    def path(self, binary):
-        return self.image.binaries[binary]
-
     def __call__(self, binary, subcommands=()):
         key = (binary, subcommands)
         if key not in self.cache:
-            self.cache[key] = help_of(self.path(binary), subcommands)
+            self.cache[key] = help_of(self.image.binaries[binary], subcommands)
         return self.cache[key]
 
-
-HELPS = None
 
 
 # --- live: the dev overlay on loopback -------------------------------------------------
@@ -741,7 +746,7 @@ def proc_binary(proc):
         return os.path.basename(f.read().split(b"\0")[0].decode())
 
 
-def live_dev(objects, containers, image, tmp):
+def live_dev(objects, containers, image, source, tmp):
     dev = LiveDev(objects, containers, image, tmp)
     try:
         # The jobs ConfigMap, mounted where the submit Job reads it.
@@ -762,7 +767,7 @@ def live_dev(objects, containers, image, tmp):
                 fail(f"live dev: the image's healthcheck fails for {workload}: {r.stdout}{r.stderr}")
         if FAILURES:
             return
-        spec = yaml_to_json(SOURCE, os.path.join(dev.local(mount), next(iter(jobs["data"]))))
+        spec = yaml_to_json(source, os.path.join(dev.local(mount), next(iter(jobs["data"]))))
         for attempt in ("first", "again"):
             code, out = dev.run_job("weir-submit-jobs", f"submit-{attempt}")
             want = "submitted " if attempt == "first" else "not submitted: "
@@ -793,17 +798,13 @@ def live_dev(objects, containers, image, tmp):
 # --- main ------------------------------------------------------------------------------
 
 
-SOURCE = None
-
-
 def main():
-    global HELPS, SOURCE
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--source", required=True)
     parser.add_argument("--bin", required=True, help="the CMake build directory")
     parser.add_argument("--no-live", action="store_true", help="static checks only")
     args = parser.parse_args()
-    SOURCE = source = os.path.abspath(args.source)
+    source = os.path.abspath(args.source)
     bindir = os.path.abspath(args.bin)
     tmp = tempfile.mkdtemp(prefix="weir-deploy-")
     try:
@@ -817,22 +818,22 @@ def main():
         for role in DAEMON_ROLES | {"loadgen", "weirctl"}:
             if entrypoint.resolve(role) is None:
                 fail(f"entrypoint: role {role} does not run a binary the image has")
-        HELPS = Helps(image)
+        helps = Helps(image)
         rendered = {}
         for name in ("dev", "prod"):
             overlay = os.path.join(source, "deploy/k8s/overlays", name)
             objects = render(source, overlay)
-            containers = [Container(name, w, t, c, objects, image, entrypoint, HELPS)
+            containers = [Container(name, w, t, c, objects, image, entrypoint, helps)
                           for w, t in pod_templates(objects) for c in t["spec"]["containers"]]
             containers = [c for c in containers if c.binary is not None]
             for c in containers:
                 check_container(c, objects, image.uid)
-            check_overlay(name, objects, containers, source, overlay)
+            check_overlay(name, objects, containers, source, overlay, image.binaries["weirctl"])
             rendered[name] = (objects, containers)
             print(f"{name}: {len(containers)} containers checked against "
                   f"{', '.join(sorted({c.binary for c in containers}))}")
         if not FAILURES and not args.no_live:
-            live_dev(*rendered["dev"], image, tmp)
+            live_dev(*rendered["dev"], image, source, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if FAILURES:
