@@ -15,10 +15,17 @@ import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { execFileSync } from "node:child_process";
-import { parseAllDocuments } from "yaml";
-import { render, sorted, KustomizeError } from "./kustomize.mjs";
 
 const require = createRequire(import.meta.url);
+try {
+  require.resolve("yaml");
+  require.resolve("kubernetes-models/package.json");
+} catch {
+  console.error("check.mjs: deploy/tools has no node_modules: run scripts/setup.sh (it runs npm ci in deploy/tools)");
+  process.exit(2);
+}
+const { parseAllDocuments } = await import("yaml");
+const { render, sorted, KustomizeError } = await import("./kustomize.mjs");
 const MODELS = path.dirname(require.resolve("kubernetes-models/package.json"));
 const APIMACHINERY = path.dirname(require.resolve("@kubernetes-models/apimachinery/package.json"));
 

@@ -278,8 +278,7 @@ function rank(kind) {
 }
 
 export function sorted(resources) {
-  return [...resources].sort((a, b) => rank(a.kind) - rank(b.kind) || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0) ||
-      identity(a).localeCompare(identity(b)));
+  return [...resources].sort((a, b) => rank(a.kind) - rank(b.kind) || identity(a).localeCompare(identity(b)));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
