@@ -27,21 +27,42 @@ constexpr auto kRpcTimeout = std::chrono::seconds(15);
 // count is unknown (coordinator/coordinator_service.h, kPartitionsPendingKey).
 constexpr char kPartitionsPendingKey[] = "weir-partitions-pending";
 
+// The partitions-pending trailer of a finished call, "" when there is none.
+std::string PendingReason(const grpc::ClientContext& ctx) {
+  const auto& trailers = ctx.GetServerTrailingMetadata();
+  auto it = trailers.find(kPartitionsPendingKey);
+  if (it == trailers.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+using Stub = pb::JobService::Stub;
+
+// A unary JobService method, e.g. &Stub::GetJob.
+template <typename Request, typename Response>
+using Method = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&, Response*);
+
+// One channel to the coordinator; a command makes one and calls through it.
 class Client {
  public:
   explicit Client(const std::string& coordinator)
       : coordinator_(coordinator),
         stub_(pb::JobService::NewStub(grpc::CreateChannel(coordinator, grpc::InsecureChannelCredentials()))) {}
 
-  pb::JobService::Stub& stub() { return *stub_; }
-
-  // A context with the command's deadline; one per call.
-  std::unique_ptr<grpc::ClientContext> Context() const {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(std::chrono::system_clock::now() + kRpcTimeout);
-    return ctx;
+  // Calls `method` with the command's deadline and returns its response or
+  // the failure as a Status (see Error). When `pending_reason` is given, it
+  // receives the call's partitions-pending trailer.
+  template <typename Request, typename Response>
+  Result<Response> Call(Method<Request, Response> method, const Request& req, std::string* pending_reason = nullptr) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + kRpcTimeout);
+    Response resp;
+    const grpc::Status s = ((*stub_).*method)(&ctx, req, &resp);
+    if (!s.ok()) return Error(s);
+    if (pending_reason != nullptr) *pending_reason = PendingReason(ctx);
+    return resp;
   }
 
+ private:
   // A gRPC failure as a Status: the coordinator's own message for what it
   // refused (it names the job and the fix), a hint when it cannot be reached.
   Status Error(const grpc::Status& s) const {
@@ -58,17 +79,9 @@ class Client {
     }
   }
 
- private:
   const std::string coordinator_;
-  std::unique_ptr<pb::JobService::Stub> stub_;
+  std::unique_ptr<Stub> stub_;
 };
-
-std::string PendingReason(const grpc::ClientContext& ctx) {
-  const auto& trailers = ctx.GetServerTrailingMetadata();
-  auto it = trailers.find(kPartitionsPendingKey);
-  if (it == trailers.end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
 
 // Rows of cells printed as left-aligned columns two spaces apart.
 class Table {
@@ -158,15 +171,13 @@ std::string OffsetsCell(const pb::CheckpointInfo& c) {
   return "sum " + std::to_string(sum) + " over " + std::to_string(c.partitions_size()) + " partitions";
 }
 
-// GetJob, with the error as a Status.
-Result<pb::JobInfo> GetJobInfo(Client& client, const std::string& name) {
+// GetJob, with the error as a Status; `pending_reason` as in Client::Call.
+Result<pb::JobInfo> GetJobInfo(Client& client, const std::string& name, std::string* pending_reason = nullptr) {
   pb::GetJobRequest req;
   req.set_name(name);
-  pb::GetJobResponse resp;
-  auto ctx = client.Context();
-  const grpc::Status s = client.stub().GetJob(ctx.get(), req, &resp);
-  if (!s.ok()) return client.Error(s);
-  return std::move(*resp.mutable_job());
+  auto resp = client.Call(&Stub::GetJob, req, pending_reason);
+  if (!resp.ok()) return resp.status();
+  return std::move(*resp->mutable_job());
 }
 
 }  // namespace
@@ -188,19 +199,16 @@ std::string HumanBytes(int64_t bytes) {
 Status JobSubmit(const std::string& coordinator, const std::string& job_path, std::ostream& out) {
   auto spec = LoadJobSpecFile(job_path);
   if (!spec.ok()) return spec.status();
-  Client client(coordinator);
   pb::SubmitJobRequest req;
   *req.mutable_spec() = std::move(*spec);
-  pb::SubmitJobResponse resp;
-  auto ctx = client.Context();
-  const grpc::Status s = client.stub().SubmitJob(ctx.get(), req, &resp);
-  if (!s.ok()) return client.Error(s);
-  const pb::JobInfo& job = resp.job();
+  std::string reason;
+  auto resp = Client(coordinator).Call(&Stub::SubmitJob, req, &reason);
+  if (!resp.ok()) return resp.status();
+  const pb::JobInfo& job = resp->job();
   out << "submitted " << job.spec().name() << " (";
   if (job.partitions_size() > 0) {
     out << job.partitions_size() << (job.partitions_size() == 1 ? " partition)" : " partitions)");
   } else {
-    const std::string reason = PendingReason(*ctx);
     out << "partitions pending" << (reason.empty() ? "" : ": " + reason) << ")";
   }
   out << "\n";
@@ -208,17 +216,14 @@ Status JobSubmit(const std::string& coordinator, const std::string& job_path, st
 }
 
 Status JobList(const std::string& coordinator, std::ostream& out) {
-  Client client(coordinator);
-  pb::ListJobsResponse resp;
-  auto ctx = client.Context();
-  const grpc::Status s = client.stub().ListJobs(ctx.get(), pb::ListJobsRequest(), &resp);
-  if (!s.ok()) return client.Error(s);
-  if (resp.jobs_size() == 0) {
+  auto resp = Client(coordinator).Call(&Stub::ListJobs, pb::ListJobsRequest());
+  if (!resp.ok()) return resp.status();
+  if (resp->jobs_size() == 0) {
     out << "no jobs (weirctl submit JOB.yaml adds one)\n";
     return Status::Ok();
   }
   Table table({"NAME", "STATE", "PARTITIONS", "SUBMITTED", "VIEW", "TOPIC"});
-  for (const pb::JobInfo& job : resp.jobs()) {
+  for (const pb::JobInfo& job : resp->jobs()) {
     table.Add({job.spec().name(), StateName(job.state()), PartitionsCell(job),
                FormatRfc3339Millis(job.submitted_at_ms()), job.spec().view(), job.spec().source().kafka().topic()});
   }
@@ -228,13 +233,10 @@ Status JobList(const std::string& coordinator, std::ostream& out) {
 
 Status JobStatus(const std::string& coordinator, const std::string& name, bool json, std::ostream& out) {
   Client client(coordinator);
-  pb::GetJobRequest req;
-  req.set_name(name);
-  pb::GetJobResponse resp;
-  auto ctx = client.Context();
-  const grpc::Status s = client.stub().GetJob(ctx.get(), req, &resp);
-  if (!s.ok()) return client.Error(s);
-  const pb::JobInfo& job = resp.job();
+  std::string reason;
+  auto found = GetJobInfo(client, name, &reason);
+  if (!found.ok()) return found.status();
+  const pb::JobInfo& job = *found;
   if (json) {
     google::protobuf::util::JsonPrintOptions options;
     options.always_print_primitive_fields = true;
@@ -249,7 +251,6 @@ Status JobStatus(const std::string& coordinator, const std::string& name, bool j
 
   std::string partitions = std::to_string(job.partitions_size());
   if (job.partitions_size() == 0 && job.state() == pb::JOB_STATE_RUNNING) {
-    const std::string reason = PendingReason(*ctx);
     partitions = "pending" + (reason.empty() ? "" : " (" + reason + ")");
   }
   Table header({"job:", job.spec().name()});
@@ -275,30 +276,24 @@ Status JobStatus(const std::string& coordinator, const std::string& name, bool j
 }
 
 Status JobCancel(const std::string& coordinator, const std::string& name, std::ostream& out) {
-  Client client(coordinator);
   pb::CancelJobRequest req;
   req.set_name(name);
-  pb::CancelJobResponse resp;
-  auto ctx = client.Context();
-  const grpc::Status s = client.stub().CancelJob(ctx.get(), req, &resp);
-  if (!s.ok()) return client.Error(s);
-  out << "cancelled " << resp.job().spec().name() << "\n";
+  auto resp = Client(coordinator).Call(&Stub::CancelJob, req);
+  if (!resp.ok()) return resp.status();
+  out << "cancelled " << resp->job().spec().name() << "\n";
   return Status::Ok();
 }
 
 Status WorkerList(const std::string& coordinator, std::ostream& out) {
-  Client client(coordinator);
-  pb::ListWorkersResponse resp;
-  auto ctx = client.Context();
-  const grpc::Status s = client.stub().ListWorkers(ctx.get(), pb::ListWorkersRequest(), &resp);
-  if (!s.ok()) return client.Error(s);
-  if (resp.workers_size() == 0) {
+  auto resp = Client(coordinator).Call(&Stub::ListWorkers, pb::ListWorkersRequest());
+  if (!resp.ok()) return resp.status();
+  if (resp->workers_size() == 0) {
     out << "no workers registered\n";
     return Status::Ok();
   }
   const int64_t now = WallClockMs();
   Table table({"ID", "ALIVE", "LAST-HEARTBEAT", "PARTITIONS"});
-  for (const pb::WorkerInfo& w : resp.workers()) {
+  for (const pb::WorkerInfo& w : resp->workers()) {
     std::string parts = std::to_string(w.assignments_size());
     if (w.assignments_size() > 0) {
       parts += " (";
@@ -318,11 +313,9 @@ Status JobCheckpoint(const std::string& coordinator, const std::string& name, bo
   Client client(coordinator);
   pb::TriggerCheckpointRequest req;
   req.set_name(name);
-  pb::TriggerCheckpointResponse resp;
-  auto ctx = client.Context();
-  const grpc::Status s = client.stub().TriggerCheckpoint(ctx.get(), req, &resp);
-  if (!s.ok()) return client.Error(s);
-  const uint64_t id = resp.checkpoint();
+  auto resp = client.Call(&Stub::TriggerCheckpoint, req);
+  if (!resp.ok()) return resp.status();
+  const uint64_t id = resp->checkpoint();
   out << "checkpoint " << id << " of " << name << " triggered" << std::endl;
   if (!wait) return Status::Ok();
 

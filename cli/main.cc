@@ -140,7 +140,9 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;  // --help is a success; any other parse error is bad usage
   }
 
-  auto fail = [](const char* command, const weir::Status& s) {
+  // The exit code for a command's result, after printing its error if any.
+  auto finish = [](const char* command, const weir::Status& s) {
+    if (s.ok()) return 0;
     std::cerr << "weirctl " << command << ": " << s.message() << "\n";
     return ExitCodeFor(s);
   };
@@ -150,63 +152,40 @@ int main(int argc, char** argv) {
       std::cout << "not submitted: " << s.message() << "\n";
       return 0;
     }
-    if (!s.ok()) return fail("submit", s);
-    return 0;
+    return finish("submit", s);
   }
-  if (list_cmd->parsed()) {
-    if (auto s = weir::cli::JobList(coordinator, std::cout); !s.ok()) return fail("list", s);
-    return 0;
-  }
+  if (list_cmd->parsed()) return finish("list", weir::cli::JobList(coordinator, std::cout));
   if (status_cmd->parsed()) {
-    if (auto s = weir::cli::JobStatus(coordinator, status_name, status_json, std::cout); !s.ok()) {
-      return fail("status", s);
-    }
-    return 0;
+    return finish("status", weir::cli::JobStatus(coordinator, status_name, status_json, std::cout));
   }
-  if (cancel_cmd->parsed()) {
-    if (auto s = weir::cli::JobCancel(coordinator, cancel_name, std::cout); !s.ok()) return fail("cancel", s);
-    return 0;
-  }
-  if (workers_cmd->parsed()) {
-    if (auto s = weir::cli::WorkerList(coordinator, std::cout); !s.ok()) return fail("workers", s);
-    return 0;
-  }
+  if (cancel_cmd->parsed()) return finish("cancel", weir::cli::JobCancel(coordinator, cancel_name, std::cout));
+  if (workers_cmd->parsed()) return finish("workers", weir::cli::WorkerList(coordinator, std::cout));
   if (checkpoint_cmd->parsed()) {
-    if (auto s = weir::cli::JobCheckpoint(coordinator, checkpoint_name, checkpoint_wait, std::cout); !s.ok()) {
-      return fail("checkpoint", s);
-    }
-    return 0;
+    return finish("checkpoint", weir::cli::JobCheckpoint(coordinator, checkpoint_name, checkpoint_wait, std::cout));
   }
   if (checkpoints_cmd->parsed()) {
-    if (auto s = weir::cli::JobCheckpoints(coordinator, checkpoints_name, std::cout); !s.ok()) {
-      return fail("checkpoints", s);
-    }
-    return 0;
+    return finish("checkpoints", weir::cli::JobCheckpoints(coordinator, checkpoints_name, std::cout));
   }
   if (get_cmd->parsed()) {
     get.store = store;
-    if (auto s = weir::cli::FeaturesGet(get, std::cout); !s.ok()) return fail("features get", s);
-    return 0;
+    return finish("features get", weir::cli::FeaturesGet(get, std::cout));
   }
   if (export_cmd->parsed()) {
     auto rows = weir::cli::FeaturesExport(store, export_view, export_output, std::cout);
-    if (!rows.ok()) return fail("features export", rows.status());
+    if (!rows.ok()) return finish("features export", rows.status());
     std::cerr << "features export: " << *rows << " rows\n";
     return 0;
   }
   if (import_cmd->parsed()) {
     import.store = store;
     auto rows = weir::cli::FeaturesImport(import);
-    if (!rows.ok()) return fail("features import", rows.status());
+    if (!rows.ok()) return finish("features import", rows.status());
     std::cerr << "features import: " << *rows << " rows\n";
     return 0;
   }
   if (cmd->parsed()) {
     auto result = weir::cli::RunReplay(replay, std::cerr);
-    if (!result.ok()) {
-      std::cerr << "weirctl replay: " << result.status().message() << "\n";
-      return ExitCodeFor(result.status());
-    }
+    if (!result.ok()) return finish("replay", result.status());
     if (!quiet) PrintSummary(*result);
   }
   return 0;
