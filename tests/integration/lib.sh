@@ -47,3 +47,22 @@ stop_gracefully() {
   done
   fail "$name did not stop within 10s of SIGTERM"
 }
+
+# http_get HOST:PORT PATH: the whole HTTP/1.0 response (bash's /dev/tcp; no curl needed).
+http_get() {
+  exec 3<>"/dev/tcp/${1%:*}/${1##*:}"
+  printf 'GET %s HTTP/1.0\r\nHost: test\r\n\r\n' "$2" >&3
+  timeout 10 cat <&3
+  exec 3<&-
+}
+
+# http_body HOST:PORT PATH: the response's body only.
+http_body() { http_get "$1" "$2" | sed '1,/^\r$/d'; }
+
+# expect_exit CODE OUTFILE COMMAND...: runs it (output to OUTFILE), requires that exit code.
+expect_exit() {
+  local want=$1 out=$2 code=0
+  shift 2
+  "$@" > "$out" 2>&1 || code=$?
+  [ $code -eq "$want" ] || fail "$* exited $code, want $want: $(cat "$out")"
+}

@@ -23,15 +23,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib.sh"
 command -v kcat >/dev/null || fail "kcat is not installed (scripts/setup.sh installs it)"
 
-# http_get HOST:PORT PATH: the response body (bash's /dev/tcp; no curl needed).
-http_get() {
-  local host=${1%:*} port=${1##*:}
-  exec 3<>"/dev/tcp/$host/$port"
-  printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$2" "$1" >&3
-  sed '1,/^\r$/d' <&3
-  exec 3<&-
-}
-
 "$devkafka" --port 0 --brokers 3 --topic events:4 > "$tmp/devkafka.out" 2> "$tmp/devkafka.log" &
 track $!
 bootstrap=$(wait_for_line "$tmp/devkafka.out" "weir-devkafka bootstrap " $!)
@@ -135,7 +126,7 @@ for _ in $(seq 40); do  # lag is reported with heartbeats
 done
 [ $ok -eq 1 ] || fail "lag did not reach 0 on all 4 partitions: $(cat "$tmp/status.json")"
 metrics=""
-for w in w1 w2; do metrics+=$(http_get "${worker_metrics[$w]}" /metrics); done
+for w in w1 w2; do metrics+=$(http_body "${worker_metrics[$w]}" /metrics); done
 for series in weir_worker_records_in_total weir_worker_rows_out_total weir_worker_watermark_ms \
   weir_worker_consumer_lag; do
   [ "$(grep -c "^$series{job=\"interop\",partition=" <<< "$metrics")" -eq 4 ] ||
@@ -143,7 +134,7 @@ for series in weir_worker_records_in_total weir_worker_rows_out_total weir_worke
 done
 grep -q '^weir_worker_dead_letters_total{job="interop",partition="[0-3]",reason="decode"} 1' <<< "$metrics" ||
   fail "no decode dead letter in the metrics"
-[ "$(http_get "${worker_metrics[w1]}" /readyz)" = "ready" ] || fail "w1 is not ready"
+[ "$(http_body "${worker_metrics[w1]}" /readyz)" = "ready" ] || fail "w1 is not ready"
 
 # ---- Bad records: the dead-letter topic ----
 ok=0

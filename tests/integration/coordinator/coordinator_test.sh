@@ -24,22 +24,6 @@ start_coordinator() {
   metrics=$(wait_for_line "$tmp/coordinator.out" "weir-coordinator metrics on " $pid)
 }
 
-# http_get HOST:PORT PATH: the whole HTTP/1.0 response.
-http_get() {
-  exec 3<>"/dev/tcp/${1%:*}/${1##*:}"
-  printf 'GET %s HTTP/1.0\r\nHost: test\r\n\r\n' "$2" >&3
-  timeout 10 cat <&3
-  exec 3<&-
-}
-
-# expect_exit CODE OUTFILE COMMAND...: runs it, requires that exit code.
-expect_exit() {
-  local want=$1 out=$2 code=0
-  shift 2
-  "$@" > "$out" 2>&1 || code=$?
-  [ $code -eq "$want" ] || fail "$* exited $code, want $want: $(cat "$out")"
-}
-
 "$devkafka" --port 0 --topic events:4 > "$tmp/devkafka.out" 2> "$tmp/devkafka.log" &
 kafka_pid=$!
 track $kafka_pid

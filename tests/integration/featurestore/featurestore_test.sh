@@ -20,14 +20,6 @@ start_store() {
   metrics=$(wait_for_line "$tmp/store.out" "weir-featurestore metrics on " $pid)
 }
 
-# http_get HOST:PORT PATH: the whole HTTP/1.0 response.
-http_get() {
-  exec 3<>"/dev/tcp/${1%:*}/${1##*:}"
-  printf 'GET %s HTTP/1.0\r\nHost: test\r\n\r\n' "$2" >&3
-  timeout 10 cat <&3
-  exec 3<&-
-}
-
 start_store
 export WEIR_STORE=$store
 
