@@ -6,106 +6,88 @@
 
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <set>
 
 #include "common/checkpoint_paths.h"
 #include "common/durable_file.h"
-#include "common/job_spec.h"
-#include "coordinator/coordinator.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/coordinator/coordinator_fixture.h"
 
 namespace fs = std::filesystem;
 namespace pb = weir::v1;
-using weir::Result;
 using weir::StatusCode;
 using weir::coordinator::CommittedCheckpoint;
-using weir::coordinator::Coordinator;
-using weir::coordinator::CoordinatorOptions;
-using weir::coordinator::PartitionDiscovery;
+using weir::coordinator::testing::CoordinatorTest;
 using weir::testing::TempDir;
 
 namespace {
 
-class FakeDiscovery : public PartitionDiscovery {
- public:
-  Result<int32_t> PartitionCount(const std::string&, const std::string& topic) override {
-    if (!reachable) return weir::Unavailable("brokers unreachable");
-    auto it = topics.find(topic);
-    if (it == topics.end()) return weir::NotFound("topic \"" + topic + "\" does not exist");
-    return it->second;
-  }
-  std::map<std::string, int32_t> topics{{"events", 2}, {"four", 4}, {"one", 1}};
-  bool reachable = true;
-};
+// A coordinator whose jobs checkpoint to a temp dir, on topics "events" (2
+// partitions), "four" and "one". Workers time out after an hour: these tests
+// advance time in large steps without heartbeats, and failure detection is
+// tested elsewhere.
+struct CheckpointTest : CoordinatorTest {
+  CheckpointTest() : CoordinatorTest({{"events", 2}, {"four", 4}, {"one", 1}}, {.worker_timeout_ms = 3'600'000}) {}
 
-// A coordinator's data directory and a checkpoint storage directory.
-struct Dirs {
-  TempDir data{"weir-coord-data"};
-  TempDir storage{"weir-coord-chk"};
+  // The checkpoint storage directory.
   std::string root() const { return storage.path.string(); }
+
+  // A spec of job `name` that checkpoints to root() every `interval`.
+  pb::JobSpec Spec(const std::string& name, const std::string& topic = "events",
+                   const std::string& interval = "10s") const {
+    return weir::coordinator::testing::Spec(name, topic,
+                                            "interval: " + interval + ", storage: \"file://" + root() + "\"");
+  }
+
+  // A heartbeat status acknowledging `checkpoint` for one partition, as a worker
+  // sends it once the snapshot file is durable: the file is written too.
+  pb::PartitionStatus Ack(const std::string& job, int32_t partition, uint64_t epoch, uint64_t checkpoint,
+                          int64_t next_offset = 100, int64_t bytes = 1000) const {
+    pb::PartitionStatus s;
+    s.set_job(job);
+    s.set_partition(partition);
+    s.set_epoch(epoch);
+    s.set_offset(next_offset);
+    pb::SnapshotRef* ref = s.mutable_snapshot();
+    ref->set_checkpoint(checkpoint);
+    ref->set_epoch(epoch);
+    ref->set_path(weir::SnapshotPath(root(), job, checkpoint, partition, epoch));
+    ref->set_next_offset(next_offset);
+    ref->set_bytes(bytes);
+    fs::create_directories(fs::path(ref->path()).parent_path());
+    std::ofstream(ref->path()) << "snapshot";
+    return s;
+  }
+
+  // A worker's handoff snapshot of one partition (LeaveWorker), its file written.
+  pb::PartitionStatus Handoff(const std::string& job, int32_t partition, uint64_t epoch, int64_t next_offset) const {
+    pb::PartitionStatus s;
+    s.set_job(job);
+    s.set_partition(partition);
+    s.set_epoch(epoch);
+    pb::SnapshotRef* ref = s.mutable_snapshot();
+    ref->set_checkpoint(0);
+    ref->set_epoch(epoch);
+    ref->set_path(weir::HandoffPath(root(), job, partition, epoch));
+    ref->set_next_offset(next_offset);
+    ref->set_bytes(10);
+    fs::create_directories(fs::path(ref->path()).parent_path());
+    std::ofstream(ref->path()) << "handoff";
+    return s;
+  }
+
+  // Commits checkpoint `id` of a 2-partition job owned by w1 under epoch 1.
+  void CommitTwoPartitions(const std::string& job, uint64_t id, int64_t now_ms) {
+    auto triggered = c->TriggerCheckpoint(job, now_ms);
+    REQUIRE(triggered.ok());
+    REQUIRE(triggered->value() == id);
+    const int64_t offset = static_cast<int64_t>(id) * 100;
+    REQUIRE(c->Heartbeat("w1", {Ack(job, 0, 1, id, offset), Ack(job, 1, 1, id, offset + 1)}, now_ms + 5).ok());
+    REQUIRE(c->GetJob(job)->latest_checkpoint() == id);
+  }
+
+  TempDir storage{"weir-coord-chk"};
 };
-
-pb::JobSpec Spec(const Dirs& dirs, const std::string& name, const std::string& topic = "events",
-                 const std::string& interval = "10s") {
-  auto spec =
-      weir::ParseJobSpecYaml("name: " + name + "\nsource: { kafka: { brokers: \"127.0.0.1:9092\", topic: " + topic +
-                             " } }\nkey: k\nevent_time: { field: ts }\nview: v\n"
-                             "sink: { feature_store: \"127.0.0.1:7070\" }\n"
-                             "features:\n  - { name: n, agg: count, window: { tumbling: 1m } }\n"
-                             "checkpoint: { interval: " +
-                             interval + ", storage: \"file://" + dirs.root() + "\" }\n");
-  REQUIRE(spec.ok());
-  return *spec;
-}
-
-// Workers time out after an hour: these tests advance time in large steps
-// without heartbeats, and failure detection is tested elsewhere.
-std::unique_ptr<Coordinator> Open(const Dirs& dirs, FakeDiscovery* discovery, int64_t now_ms = 0) {
-  CoordinatorOptions options;
-  options.worker_timeout_ms = 3'600'000;
-  auto c = Coordinator::Open(dirs.data.path.string(), discovery, options, now_ms);
-  REQUIRE(c.ok());
-  return std::move(*c);
-}
-
-// A heartbeat status acknowledging `checkpoint` for one partition, as a worker
-// sends it once the snapshot file is durable: the file is written too.
-pb::PartitionStatus Ack(const Dirs& dirs, const std::string& job, int32_t partition, uint64_t epoch,
-                        uint64_t checkpoint, int64_t next_offset = 100, int64_t bytes = 1000) {
-  pb::PartitionStatus s;
-  s.set_job(job);
-  s.set_partition(partition);
-  s.set_epoch(epoch);
-  s.set_offset(next_offset);
-  pb::SnapshotRef* ref = s.mutable_snapshot();
-  ref->set_checkpoint(checkpoint);
-  ref->set_epoch(epoch);
-  ref->set_path(weir::SnapshotPath(dirs.root(), job, checkpoint, partition, epoch));
-  ref->set_next_offset(next_offset);
-  ref->set_bytes(bytes);
-  fs::create_directories(fs::path(ref->path()).parent_path());
-  std::ofstream(ref->path()) << "snapshot";
-  return s;
-}
-
-// A worker's handoff snapshot of one partition (LeaveWorker), its file written.
-pb::PartitionStatus Handoff(const Dirs& dirs, const std::string& job, int32_t partition, uint64_t epoch,
-                            int64_t next_offset) {
-  pb::PartitionStatus s;
-  s.set_job(job);
-  s.set_partition(partition);
-  s.set_epoch(epoch);
-  pb::SnapshotRef* ref = s.mutable_snapshot();
-  ref->set_checkpoint(0);
-  ref->set_epoch(epoch);
-  ref->set_path(weir::HandoffPath(dirs.root(), job, partition, epoch));
-  ref->set_next_offset(next_offset);
-  ref->set_bytes(10);
-  fs::create_directories(fs::path(ref->path()).parent_path());
-  std::ofstream(ref->path()) << "handoff";
-  return s;
-}
 
 // (job, checkpoint) triggers a heartbeat reply carries.
 std::set<std::pair<std::string, uint64_t>> Triggers(const pb::HeartbeatResponse& r) {
@@ -134,25 +116,12 @@ std::set<uint64_t> CommittedIds(const pb::JobInfo& job) {
   return ids;
 }
 
-// Commits checkpoint `id` of a 2-partition job owned by w1 under epoch 1.
-void CommitTwoPartitions(const Dirs& dirs, Coordinator& c, const std::string& job, uint64_t id, int64_t now_ms) {
-  auto triggered = c.TriggerCheckpoint(job, now_ms);
-  REQUIRE(triggered.ok());
-  REQUIRE(triggered->value() == id);
-  const int64_t offset = static_cast<int64_t>(id) * 100;
-  REQUIRE(c.Heartbeat("w1", {Ack(dirs, job, 0, 1, id, offset), Ack(dirs, job, 1, 1, id, offset + 1)}, now_ms + 5).ok());
-  REQUIRE(c.GetJob(job)->latest_checkpoint() == id);
-}
-
 }  // namespace
 
-TEST_CASE("a checkpoint is triggered every interval once every partition has a live owner",
-          "[coordinator][checkpoint]") {
-  Dirs dirs;
-  FakeDiscovery discovery;
-  auto c = Open(dirs, &discovery);
-  REQUIRE(c->SubmitJob(Spec(dirs, "a"), 0).ok());
-  REQUIRE(c->SubmitJob(Spec(dirs, "b", "one"), 0).ok());
+TEST_CASE_METHOD(CheckpointTest, "a checkpoint is triggered every interval once every partition has a live owner",
+                 "[coordinator][checkpoint]") {
+  REQUIRE(c->SubmitJob(Spec("a"), 0).ok());
+  REQUIRE(c->SubmitJob(Spec("b", "one"), 0).ok());
 
   c->Tick(10000);  // due, but nobody owns the partitions
   CHECK(c->GetJob("a")->pending_checkpoint() == 0);
@@ -174,8 +143,8 @@ TEST_CASE("a checkpoint is triggered every interval once every partition has a l
   CHECK(Triggers(*hb2) == std::set<std::pair<std::string, uint64_t>>{{"a", 1}});
 
   // Acknowledged: the next one is due one interval after the last trigger, not before.
-  REQUIRE(c->Heartbeat("w1", {Ack(dirs, "a", 0, 1, 1)}, 11000).ok());
-  REQUIRE(c->Heartbeat("w2", {Ack(dirs, "a", 1, 2, 1)}, 11000).ok());
+  REQUIRE(c->Heartbeat("w1", {Ack("a", 0, 1, 1)}, 11000).ok());
+  REQUIRE(c->Heartbeat("w2", {Ack("a", 1, 2, 1)}, 11000).ok());
   CHECK(c->GetJob("a")->latest_checkpoint() == 1);
   CHECK(c->GetJob("a")->pending_checkpoint() == 0);
   c->Tick(19999);
@@ -185,13 +154,10 @@ TEST_CASE("a checkpoint is triggered every interval once every partition has a l
   CHECK(c->GetJob("b")->pending_checkpoint() == 1);  // b's first is still waiting: no second one
 }
 
-TEST_CASE("the last acknowledgement commits: _metadata, latest, restore points, stale acks are ignored",
-          "[coordinator][checkpoint]") {
-  Dirs dirs;
-  FakeDiscovery discovery;
-  auto c = Open(dirs, &discovery);
-  REQUIRE(c->SubmitJob(Spec(dirs, "a"), 0).ok());
-  REQUIRE(c->RegisterWorker("w1", "", 0).ok());
+TEST_CASE_METHOD(CheckpointTest,
+                 "the last acknowledgement commits: _metadata, latest, restore points, stale acks are ignored",
+                 "[coordinator][checkpoint]") {
+  RunJobOnW1(Spec("a"));
   auto id = c->TriggerCheckpoint("a", 1000);
   REQUIRE(id.ok());
   CHECK(id->value() == 1);
@@ -199,19 +165,19 @@ TEST_CASE("the last acknowledgement commits: _metadata, latest, restore points, 
   // w2 joins: partition 1 moves to it under epoch 2. w1's acknowledgement of it, at epoch 1, does not count.
   REQUIRE(c->RegisterWorker("w2", "", 1100).ok());
   REQUIRE(c->GetJob("a")->partitions(1).epoch() == 2);
-  REQUIRE(c->Heartbeat("w1", {Ack(dirs, "a", 0, 1, 1, 500, 300), Ack(dirs, "a", 1, 1, 1, 999)}, 1200).ok());
+  REQUIRE(c->Heartbeat("w1", {Ack("a", 0, 1, 1, 500, 300), Ack("a", 1, 1, 1, 999)}, 1200).ok());
   CHECK(c->GetJob("a")->pending_checkpoint() == 1);
   // Nor does one of another checkpoint, one from a worker that does not own it, or one without a file.
-  REQUIRE(c->Heartbeat("w2", {Ack(dirs, "a", 1, 2, 7)}, 1300).ok());
-  REQUIRE(c->Heartbeat("w1", {Ack(dirs, "a", 1, 2, 1)}, 1300).ok());
-  pb::PartitionStatus no_path = Ack(dirs, "a", 1, 2, 1);
+  REQUIRE(c->Heartbeat("w2", {Ack("a", 1, 2, 7)}, 1300).ok());
+  REQUIRE(c->Heartbeat("w1", {Ack("a", 1, 2, 1)}, 1300).ok());
+  pb::PartitionStatus no_path = Ack("a", 1, 2, 1);
   no_path.mutable_snapshot()->clear_path();
   REQUIRE(c->Heartbeat("w2", {no_path}, 1300).ok());
   CHECK(c->GetJob("a")->pending_checkpoint() == 1);
   CHECK(c->GetJob("a")->latest_checkpoint() == 0);
 
   // The owner's acknowledgement at its epoch completes it; the same reply no longer carries the trigger.
-  auto hb = c->Heartbeat("w2", {Ack(dirs, "a", 1, 2, 1, 700, 200)}, 1400);
+  auto hb = c->Heartbeat("w2", {Ack("a", 1, 2, 1, 700, 200)}, 1400);
   REQUIRE(hb.ok());
   CHECK(hb->checkpoints_size() == 0);
   const pb::Assignment* a1 = Find(*hb, "a", 1);
@@ -234,7 +200,7 @@ TEST_CASE("the last acknowledgement commits: _metadata, latest, restore points, 
   CHECK(info.partitions(0).epoch() == 1);
   CHECK(info.partitions(1).next_offset() == 700);
   CHECK(info.partitions(1).epoch() == 2);
-  CHECK(info.partitions(1).path() == weir::SnapshotPath(dirs.root(), "a", 1, 1, 2));
+  CHECK(info.partitions(1).path() == weir::SnapshotPath(root(), "a", 1, 1, 2));
   CHECK(c->Stats().checkpoints_committed == 1);
   // The metrics see the commit once, with its duration and size.
   const std::vector<CommittedCheckpoint> commits = c->Stats().recent_commits;
@@ -246,7 +212,7 @@ TEST_CASE("the last acknowledgement commits: _metadata, latest, restore points, 
   CHECK(commits[0].bytes == 500);
 
   // The commit's _metadata is the CheckpointInfo, durable in the checkpoint's directory.
-  auto bytes = weir::ReadWholeFile(weir::CheckpointMetadataPath(dirs.root(), "a", 1));
+  auto bytes = weir::ReadWholeFile(weir::CheckpointMetadataPath(root(), "a", 1));
   REQUIRE(bytes.ok());
   pb::CheckpointInfo parsed;
   REQUIRE(parsed.ParseFromString(*bytes));
@@ -261,51 +227,44 @@ TEST_CASE("the last acknowledgement commits: _metadata, latest, restore points, 
   CHECK(RestorePoints(*a0) == std::vector<std::pair<uint64_t, int64_t>>{{1, 500}});
 }
 
-TEST_CASE("an acknowledgement from the owner under an older epoch is ignored", "[coordinator][checkpoint]") {
-  Dirs dirs;
-  FakeDiscovery discovery;
-  auto c = Open(dirs, &discovery);
-  REQUIRE(c->SubmitJob(Spec(dirs, "a", "one"), 0).ok());
-  REQUIRE(c->RegisterWorker("w1", "", 0).ok());
+TEST_CASE_METHOD(CheckpointTest, "an acknowledgement from the owner under an older epoch is ignored",
+                 "[coordinator][checkpoint]") {
+  RunJobOnW1(Spec("a", "one"));
   REQUIRE(c->TriggerCheckpoint("a", 100)->value() == 1);
   // w1 leaves and comes back: it owns the partition again, under epoch 2.
   REQUIRE(c->LeaveWorker("w1", {}, 200).ok());
   REQUIRE(c->RegisterWorker("w1", "", 300).ok());
   REQUIRE(c->GetJob("a")->partitions(0).epoch() == 2);
-  REQUIRE(c->Heartbeat("w1", {Ack(dirs, "a", 0, 1, 1)}, 400).ok());
+  REQUIRE(c->Heartbeat("w1", {Ack("a", 0, 1, 1)}, 400).ok());
   CHECK(c->GetJob("a")->latest_checkpoint() == 0);
-  REQUIRE(c->Heartbeat("w1", {Ack(dirs, "a", 0, 2, 1)}, 500).ok());
+  REQUIRE(c->Heartbeat("w1", {Ack("a", 0, 2, 1)}, 500).ok());
   CHECK(c->GetJob("a")->latest_checkpoint() == 1);
   CHECK(c->GetJob("a")->checkpoints(0).partitions(0).epoch() == 2);
 }
 
-TEST_CASE("only the last 3 checkpoints are kept, older and abandoned directories are deleted",
-          "[coordinator][checkpoint]") {
-  Dirs dirs;
-  FakeDiscovery discovery;
-  auto c = Open(dirs, &discovery);
-  REQUIRE(c->SubmitJob(Spec(dirs, "a"), 0).ok());
-  REQUIRE(c->RegisterWorker("w1", "", 0).ok());
-  for (uint64_t id = 1; id <= 3; ++id) CommitTwoPartitions(dirs, *c, "a", id, static_cast<int64_t>(id) * 1000);
+TEST_CASE_METHOD(CheckpointTest, "only the last 3 checkpoints are kept, older and abandoned directories are deleted",
+                 "[coordinator][checkpoint]") {
+  RunJobOnW1(Spec("a"));
+  for (uint64_t id = 1; id <= 3; ++id) CommitTwoPartitions("a", id, static_cast<int64_t>(id) * 1000);
   CHECK(CommittedIds(*c->GetJob("a")) == std::set<uint64_t>{1, 2, 3});
-  CHECK(fs::exists(weir::CheckpointDir(dirs.root(), "a", 1)));
+  CHECK(fs::exists(weir::CheckpointDir(root(), "a", 1)));
 
-  CommitTwoPartitions(dirs, *c, "a", 4, 4000);
+  CommitTwoPartitions("a", 4, 4000);
   CHECK(CommittedIds(*c->GetJob("a")) == std::set<uint64_t>{2, 3, 4});
-  CHECK_FALSE(fs::exists(weir::CheckpointDir(dirs.root(), "a", 1)));
-  CHECK(fs::exists(weir::CheckpointMetadataPath(dirs.root(), "a", 2)));
+  CHECK_FALSE(fs::exists(weir::CheckpointDir(root(), "a", 1)));
+  CHECK(fs::exists(weir::CheckpointMetadataPath(root(), "a", 2)));
 
   // Checkpoint 5 is abandoned with one partition written; 6 commits and its sweep removes 5's directory.
   REQUIRE(c->TriggerCheckpoint("a", 5000).ok());
-  REQUIRE(c->Heartbeat("w1", {Ack(dirs, "a", 0, 1, 5)}, 5001).ok());
+  REQUIRE(c->Heartbeat("w1", {Ack("a", 0, 1, 5)}, 5001).ok());
   c->Tick(35001);
   REQUIRE(c->GetJob("a")->pending_checkpoint() == 0);
-  CHECK(fs::exists(weir::CheckpointDir(dirs.root(), "a", 5)));
-  CommitTwoPartitions(dirs, *c, "a", 6, 36000);
+  CHECK(fs::exists(weir::CheckpointDir(root(), "a", 5)));
+  CommitTwoPartitions("a", 6, 36000);
   CHECK(CommittedIds(*c->GetJob("a")) == std::set<uint64_t>{3, 4, 6});
-  CHECK_FALSE(fs::exists(weir::CheckpointDir(dirs.root(), "a", 2)));
-  CHECK_FALSE(fs::exists(weir::CheckpointDir(dirs.root(), "a", 5)));
-  for (uint64_t id : {3, 4, 6}) CHECK(fs::exists(weir::SnapshotPath(dirs.root(), "a", id, 1, 1)));
+  CHECK_FALSE(fs::exists(weir::CheckpointDir(root(), "a", 2)));
+  CHECK_FALSE(fs::exists(weir::CheckpointDir(root(), "a", 5)));
+  for (uint64_t id : {3, 4, 6}) CHECK(fs::exists(weir::SnapshotPath(root(), "a", id, 1, 1)));
 
   // The job's checkpoints in order, oldest first, with the restore points newest first.
   auto job = c->GetJob("a");
@@ -318,18 +277,15 @@ TEST_CASE("only the last 3 checkpoints are kept, older and abandoned directories
   CHECK(RestorePoints(*a1) == std::vector<std::pair<uint64_t, int64_t>>{{6, 601}, {4, 401}, {3, 301}});
 }
 
-TEST_CASE("a checkpoint not acknowledged in time is abandoned and the next one gets a higher id",
-          "[coordinator][checkpoint]") {
-  Dirs dirs;
-  FakeDiscovery discovery;
-  auto c = Open(dirs, &discovery);
+TEST_CASE_METHOD(CheckpointTest, "a checkpoint not acknowledged in time is abandoned and the next one gets a higher id",
+                 "[coordinator][checkpoint]") {
   REQUIRE(c->RegisterWorker("w1", "", 0).ok());
 
   SECTION("timeout 30 s for intervals up to 10 s") {
-    REQUIRE(c->SubmitJob(Spec(dirs, "a"), 0).ok());
+    REQUIRE(c->SubmitJob(Spec("a"), 0).ok());
     for (int64_t t = 0; t <= 10000; t += 250) c->Tick(t);
     REQUIRE(c->GetJob("a")->pending_checkpoint() == 1);
-    REQUIRE(c->Heartbeat("w1", {Ack(dirs, "a", 0, 1, 1)}, 10100).ok());
+    REQUIRE(c->Heartbeat("w1", {Ack("a", 0, 1, 1)}, 10100).ok());
     c->Tick(40000);  // exactly the timeout after the trigger: still waiting
     CHECK(c->GetJob("a")->pending_checkpoint() == 1);
     c->Tick(40001);
@@ -338,7 +294,7 @@ TEST_CASE("a checkpoint not acknowledged in time is abandoned and the next one g
     CHECK(c->Stats().checkpoints_pending == 0);
 
     // A late acknowledgement of the abandoned checkpoint commits nothing.
-    REQUIRE(c->Heartbeat("w1", {Ack(dirs, "a", 0, 1, 1), Ack(dirs, "a", 1, 1, 1)}, 40100).ok());
+    REQUIRE(c->Heartbeat("w1", {Ack("a", 0, 1, 1), Ack("a", 1, 1, 1)}, 40100).ok());
     CHECK(c->GetJob("a")->latest_checkpoint() == 0);
     CHECK(c->Heartbeat("w1", {}, 40200)->checkpoints_size() == 0);
 
@@ -347,11 +303,11 @@ TEST_CASE("a checkpoint not acknowledged in time is abandoned and the next one g
     CHECK(c->GetJob("a")->pending_checkpoint() == 0);
     c->Tick(50001);
     CHECK(c->GetJob("a")->pending_checkpoint() == 2);
-    REQUIRE(c->Heartbeat("w1", {Ack(dirs, "a", 0, 1, 2), Ack(dirs, "a", 1, 1, 2)}, 50100).ok());
+    REQUIRE(c->Heartbeat("w1", {Ack("a", 0, 1, 2), Ack("a", 1, 1, 2)}, 50100).ok());
     CHECK(c->GetJob("a")->latest_checkpoint() == 2);
   }
   SECTION("3 intervals for longer intervals") {
-    REQUIRE(c->SubmitJob(Spec(dirs, "a", "events", "20s"), 0).ok());
+    REQUIRE(c->SubmitJob(Spec("a", "events", "20s"), 0).ok());
     c->Tick(20000);
     REQUIRE(c->GetJob("a")->pending_checkpoint() == 1);
     c->Tick(80000);
@@ -362,18 +318,14 @@ TEST_CASE("a checkpoint not acknowledged in time is abandoned and the next one g
   }
 }
 
-TEST_CASE("a commit that cannot write its _metadata is abandoned and retried after the interval",
-          "[coordinator][checkpoint]") {
-  Dirs dirs;
-  FakeDiscovery discovery;
-  auto c = Open(dirs, &discovery);
-  REQUIRE(c->SubmitJob(Spec(dirs, "a", "one"), 0).ok());
-  REQUIRE(c->RegisterWorker("w1", "", 0).ok());
+TEST_CASE_METHOD(CheckpointTest, "a commit that cannot write its _metadata is abandoned and retried after the interval",
+                 "[coordinator][checkpoint]") {
+  RunJobOnW1(Spec("a", "one"));
   REQUIRE(c->TriggerCheckpoint("a", 100).ok());
-  pb::PartitionStatus ack = Ack(dirs, "a", 0, 1, 1);
+  pb::PartitionStatus ack = Ack("a", 0, 1, 1);
   // A file where the checkpoint's directory belongs: its _metadata cannot be written.
-  fs::remove_all(weir::CheckpointDir(dirs.root(), "a", 1));
-  std::ofstream(weir::CheckpointDir(dirs.root(), "a", 1)) << "in the way";
+  fs::remove_all(weir::CheckpointDir(root(), "a", 1));
+  std::ofstream(weir::CheckpointDir(root(), "a", 1)) << "in the way";
   REQUIRE(c->Heartbeat("w1", {ack}, 200).ok());
   auto job = c->GetJob("a");
   CHECK(job->latest_checkpoint() == 0);
@@ -386,15 +338,11 @@ TEST_CASE("a commit that cannot write its _metadata is abandoned and retried aft
   CHECK(c->GetJob("a")->pending_checkpoint() == 2);
 }
 
-TEST_CASE("restore_from lists the handoff first, then committed checkpoints newest first",
-          "[coordinator][checkpoint]") {
-  Dirs dirs;
-  FakeDiscovery discovery;
-  auto c = Open(dirs, &discovery);
-  REQUIRE(c->SubmitJob(Spec(dirs, "a"), 0).ok());
-  REQUIRE(c->RegisterWorker("w1", "", 0).ok());
-  CommitTwoPartitions(dirs, *c, "a", 1, 1000);
-  CommitTwoPartitions(dirs, *c, "a", 2, 2000);
+TEST_CASE_METHOD(CheckpointTest, "restore_from lists the handoff first, then committed checkpoints newest first",
+                 "[coordinator][checkpoint]") {
+  RunJobOnW1(Spec("a"));
+  CommitTwoPartitions("a", 1, 1000);
+  CommitTwoPartitions("a", 2, 2000);
   REQUIRE(c->RegisterWorker("w2", "", 2500).ok());  // takes partition 1 (epoch 2), restoring checkpoint 2
   auto hb2 = c->Heartbeat("w2", {}, 2600);
   REQUIRE(hb2.ok());
@@ -405,7 +353,7 @@ TEST_CASE("restore_from lists the handoff first, then committed checkpoints newe
   CHECK(RestorePoints(*moved) == std::vector<std::pair<uint64_t, int64_t>>{{2, 201}, {1, 101}});
 
   // w1 leaves with a handoff of partition 0 at offset 250: w2 takes it and restores that first.
-  const pb::PartitionStatus handoff = Handoff(dirs, "a", 0, 1, 250);
+  const pb::PartitionStatus handoff = Handoff("a", 0, 1, 250);
   REQUIRE(c->LeaveWorker("w1", {handoff}, 3000).ok());
   hb2 = c->Heartbeat("w2", {}, 3100);
   REQUIRE(hb2.ok());
@@ -421,7 +369,7 @@ TEST_CASE("restore_from lists the handoff first, then committed checkpoints newe
 
   // The next commit supersedes the handoff: it is dropped, and its file deleted.
   REQUIRE(c->TriggerCheckpoint("a", 4000).ok());
-  REQUIRE(c->Heartbeat("w2", {Ack(dirs, "a", 0, 2, 3, 260), Ack(dirs, "a", 1, 2, 3, 301)}, 4100).ok());
+  REQUIRE(c->Heartbeat("w2", {Ack("a", 0, 2, 3, 260), Ack("a", 1, 2, 3, 301)}, 4100).ok());
   hb2 = c->Heartbeat("w2", {}, 4200);
   a0 = Find(*hb2, "a", 0);
   REQUIRE(a0 != nullptr);
@@ -430,20 +378,15 @@ TEST_CASE("restore_from lists the handoff first, then committed checkpoints newe
   CHECK_FALSE(fs::exists(handoff.snapshot().path()));
 }
 
-TEST_CASE("a leaving worker's handoffs are recorded and its partitions move at once under higher epochs",
-          "[coordinator][checkpoint]") {
-  Dirs dirs;
-  FakeDiscovery discovery;
-  auto c = Open(dirs, &discovery);
-  REQUIRE(c->SubmitJob(Spec(dirs, "a", "four"), 0).ok());
-  REQUIRE(c->RegisterWorker("w1", "", 0).ok());
+TEST_CASE_METHOD(CheckpointTest,
+                 "a leaving worker's handoffs are recorded and its partitions move at once under higher epochs",
+                 "[coordinator][checkpoint]") {
+  RunJobOnW1(Spec("a", "four"));
   REQUIRE(c->RegisterWorker("w2", "", 0).ok());  // w1: 0, 1 (epoch 1); w2: 2, 3 (epoch 2)
   const auto moves = c->Stats().partition_moves;
 
   // Partition 1's handoff names an old epoch and partition 2 is not w1's: both ignored.
-  REQUIRE(c->LeaveWorker(
-               "w1", {Handoff(dirs, "a", 0, 1, 40), Handoff(dirs, "a", 1, 0, 41), Handoff(dirs, "a", 2, 2, 42)}, 100)
-              .ok());
+  REQUIRE(c->LeaveWorker("w1", {Handoff("a", 0, 1, 40), Handoff("a", 1, 0, 41), Handoff("a", 2, 2, 42)}, 100).ok());
   auto job = c->GetJob("a");
   REQUIRE(job.ok());
   for (const auto& p : job->partitions()) CHECK(p.owner() == "w2");  // no tick, no timeout needed
@@ -464,14 +407,14 @@ TEST_CASE("a leaving worker's handoffs are recorded and its partitions move at o
   // The departed worker is unknown now; leaving again, or an unknown worker leaving, is harmless.
   CHECK(c->Heartbeat("w1", {}, 300).status().code() == StatusCode::kNotFound);
   CHECK(c->LeaveWorker("w1", {}, 300).ok());
-  CHECK(c->LeaveWorker("nobody", {Handoff(dirs, "a", 3, 2, 99)}, 300).ok());
+  CHECK(c->LeaveWorker("nobody", {Handoff("a", 3, 2, 99)}, 300).ok());
   hb = c->Heartbeat("w2", {}, 400);
   CHECK(Find(*hb, "a", 3)->restore_from_size() == 0);
 
   // w2 leaves too with partition 0's newer handoff: it replaces w1's (whose file goes).
-  const pb::PartitionStatus newer = Handoff(dirs, "a", 0, 2, 80);
+  const pb::PartitionStatus newer = Handoff("a", 0, 2, 80);
   REQUIRE(c->LeaveWorker("w2", {newer}, 500).ok());
-  CHECK_FALSE(fs::exists(weir::HandoffPath(dirs.root(), "a", 0, 1)));
+  CHECK_FALSE(fs::exists(weir::HandoffPath(root(), "a", 0, 1)));
   REQUIRE(c->RegisterWorker("w3", "", 600).ok());
   hb = c->Heartbeat("w3", {}, 700);
   REQUIRE(hb.ok());
@@ -480,23 +423,19 @@ TEST_CASE("a leaving worker's handoffs are recorded and its partitions move at o
   CHECK(RestorePoints(*Find(*hb, "a", 0)) == std::vector<std::pair<uint64_t, int64_t>>{{0, 80}});
 }
 
-TEST_CASE("a restarted coordinator keeps committed checkpoints and handoffs and never reuses an id",
-          "[coordinator][checkpoint]") {
-  Dirs dirs;
-  FakeDiscovery discovery;
-  {
-    auto c = Open(dirs, &discovery);
-    REQUIRE(c->SubmitJob(Spec(dirs, "a"), 0).ok());
-    REQUIRE(c->RegisterWorker("w1", "", 0).ok());
-    REQUIRE(c->RegisterWorker("w2", "", 0).ok());  // w1: 0 (epoch 1); w2: 1 (epoch 2)
-    REQUIRE(c->TriggerCheckpoint("a", 1000).ok());
-    REQUIRE(c->Heartbeat("w1", {Ack(dirs, "a", 0, 1, 1, 10)}, 1100).ok());
-    REQUIRE(c->Heartbeat("w2", {Ack(dirs, "a", 1, 2, 1, 11)}, 1100).ok());
-    REQUIRE(c->GetJob("a")->latest_checkpoint() == 1);
-    REQUIRE(c->TriggerCheckpoint("a", 2000)->value() == 2);  // pending when the coordinator stops
-    REQUIRE(c->LeaveWorker("w2", {Handoff(dirs, "a", 1, 2, 15)}, 2100).ok());
-  }
-  auto c = Open(dirs, &discovery, 10000);
+TEST_CASE_METHOD(CheckpointTest,
+                 "a restarted coordinator keeps committed checkpoints and handoffs and never reuses an id",
+                 "[coordinator][checkpoint]") {
+  RunJobOnW1(Spec("a"));
+  REQUIRE(c->RegisterWorker("w2", "", 0).ok());  // w1: 0 (epoch 1); w2: 1 (epoch 2)
+  REQUIRE(c->TriggerCheckpoint("a", 1000).ok());
+  REQUIRE(c->Heartbeat("w1", {Ack("a", 0, 1, 1, 10)}, 1100).ok());
+  REQUIRE(c->Heartbeat("w2", {Ack("a", 1, 2, 1, 11)}, 1100).ok());
+  REQUIRE(c->GetJob("a")->latest_checkpoint() == 1);
+  REQUIRE(c->TriggerCheckpoint("a", 2000)->value() == 2);  // pending when the coordinator stops
+  REQUIRE(c->LeaveWorker("w2", {Handoff("a", 1, 2, 15)}, 2100).ok());
+
+  Restart(10000);
   auto job = c->GetJob("a");
   REQUIRE(job.ok());
   CHECK(job->latest_checkpoint() == 1);
@@ -519,15 +458,13 @@ TEST_CASE("a restarted coordinator keeps committed checkpoints and handoffs and 
   CHECK(c->TriggerCheckpoint("a", 20001)->value() == 3);
 }
 
-TEST_CASE("TriggerCheckpoint: unknown, not running or unassigned jobs are refused, a pending one is returned",
-          "[coordinator][checkpoint]") {
-  Dirs dirs;
-  FakeDiscovery discovery;
-  auto c = Open(dirs, &discovery);
+TEST_CASE_METHOD(CheckpointTest,
+                 "TriggerCheckpoint: unknown, not running or unassigned jobs are refused, a pending one is returned",
+                 "[coordinator][checkpoint]") {
   CHECK(c->TriggerCheckpoint("nope", 0).status().code() == StatusCode::kNotFound);
 
   discovery.reachable = false;
-  REQUIRE(c->SubmitJob(Spec(dirs, "a"), 0).ok());
+  REQUIRE(c->SubmitJob(Spec("a"), 0).ok());
   auto unknown = c->TriggerCheckpoint("a", 0);
   CHECK(unknown.status().code() == StatusCode::kFailedPrecondition);
   CHECK_THAT(unknown.status().message(), Catch::Contains("no known partitions"));
@@ -555,26 +492,23 @@ TEST_CASE("TriggerCheckpoint: unknown, not running or unassigned jobs are refuse
   CHECK(c->Stats().checkpoints_pending == 0);
 }
 
-TEST_CASE("a resubmitted cancelled job does not restore the old job's snapshots, ids and epochs keep rising",
-          "[coordinator][checkpoint]") {
-  Dirs dirs;
-  FakeDiscovery discovery;
-  auto c = Open(dirs, &discovery);
-  REQUIRE(c->SubmitJob(Spec(dirs, "a"), 0).ok());
-  REQUIRE(c->RegisterWorker("w1", "", 0).ok());
-  CommitTwoPartitions(dirs, *c, "a", 1, 1000);
+TEST_CASE_METHOD(CheckpointTest,
+                 "a resubmitted cancelled job does not restore the old job's snapshots, ids and epochs keep rising",
+                 "[coordinator][checkpoint]") {
+  RunJobOnW1(Spec("a"));
+  CommitTwoPartitions("a", 1, 1000);
   REQUIRE(c->TriggerCheckpoint("a", 2000)->value() == 2);
   REQUIRE(c->CancelJob("a").ok());
   auto cancelled = c->GetJob("a");
   CHECK(cancelled->latest_checkpoint() == 1);  // still listed
   CHECK(cancelled->checkpoints_size() == 1);
 
-  auto resubmitted = c->SubmitJob(Spec(dirs, "a"), 3000);
+  auto resubmitted = c->SubmitJob(Spec("a"), 3000);
   REQUIRE(resubmitted.ok());
   CHECK(resubmitted->latest_checkpoint() == 0);
   CHECK(resubmitted->checkpoints_size() == 0);
   CHECK(resubmitted->pending_checkpoint() == 0);
-  CHECK_FALSE(fs::exists(weir::CheckpointDir(dirs.root(), "a", 1)));
+  CHECK_FALSE(fs::exists(weir::CheckpointDir(root(), "a", 1)));
   auto hb = c->Heartbeat("w1", {}, 3100);
   REQUIRE(hb.ok());
   REQUIRE(hb->assignments_size() == 2);

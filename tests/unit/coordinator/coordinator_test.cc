@@ -5,52 +5,20 @@
 #include <map>
 #include <set>
 
-#include "common/job_spec.h"
 #include "common/types.h"
-#include "coordinator/coordinator.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/coordinator/coordinator_fixture.h"
 
 namespace pb = weir::v1;
-using weir::Result;
 using weir::StatusCode;
-using weir::coordinator::Coordinator;
 using weir::coordinator::CoordinatorOptions;
-using weir::coordinator::PartitionDiscovery;
+using weir::coordinator::testing::CoordinatorTest;
+using weir::coordinator::testing::FakeDiscovery;
+using weir::coordinator::testing::OpenCoordinator;
+using weir::coordinator::testing::Spec;
 using weir::testing::TempDir;
 
 namespace {
-
-// Topics and their partition counts; an unknown topic fails like a missing one.
-class FakeDiscovery : public PartitionDiscovery {
- public:
-  Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic) override {
-    ++calls;
-    if (!reachable) return weir::Unavailable("brokers " + brokers + " unreachable");
-    auto it = topics.find(topic);
-    if (it == topics.end()) return weir::NotFound("topic \"" + topic + "\" does not exist");
-    return it->second;
-  }
-
-  std::map<std::string, int32_t> topics;
-  bool reachable = true;
-  int calls = 0;
-};
-
-pb::JobSpec Spec(const std::string& name, const std::string& topic = "events") {
-  auto spec =
-      weir::ParseJobSpecYaml("name: " + name + "\nsource: { kafka: { brokers: \"127.0.0.1:9092\", topic: " + topic +
-                             " } }\nkey: k\n"
-                             "event_time: { field: ts }\nview: v\nsink: { feature_store: \"127.0.0.1:7070\" }\n"
-                             "features:\n  - { name: n, agg: count, window: { tumbling: 1m } }\n");
-  REQUIRE(spec.ok());
-  return *spec;
-}
-
-std::unique_ptr<Coordinator> Open(const TempDir& dir, FakeDiscovery* discovery, int64_t now_ms = 0) {
-  auto c = Coordinator::Open(dir.path.string(), discovery, CoordinatorOptions{}, now_ms);
-  REQUIRE(c.ok());
-  return std::move(*c);
-}
 
 // partition -> (owner, epoch) of a job.
 std::map<int32_t, std::pair<std::string, uint64_t>> Owners(const pb::JobInfo& job) {
@@ -82,11 +50,9 @@ pb::PartitionStatus Report(const std::string& job, int32_t partition, uint64_t e
 
 }  // namespace
 
-TEST_CASE("a submitted job is validated, stored and gets its partition count", "[coordinator]") {
-  TempDir dir;
-  FakeDiscovery discovery;
+TEST_CASE_METHOD(CoordinatorTest, "a submitted job is validated, stored and gets its partition count",
+                 "[coordinator]") {
   discovery.topics["events"] = 4;
-  auto c = Open(dir, &discovery);
 
   auto job = c->SubmitJob(Spec("a"), 1000);
   REQUIRE(job.ok());
@@ -126,12 +92,10 @@ TEST_CASE("a submitted job is validated, stored and gets its partition count", "
   CHECK(c->CancelJob("nope").status().code() == StatusCode::kNotFound);
 }
 
-TEST_CASE("a registered worker gets every partition, heartbeats return assignments and specs", "[coordinator]") {
-  TempDir dir;
-  FakeDiscovery discovery;
+TEST_CASE_METHOD(CoordinatorTest, "a registered worker gets every partition, heartbeats return assignments and specs",
+                 "[coordinator]") {
   discovery.topics["events"] = 3;
   discovery.topics["clicks"] = 1;
-  auto c = Open(dir, &discovery);
   REQUIRE(c->SubmitJob(Spec("a"), 100).ok());
 
   CHECK(c->RegisterWorker("", "x", 200).status().code() == StatusCode::kInvalidArgument);
@@ -175,13 +139,10 @@ TEST_CASE("a registered worker gets every partition, heartbeats return assignmen
   CHECK(workers[0].assignments_size() == 4);
 }
 
-TEST_CASE("a second worker takes half, a dead worker's partitions move with higher epochs", "[coordinator]") {
-  TempDir dir;
-  FakeDiscovery discovery;
+TEST_CASE_METHOD(CoordinatorTest, "a second worker takes half, a dead worker's partitions move with higher epochs",
+                 "[coordinator]") {
   discovery.topics["events"] = 4;
-  auto c = Open(dir, &discovery);
-  REQUIRE(c->SubmitJob(Spec("a"), 0).ok());
-  REQUIRE(c->RegisterWorker("w1", "", 0).ok());
+  RunJobOnW1(Spec("a"));
   REQUIRE(c->RegisterWorker("w2", "", 10).ok());
   auto owners = Owners(*c->GetJob("a"));
   // Sticky and balanced: w1 keeps 0 and 1 (epoch 1); 2 and 3 move to w2 (epoch 2).
@@ -228,25 +189,20 @@ TEST_CASE("a long-dead worker is forgotten", "[coordinator]") {
   FakeDiscovery discovery;
   CoordinatorOptions options;
   options.dead_worker_retention_ms = 10000;
-  auto c = Coordinator::Open(dir.path.string(), &discovery, options, 0);
-  REQUIRE(c.ok());
-  REQUIRE((*c)->RegisterWorker("w1", "", 0).ok());
-  (*c)->Tick(3001);
-  CHECK((*c)->ListWorkers(3001).size() == 1);
-  (*c)->Tick(13001);
-  CHECK((*c)->ListWorkers(13001).size() == 1);
-  (*c)->Tick(13002);
-  CHECK((*c)->ListWorkers(13002).empty());
-  CHECK((*c)->Heartbeat("w1", {}, 13003).status().code() == StatusCode::kNotFound);
+  auto c = OpenCoordinator(dir.path, &discovery, 0, options);
+  REQUIRE(c->RegisterWorker("w1", "", 0).ok());
+  c->Tick(3001);
+  CHECK(c->ListWorkers(3001).size() == 1);
+  c->Tick(13001);
+  CHECK(c->ListWorkers(13001).size() == 1);
+  c->Tick(13002);
+  CHECK(c->ListWorkers(13002).empty());
+  CHECK(c->Heartbeat("w1", {}, 13003).status().code() == StatusCode::kNotFound);
 }
 
-TEST_CASE("cancel takes a job's partitions from their owners", "[coordinator]") {
-  TempDir dir;
-  FakeDiscovery discovery;
+TEST_CASE_METHOD(CoordinatorTest, "cancel takes a job's partitions from their owners", "[coordinator]") {
   discovery.topics["events"] = 2;
-  auto c = Open(dir, &discovery);
-  REQUIRE(c->SubmitJob(Spec("a"), 0).ok());
-  REQUIRE(c->RegisterWorker("w1", "", 0).ok());
+  RunJobOnW1(Spec("a"));
   REQUIRE(c->Heartbeat("w1", {}, 100)->assignments_size() == 2);
 
   auto cancelled = c->CancelJob("a");
@@ -267,13 +223,9 @@ TEST_CASE("cancel takes a job's partitions from their owners", "[coordinator]") 
         std::set<std::tuple<std::string, int32_t, uint64_t>>{{"a", 0, 2}, {"a", 1, 2}});
 }
 
-TEST_CASE("status merges the owner's reports and ignores stale epochs", "[coordinator]") {
-  TempDir dir;
-  FakeDiscovery discovery;
+TEST_CASE_METHOD(CoordinatorTest, "status merges the owner's reports and ignores stale epochs", "[coordinator]") {
   discovery.topics["events"] = 2;
-  auto c = Open(dir, &discovery);
-  REQUIRE(c->SubmitJob(Spec("a"), 0).ok());
-  REQUIRE(c->RegisterWorker("w1", "", 0).ok());
+  RunJobOnW1(Spec("a"));
   REQUIRE(c->Heartbeat("w1", {Report("a", 0, 1, 100), Report("a", 1, 1, 200)}, 100).ok());
 
   auto job = c->GetJob("a");
@@ -314,11 +266,9 @@ TEST_CASE("status merges the owner's reports and ignores stale epochs", "[coordi
   CHECK(c->ListJobs().size() == 1);
 }
 
-TEST_CASE("failed discovery keeps the job, says why, and is retried on ticks", "[coordinator]") {
-  TempDir dir;
-  FakeDiscovery discovery;
+TEST_CASE_METHOD(CoordinatorTest, "failed discovery keeps the job, says why, and is retried on ticks",
+                 "[coordinator]") {
   discovery.reachable = false;
-  auto c = Open(dir, &discovery);
   REQUIRE(c->RegisterWorker("w1", "", 0).ok());
 
   auto job = c->SubmitJob(Spec("a"), 0);
@@ -350,25 +300,21 @@ TEST_CASE("failed discovery keeps the job, says why, and is retried on ticks", "
   CHECK(discovery.calls == 3);  // known now: never asked again
 }
 
-TEST_CASE("a restarted coordinator keeps jobs and epochs, returning workers keep their partitions", "[coordinator]") {
-  TempDir dir;
-  FakeDiscovery discovery;
+TEST_CASE_METHOD(CoordinatorTest,
+                 "a restarted coordinator keeps jobs and epochs, returning workers keep their partitions",
+                 "[coordinator]") {
   discovery.topics["events"] = 4;
-  {
-    auto c = Open(dir, &discovery);
-    REQUIRE(c->SubmitJob(Spec("a"), 0).ok());
-    REQUIRE(c->RegisterWorker("w1", "", 0).ok());
-    REQUIRE(c->RegisterWorker("w2", "", 0).ok());
-    discovery.reachable = false;
-    REQUIRE(c->SubmitJob(Spec("b", "other"), 0).ok());
-    REQUIRE(c->SubmitJob(Spec("c"), 0).ok());
-    REQUIRE(c->CancelJob("c").ok());
-  }
+  RunJobOnW1(Spec("a"));
+  REQUIRE(c->RegisterWorker("w2", "", 0).ok());
+  discovery.reachable = false;
+  REQUIRE(c->SubmitJob(Spec("b", "other"), 0).ok());
+  REQUIRE(c->SubmitJob(Spec("c"), 0).ok());
+  REQUIRE(c->CancelJob("c").ok());
   discovery.reachable = true;
   discovery.topics["other"] = 1;
   discovery.calls = 0;
 
-  auto c = Open(dir, &discovery, 10000);
+  Restart(10000);
   auto jobs = c->ListJobs();
   REQUIRE(jobs.size() == 3);
   CHECK(jobs[0].spec().name() == "a");
@@ -397,25 +343,19 @@ TEST_CASE("a restarted coordinator keeps jobs and epochs, returning workers keep
   CHECK(Owners(*c->GetJob("b")) == std::map<int32_t, std::pair<std::string, uint64_t>>{{0, {"w1", 1}}});
 }
 
-TEST_CASE("a fresh coordinator assigns at once: no grace period without stored owners", "[coordinator]") {
-  TempDir dir;
-  FakeDiscovery discovery;
+TEST_CASE_METHOD(CoordinatorTest, "a fresh coordinator assigns at once: no grace period without stored owners",
+                 "[coordinator]") {
   discovery.topics["events"] = 1;
-  {
-    auto c = Open(dir, &discovery);
-    REQUIRE(c->SubmitJob(Spec("a"), 0).ok());  // no worker: unassigned
-  }
-  auto c = Open(dir, &discovery, 5000);
+  REQUIRE(c->SubmitJob(Spec("a"), 0).ok());  // no worker: unassigned
+  Restart(5000);
   REQUIRE(c->RegisterWorker("w1", "", 5000).ok());
   CHECK(Owners(*c->GetJob("a")) == std::map<int32_t, std::pair<std::string, uint64_t>>{{0, {"w1", 1}}});
 }
 
-TEST_CASE("CheckWorkers never looks up partitions, RetryDiscovery does one due lookup, most overdue first",
-          "[coordinator]") {
-  TempDir dir;
-  FakeDiscovery discovery;
+TEST_CASE_METHOD(CoordinatorTest,
+                 "CheckWorkers never looks up partitions, RetryDiscovery does one due lookup, most overdue first",
+                 "[coordinator]") {
   discovery.reachable = false;
-  auto c = Open(dir, &discovery);
   REQUIRE(c->SubmitJob(Spec("a", "ta"), 0).ok());
   REQUIRE(c->SubmitJob(Spec("b", "tb"), 500).ok());
   REQUIRE(discovery.calls == 2);

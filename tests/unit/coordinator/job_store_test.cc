@@ -4,28 +4,16 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/job_spec.h"
 #include "coordinator/job_store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/coordinator/coordinator_fixture.h"
 
 namespace fs = std::filesystem;
 using weir::coordinator::Assignment;
 using weir::coordinator::JobStore;
 using weir::coordinator::PartitionOwner;
+using weir::coordinator::testing::Spec;
 using weir::testing::TempDir;
-
-namespace {
-
-weir::v1::JobSpec Spec(const std::string& name) {
-  auto spec = weir::ParseJobSpecYaml("name: " + name +
-                                     "\nsource: { kafka: { brokers: \"127.0.0.1:9092\", topic: t } }\nkey: k\n"
-                                     "event_time: { field: ts }\nview: v\nsink: { feature_store: \"127.0.0.1:7070\" }\n"
-                                     "features:\n  - { name: n, agg: count, window: { tumbling: 1m } }\n");
-  REQUIRE(spec.ok());
-  return *spec;
-}
-
-}  // namespace
 
 TEST_CASE("jobs and assignments survive a restart of the store", "[coordinator][jobstore]") {
   TempDir dir;

@@ -8,51 +8,37 @@
 #include <prometheus/text_serializer.h>
 
 #include <atomic>
+#include <functional>
 #include <sstream>
 #include <thread>
 
 #include "cli/jobs.h"
 #include "common/checkpoint_paths.h"
-#include "common/job_spec.h"
 #include "coordinator/coordinator_service.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/coordinator/coordinator_fixture.h"
 #include "weir/v1/services.grpc.pb.h"
 
 namespace pb = weir::v1;
-using weir::Result;
 using weir::coordinator::Coordinator;
 using weir::coordinator::CoordinatorMetrics;
-using weir::coordinator::CoordinatorOptions;
-using weir::coordinator::PartitionDiscovery;
+using weir::coordinator::testing::FakeDiscovery;
+using weir::coordinator::testing::OpenCoordinator;
 using weir::testing::TempDir;
 
 namespace {
 
-class FakeDiscovery : public PartitionDiscovery {
- public:
-  Result<int32_t> PartitionCount(const std::string&, const std::string& topic) override {
-    if (topic == "events") return 2;
-    return weir::NotFound("topic \"" + topic + "\" does not exist");
-  }
-};
-
-// `storage`: the checkpoint storage directory (default: the spec's default).
+// A spec of job `name` on `topic` that checkpoints to `storage` (default: the
+// spec's default storage).
 pb::JobSpec Spec(const std::string& name, const std::string& topic, const std::string& storage = "") {
-  auto spec =
-      weir::ParseJobSpecYaml("name: " + name + "\nsource: { kafka: { brokers: \"127.0.0.1:9092\", topic: " + topic +
-                             " } }\nkey: k\nevent_time: { field: ts }\nview: v\n"
-                             "sink: { feature_store: \"127.0.0.1:7070\" }\n"
-                             "features:\n  - { name: n, agg: count, window: { tumbling: 1m } }\n" +
-                             (storage.empty() ? "" : "checkpoint: { storage: \"file://" + storage + "\" }\n"));
-  REQUIRE(spec.ok());
-  return *spec;
+  return weir::coordinator::testing::Spec(name, topic, storage.empty() ? "" : "storage: \"file://" + storage + "\"");
 }
 
 // A coordinator behind both services, reached through an in-process channel,
 // on a clock the test sets.
 struct Fixture {
   TempDir dir;
-  FakeDiscovery discovery;
+  FakeDiscovery discovery{{{"events", 2}}};  // one topic, of 2 partitions
   std::unique_ptr<Coordinator> coordinator;
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<CoordinatorMetrics> metrics;
@@ -65,9 +51,7 @@ struct Fixture {
   std::string address;  // where weirctl reaches it
 
   Fixture() {
-    auto c = Coordinator::Open(dir.path.string(), &discovery, CoordinatorOptions{}, now_ms);
-    REQUIRE(c.ok());
-    coordinator = std::move(*c);
+    coordinator = OpenCoordinator(dir.path, &discovery, now_ms);
     metrics = std::make_unique<CoordinatorMetrics>(registry.get());
     services = weir::coordinator::MakeCoordinatorServices(coordinator.get(), metrics.get(), [this] { return now_ms; });
     grpc::ServerBuilder builder;
@@ -108,6 +92,23 @@ struct Fixture {
 
   TempDir storage{"weir-grpc-chk"};
 };
+
+// Runs `weirctl checkpoint --wait` of job a on a thread and calls `step`
+// every 10 ms (at most 2000 times) until the command returns; its status.
+weir::Status CheckpointAndWait(Fixture& f, std::ostream& out, const std::function<void()>& step) {
+  std::atomic<bool> done{false};
+  weir::Status result;
+  std::thread command([&] {
+    result = weir::cli::JobCheckpoint(f.address, "a", true, out, std::chrono::seconds(20));
+    done = true;
+  });
+  for (int i = 0; i < 2000 && !done; ++i) {
+    step();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  command.join();
+  return result;
+}
 
 }  // namespace
 
@@ -441,38 +442,22 @@ TEST_CASE("weirctl checkpoint triggers and checkpoints lists, status shows the l
 
   SECTION("--wait returns once the checkpoint is committed") {
     // Whichever id the command waits for, this loop acknowledges it.
-    std::atomic<bool> done{false};
     std::ostringstream waited;
-    weir::Status result;
-    std::thread command([&] {
-      result = weir::cli::JobCheckpoint(f.address, "a", true, waited, std::chrono::seconds(20));
-      done = true;
-    });
-    for (int i = 0; i < 2000 && !done; ++i) {
+    const weir::Status result = CheckpointAndWait(f, waited, [&] {
       if (uint64_t pending = f.coordinator->GetJob("a")->pending_checkpoint(); pending != 0) {
         f.AckAll("w1", "a", pending);
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    command.join();
+    });
     REQUIRE(result.ok());
     CHECK_THAT(waited.str(), Catch::Matches("checkpoint ([0-9]+) of a triggered\ncheckpoint \\1 of a committed\n"));
   }
   SECTION("--wait fails when the checkpoint is abandoned") {
-    std::atomic<bool> done{false};
     std::ostringstream waited;
-    weir::Status result;
-    std::thread command([&] {
-      result = weir::cli::JobCheckpoint(f.address, "a", true, waited, std::chrono::seconds(20));
-      done = true;
-    });
-    for (int i = 0; i < 2000 && !done; ++i) {
+    const weir::Status result = CheckpointAndWait(f, waited, [&] {
       f.now_ms += 31'000;  // past the timeout of whatever is pending
       REQUIRE(f.coordinator->Heartbeat("w1", {}, f.now_ms).ok());
       f.coordinator->Tick(f.now_ms);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    command.join();
+    });
     CHECK(result.code() == weir::StatusCode::kUnavailable);
     CHECK_THAT(result.message(), Catch::Contains("was abandoned"));
   }

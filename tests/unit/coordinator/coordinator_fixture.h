@@ -1,0 +1,95 @@
+// Fixtures shared by the coordinator's unit tests: a partition discovery the
+// test controls, job specs, and a coordinator on a temp dir whose time is
+// whatever the test passes. Used by weir_coordinator_tests, which builds
+// without gRPC: this header must not include gRPC.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "common/job_spec.h"
+#include "coordinator/coordinator.h"
+#include "tests/support/temp_dir.h"
+
+namespace weir::coordinator::testing {
+
+// Topics and their partition counts. A topic not listed fails like a missing
+// one; with `reachable` false every lookup fails like unreachable brokers.
+class FakeDiscovery : public PartitionDiscovery {
+ public:
+  FakeDiscovery() = default;
+  explicit FakeDiscovery(std::map<std::string, int32_t> topics) : topics(std::move(topics)) {}
+
+  Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic) override {
+    ++calls;
+    if (!reachable) return Unavailable("brokers " + brokers + " unreachable");
+    auto it = topics.find(topic);
+    if (it == topics.end()) return NotFound("topic \"" + topic + "\" does not exist");
+    return it->second;
+  }
+
+  std::map<std::string, int32_t> topics;
+  bool reachable = true;
+  int calls = 0;  // lookups so far
+};
+
+// A valid spec of job `name` reading `topic` at 127.0.0.1:9092, one count
+// feature into view `v`. `checkpoint`, when not empty, is the inside of its
+// `checkpoint: { ... }` section; without it the spec's defaults apply.
+inline v1::JobSpec Spec(const std::string& name, const std::string& topic = "events",
+                        const std::string& checkpoint = "") {
+  auto spec = ParseJobSpecYaml("name: " + name + "\nsource: { kafka: { brokers: \"127.0.0.1:9092\", topic: " + topic +
+                               " } }\nkey: k\nevent_time: { field: ts }\nview: v\n"
+                               "sink: { feature_store: \"127.0.0.1:7070\" }\n"
+                               "features:\n  - { name: n, agg: count, window: { tumbling: 1m } }\n" +
+                               (checkpoint.empty() ? "" : "checkpoint: { " + checkpoint + " }\n"));
+  REQUIRE(spec.ok());
+  return *spec;
+}
+
+// Opens a coordinator on `data_dir` at `now_ms`; fails the test if it cannot.
+inline std::unique_ptr<Coordinator> OpenCoordinator(const std::filesystem::path& data_dir,
+                                                    PartitionDiscovery* discovery, int64_t now_ms = 0,
+                                                    const CoordinatorOptions& options = {}) {
+  auto c = Coordinator::Open(data_dir.string(), discovery, options, now_ms);
+  REQUIRE(c.ok());
+  return std::move(*c);
+}
+
+// A coordinator over a FakeDiscovery with its data in a temp dir, opened at
+// t=0 when the fixture is made (TEST_CASE_METHOD). Opening looks up nothing,
+// so a test may still set `discovery.topics` before its first submit.
+struct CoordinatorTest {
+  explicit CoordinatorTest(std::map<std::string, int32_t> topics = {},
+                           const CoordinatorOptions& coordinator_options = {})
+      : discovery(std::move(topics)),
+        options(coordinator_options),
+        c(OpenCoordinator(data.path, &discovery, 0, options)) {}
+
+  // Stops the coordinator and opens a new one on the same data at `now_ms`,
+  // as a restart of the process does.
+  void Restart(int64_t now_ms) {
+    c.reset();
+    c = OpenCoordinator(data.path, &discovery, now_ms, options);
+  }
+
+  // Submits `spec` and registers worker w1, both at t=0: w1 owns every
+  // partition of the job.
+  void RunJobOnW1(const v1::JobSpec& spec) {
+    REQUIRE(c->SubmitJob(spec, 0).ok());
+    REQUIRE(c->RegisterWorker("w1", "", 0).ok());
+  }
+
+  weir::testing::TempDir data{"weir-coord-data"};
+  FakeDiscovery discovery;
+  CoordinatorOptions options;
+  std::unique_ptr<Coordinator> c;
+};
+
+}  // namespace weir::coordinator::testing
