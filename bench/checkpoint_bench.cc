@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "common/job_spec.h"
-#include "worker/engine/partition_engine.h"
+#include "engine/partition_engine.h"
+#include "spec/job_spec_yaml.h"
 #include "worker/snapshot_file.h"
 
 namespace {

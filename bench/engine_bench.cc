@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "common/job_spec.h"
-#include "worker/decode/record_decoder.h"
-#include "worker/engine/partition_engine.h"
+#include "decode/record_decoder.h"
+#include "engine/partition_engine.h"
+#include "spec/job_spec_yaml.h"
 
 namespace {
 

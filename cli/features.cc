@@ -9,8 +9,8 @@
 #include <grpcpp/grpcpp.h>
 #include <simdjson.h>
 
+#include "engine/row_format.h"
 #include "weir/v1/services.grpc.pb.h"
-#include "worker/engine/row_format.h"
 
 namespace weir::cli {
 namespace {
@@ -52,7 +52,7 @@ void AppendRow(std::string& out, const pb::FeatureRow& row) {
 
 std::chrono::system_clock::time_point Deadline() { return std::chrono::system_clock::now() + kRpcTimeout; }
 
-// Parses one row line of the DESIGN.md format.
+// Parses one row line of the feature-row format (docs/semantics.md).
 Status ParseRow(simdjson::dom::parser& parser, const std::string& line, pb::FeatureRow* row) {
   simdjson::dom::element doc;
   if (parser.parse(line).get(doc) != simdjson::SUCCESS || !doc.is_object()) {

@@ -1,5 +1,5 @@
 // `weirctl features ...`: reads from (and imports into) the feature store over
-// gRPC. Output is the DESIGN.md row format, one JSON object per line.
+// gRPC. Output is the feature-row format (docs/semantics.md), one JSON object per line.
 #pragma once
 
 #include <cstdint>

@@ -12,9 +12,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/clock.h"
-#include "common/job_spec.h"
 #include "common/rfc3339.h"
 #include "common/types.h"
+#include "spec/job_spec_yaml.h"
 #include "weir/v1/services.grpc.pb.h"
 
 namespace weir::cli {

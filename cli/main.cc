@@ -13,7 +13,7 @@
 #include "cli/features.h"
 #include "cli/jobs.h"
 #include "cli/replay.h"
-#include "worker/engine/event.h"
+#include "engine/event.h"
 
 namespace {
 

@@ -6,10 +6,10 @@
 #include <cstring>
 #include <ostream>
 
-#include "common/job_spec.h"
-#include "worker/decode/record_decoder.h"
-#include "worker/engine/partition_engine.h"
-#include "worker/engine/row_format.h"
+#include "decode/record_decoder.h"
+#include "engine/partition_engine.h"
+#include "engine/row_format.h"
+#include "spec/job_spec_yaml.h"
 
 namespace weir::cli {
 namespace {

@@ -1,6 +1,6 @@
 // `weirctl replay`: runs the engine over a JSON-lines file as one partition,
 // the same code path a worker runs online, and writes feature rows in the
-// DESIGN.md row format. Also the user's offline backfill.
+// feature-row format (docs/semantics.md). Also the user's offline backfill.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // The wall clock as the rest of Weir counts time: integer milliseconds since
-// the Unix epoch (DESIGN.md Section 3). Components that must be testable take
+// the Unix epoch (docs/semantics.md). Components that must be testable take
 // a clock argument instead of calling this directly.
 #pragma once
 

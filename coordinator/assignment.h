@@ -1,7 +1,7 @@
 // Partition assignment: spreads a job's partitions over the live workers,
 // balanced by count and sticky, so that a worker joining or leaving moves as
 // few partitions as it can. Every change of a partition's owner raises its
-// epoch (DESIGN.md Section 4, "Fencing").
+// epoch (docs/checkpoints.md, "Fencing").
 //
 // Pure function of its inputs: deterministic, no I/O, no clock.
 #pragma once

@@ -9,8 +9,8 @@
 
 #include "common/checkpoint_paths.h"
 #include "common/durable_file.h"
-#include "common/job_spec.h"
 #include "common/types.h"
+#include "spec/job_spec.h"
 
 namespace weir::coordinator {
 namespace {

@@ -2,11 +2,9 @@
 // durable JobStore, the registry of workers (with failure detection by
 // heartbeat timeout), each partition's last reported status, keeps every
 // running job's partitions assigned to the live workers
-// (coordinator/assignment.h), and coordinates checkpoints (DESIGN.md
-// Section 4): it triggers them every `checkpoint.interval`, collects the
-// partitions' acknowledgements from heartbeats, commits (the `_metadata`
-// file, then the JobStore) and prunes, and tells each new owner where to
-// restore from.
+// (coordinator/assignment.h), and coordinates checkpoints (docs/checkpoints.md): it triggers them every
+// `checkpoint.interval`, collects the partitions' acknowledgements from heartbeats, commits (the `_metadata` file, then
+// the JobStore) and prunes, and tells each new owner where to restore from.
 //
 // Time is an argument (`now_ms`, ms since the Unix epoch on the coordinator's
 // clock), so tests drive it; the daemon passes the wall clock. Partition
@@ -55,7 +53,7 @@ struct CoordinatorOptions {
   int64_t discovery_retry_ms = 2000;    // between discovery attempts of one job
   // A dead worker is listed (alive = false) this long, then forgotten.
   int64_t dead_worker_retention_ms = 10 * 60 * 1000;
-  // Committed checkpoints kept per job; older ones are deleted (DESIGN.md Section 4: 3).
+  // Committed checkpoints kept per job; older ones are deleted (docs/checkpoints.md: 3).
   size_t checkpoints_to_keep = 3;
   // A pending checkpoint not fully acknowledged within
   // max(checkpoint_timeout_intervals x interval, min_checkpoint_timeout_ms)

@@ -11,7 +11,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include "common/grpc/grpc_util.h"
+#include "daemon/grpc_util.h"
 #include "weir/v1/services.grpc.pb.h"
 
 namespace weir::coordinator {

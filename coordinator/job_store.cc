@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "common/durable_file.h"
-#include "common/job_spec.h"
+#include "spec/job_spec.h"
 
 namespace weir::coordinator {
 namespace {

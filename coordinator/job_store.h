@@ -1,5 +1,5 @@
 // JobStore: the coordinator's jobs and their partition assignments, kept
-// durable in its data directory (DESIGN.md Section 4: "a restarted
+// durable in its data directory (docs/checkpoints.md: "a restarted
 // coordinator carries on with the same jobs").
 //
 // Every change is written whole to `state.pb` the durable way: a temporary
@@ -9,7 +9,7 @@
 // Besides the jobs and assignments it keeps each job's checkpoint record:
 // the last checkpoint id handed out (ids are never reused, across restarts
 // too), the committed checkpoints (the newest few) and the handoff snapshots
-// of workers that left on SIGTERM (DESIGN.md Section 4).
+// of workers that left on SIGTERM (docs/checkpoints.md).
 //
 // Thread-safe: one mutex guards the state (gRPC handlers and the
 // coordinator's timers call in concurrently).

@@ -1,4 +1,4 @@
-// weir-coordinator: the coordinator daemon (DESIGN.md Sections 1, 4, 6).
+// weir-coordinator: the coordinator daemon (docs/architecture.md, 4, 6).
 // Serves JobService (weirctl) and ControlPlane (workers) over gRPC, keeps its
 // jobs, epochs and committed checkpoints in --data-dir, declares workers dead
 // after --worker-timeout without a heartbeat and moves their partitions, and
@@ -24,12 +24,12 @@
 #include <CLI/CLI.hpp>
 
 #include "common/clock.h"
-#include "common/daemon_flags.h"
-#include "common/http/http_status_server.h"
-#include "common/stop_signals.h"
 #include "coordinator/coordinator.h"
 #include "coordinator/coordinator_service.h"
 #include "coordinator/kafka_discovery.h"
+#include "daemon/daemon_flags.h"
+#include "daemon/http_status_server.h"
+#include "daemon/stop_signals.h"
 
 namespace {
 

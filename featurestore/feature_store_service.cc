@@ -8,7 +8,7 @@
 #include <prometheus/registry.h>
 
 #include "common/clock.h"
-#include "common/grpc/grpc_util.h"
+#include "daemon/grpc_util.h"
 #include "weir/v1/services.grpc.pb.h"
 
 namespace weir::featurestore {

@@ -1,4 +1,4 @@
-// weir-featurestore: the reference feature store (DESIGN.md Section 5).
+// weir-featurestore: the reference feature store (docs/architecture.md).
 // Serves FeatureSink (writes) and FeatureStore (online reads, export) over
 // gRPC, with rows in RocksDB under --data-dir. Stops cleanly on SIGTERM/SIGINT.
 #include <csignal>
@@ -11,9 +11,9 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include "common/daemon_flags.h"
-#include "common/http/http_status_server.h"
-#include "common/stop_signals.h"
+#include "daemon/daemon_flags.h"
+#include "daemon/http_status_server.h"
+#include "daemon/stop_signals.h"
 #include "featurestore/feature_store_service.h"
 
 int main(int argc, char** argv) {

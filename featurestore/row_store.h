@@ -1,11 +1,11 @@
-// RowStore: the feature store's storage (DESIGN.md Section 5) on RocksDB.
+// RowStore: the feature store's storage (docs/architecture.md) on RocksDB.
 //
 // Rows are kept under (view, key, feature, window_end, revision); writing a
 // row again with the same identity overwrites it with the same value, so
 // replayed batches are idempotent upserts. Writes carry a fencing triple (job,
 // partition, epoch): a batch whose epoch is lower than the highest seen for
 // its (job, partition) is rejected, so a zombie owner cannot write after its
-// partition moved (DESIGN.md Section 4).
+// partition moved (docs/checkpoints.md).
 //
 // Lifecycle: Open() a directory, use, destroy. Thread-safe: reads run
 // concurrently; writes are serialized by an internal mutex (the epoch check

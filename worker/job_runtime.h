@@ -7,8 +7,8 @@
 #include <string>
 
 #include "common/status.h"
+#include "engine/plan.h"
 #include "weir/v1/job.pb.h"
-#include "worker/engine/plan.h"
 
 namespace weir::worker {
 
@@ -18,13 +18,10 @@ struct JobRuntime {
   std::string dead_letter_topic;  // spec's, or "<job>.dlq"
   std::string sink_address;       // spec.sink.feature_store
   std::string checkpoint_root;    // the directory of spec.checkpoint.storage
-  // A hash of the serialized spec: a resubmitted job with a different spec
-  // restarts its partitions.
+  // SpecHash(spec) (spec/spec_hash.h): a resubmitted job with a different
+  // spec restarts its partitions.
   uint64_t spec_hash = 0;
 };
-
-// A hash of the serialized spec (JobRuntime::spec_hash).
-uint64_t SpecHash(const weir::v1::JobSpec& spec);
 
 // Compiles `spec` (validating it again: the coordinator's view of valid could
 // be older than this worker's).

@@ -1,5 +1,5 @@
 // weir-worker: consumes assigned Kafka partitions, runs the engine on them and
-// writes feature rows to the feature store (DESIGN.md Sections 1 and 4).
+// writes feature rows to the feature store (docs/architecture.md and docs/checkpoints.md).
 // Stops cleanly on SIGTERM/SIGINT.
 #include <unistd.h>
 
@@ -10,8 +10,8 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
-#include "common/daemon_flags.h"
-#include "common/stop_signals.h"
+#include "daemon/daemon_flags.h"
+#include "daemon/stop_signals.h"
 #include "worker/worker.h"
 
 namespace {

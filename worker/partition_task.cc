@@ -6,15 +6,10 @@
 
 #include "common/checkpoint_paths.h"
 #include "common/clock.h"
-#include "common/job_spec.h"
+#include "spec/job_spec.h"
+#include "spec/spec_hash.h"
 
 namespace weir::worker {
-uint64_t SpecHash(const weir::v1::JobSpec& spec) {
-  // JobSpec has no map fields, so its serialization is deterministic.
-  const std::string bytes = spec.SerializeAsString();
-  return XXH3_64bits(bytes.data(), bytes.size());
-}
-
 Result<std::shared_ptr<const JobRuntime>> MakeJobRuntime(const weir::v1::JobSpec& spec) {
   auto plan = engine::CompilePlan(spec);
   if (!plan.ok()) return plan.status();

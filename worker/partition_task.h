@@ -14,9 +14,9 @@
 #include <string_view>
 #include <vector>
 
+#include "decode/record_decoder.h"
+#include "engine/partition_engine.h"
 #include "weir/v1/services.pb.h"
-#include "worker/decode/record_decoder.h"
-#include "worker/engine/partition_engine.h"
 #include "worker/job_runtime.h"
 #include "worker/partition_counters.h"
 #include "worker/snapshot_file.h"

@@ -9,7 +9,7 @@
 #include <prometheus/histogram.h>
 #include <spdlog/spdlog.h>
 
-#include "common/grpc/grpc_util.h"
+#include "daemon/grpc_util.h"
 #include "weir/v1/services.grpc.pb.h"
 
 namespace weir::worker {

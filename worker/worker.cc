@@ -11,8 +11,9 @@
 #include <spdlog/spdlog.h>
 
 #include "common/clock.h"
-#include "common/grpc/grpc_util.h"
-#include "common/http/http_status_server.h"
+#include "daemon/grpc_util.h"
+#include "daemon/http_status_server.h"
+#include "spec/spec_hash.h"
 #include "weir/v1/services.grpc.pb.h"
 
 namespace weir::worker {

@@ -2,8 +2,8 @@
 
 #include <stdexcept>
 
-#include "common/job_spec.h"
-#include "worker/engine/row_format.h"
+#include "engine/row_format.h"
+#include "spec/job_spec_yaml.h"
 
 namespace weir::testing {
 

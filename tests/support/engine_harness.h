@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "worker/decode/record_decoder.h"
-#include "worker/engine/partition_engine.h"
+#include "decode/record_decoder.h"
+#include "engine/partition_engine.h"
 
 namespace weir::testing {
 

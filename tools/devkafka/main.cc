@@ -38,7 +38,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio.hpp>
 
-#include "common/stop_signals.h"
+#include "daemon/stop_signals.h"
 #include "tools/devkafka/kafka_rewrite.h"
 
 namespace {

@@ -1,7 +1,7 @@
 // weir-loadgen: produces JSON events into a Kafka topic at a target rate, for
 // demos, benchmarks and chaos runs. Records are keyed by their entity key, so
 // Kafka's default partitioner (murmur2) puts one key in one partition, as
-// Weir expects (DESIGN.md Section 3, "Keyed partition").
+// Weir expects (docs/semantics.md, "Keyed partition").
 //
 //   {"user_id":"u42","ts":1700000000123,"amount":12.5,"type":"click","merchant":"m7","seq":7}
 //

@@ -1,4 +1,4 @@
-// Checkpoint coordination (DESIGN.md Section 4): triggers, acknowledgements
+// Checkpoint coordination (docs/checkpoints.md): triggers, acknowledgements
 // from heartbeats, commits with their `_metadata`, pruning, abandonment,
 // restore points in assignments, handoffs of leaving workers, restarts.
 // A fake partition discovery, time driven by the test, storage in a temp dir.

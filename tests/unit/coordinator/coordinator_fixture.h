@@ -13,8 +13,8 @@
 #include <string>
 #include <utility>
 
-#include "common/job_spec.h"
 #include "coordinator/coordinator.h"
+#include "spec/job_spec_yaml.h"
 #include "tests/support/temp_dir.h"
 
 namespace weir::coordinator::testing {

@@ -1,4 +1,4 @@
-#include "worker/decode/record_decoder.h"
+#include "decode/record_decoder.h"
 
 #include <catch2/catch.hpp>
 

@@ -17,8 +17,8 @@
 #include <catch2/catch.hpp>
 
 #include "common/byte_codec.h"
-#include "worker/engine/ddsketch.h"
-#include "worker/engine/hll.h"
+#include "engine/ddsketch.h"
+#include "engine/hll.h"
 
 namespace weir::engine {
 namespace {

@@ -1,4 +1,4 @@
-// Window kinds, watermarks, firing and allowed lateness (DESIGN.md Section 3),
+// Window kinds, watermarks, firing and allowed lateness (docs/semantics.md),
 // asserted on the rows the engine emits.
 #include <catch2/catch.hpp>
 

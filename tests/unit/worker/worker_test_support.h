@@ -10,8 +10,8 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include "common/job_spec.h"
 #include "featurestore/feature_store_service.h"
+#include "spec/job_spec_yaml.h"
 #include "tests/support/temp_dir.h"
 #include "worker/job_runtime.h"
 

@@ -1,0 +1,149 @@
+#include "daemon/http_status_server.h"
+
+#include <thread>
+
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+#include <boost/asio.hpp>
+#include <boost/beast.hpp>
+
+namespace weir {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+// One connection: reads requests and answers them until the peer closes.
+// Owned by the shared_ptr its pending async operations hold.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready)
+      : stream_(std::move(socket)), registry_(std::move(registry)), ready_(std::move(ready)) {}
+
+  void Read() {
+    request_ = {};
+    stream_.expires_after(std::chrono::seconds(30));
+    http::async_read(stream_, buffer_, request_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (!ec) self->Answer();
+    });
+  }
+
+ private:
+  void Answer() {
+    response_ = {};
+    response_.version(request_.version());
+    response_.keep_alive(request_.keep_alive());
+    response_.set(http::field::server, "weir");
+    const std::string target(request_.target());
+    const std::string path = target.substr(0, target.find('?'));
+    if (request_.method() != http::verb::get && request_.method() != http::verb::head) {
+      Reply(http::status::method_not_allowed, "text/plain", "only GET and HEAD\n");
+    } else if (path == "/metrics") {
+      prometheus::TextSerializer serializer;
+      Reply(http::status::ok, "text/plain; version=0.0.4", serializer.Serialize(registry_->Collect()));
+    } else if (path == "/healthz") {
+      Reply(http::status::ok, "text/plain", "ok\n");
+    } else if (path == "/readyz") {
+      const bool ready = ready_();
+      Reply(ready ? http::status::ok : http::status::service_unavailable, "text/plain",
+            ready ? "ready\n" : "not ready\n");
+    } else {
+      Reply(http::status::not_found, "text/plain", "not found: try /metrics, /healthz or /readyz\n");
+    }
+    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      if (ec || !self->response_.keep_alive()) {
+        beast::error_code ignored;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        return;
+      }
+      self->Read();
+    });
+  }
+
+  void Reply(http::status status, const char* type, std::string body) {
+    response_.result(status);
+    response_.set(http::field::content_type, type);
+    response_.body() = std::move(body);
+    response_.prepare_payload();
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  http::request<http::string_body> request_;
+  http::response<http::string_body> response_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::function<bool()> ready_;
+};
+
+}  // namespace
+
+struct HttpStatusServer::Impl {
+  std::shared_ptr<prometheus::Registry> registry;
+  std::function<bool()> ready;
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  std::thread thread;  // runs `io`; joined by Stop()
+
+  void Accept() {
+    acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
+      if (ec) return;  // the acceptor was closed
+      std::make_shared<Session>(std::move(socket), registry, ready)->Read();
+      Accept();
+    });
+  }
+};
+
+HttpStatusServer::HttpStatusServer(std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->registry = std::move(registry);
+  impl_->ready = std::move(ready);
+}
+
+HttpStatusServer::~HttpStatusServer() { Stop(); }
+
+Status HttpStatusServer::Start(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return InvalidArgument("\"" + listen + "\" is not HOST:PORT");
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) return InvalidArgument("\"" + listen + "\": \"" + host + "\" is not an IP address");
+  int port = 0;
+  try {
+    port = std::stoi(listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    return InvalidArgument("\"" + listen + "\": the port is not a number");
+  }
+  if (port < 0 || port > 65535) return InvalidArgument("\"" + listen + "\": the port is out of range");
+  tcp::acceptor& acceptor = impl_->acceptor;
+  const tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Unavailable("cannot listen for HTTP on " + listen + ": " + ec.message());
+  impl_->Accept();
+  impl_->thread = std::thread([this] { impl_->io.run(); });
+  return Status::Ok();
+}
+
+std::string HttpStatusServer::address() const {
+  beast::error_code ec;
+  const tcp::endpoint ep = impl_->acceptor.local_endpoint(ec);
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+void HttpStatusServer::Stop() {
+  if (!impl_->thread.joinable()) return;
+  asio::post(impl_->io, [this] {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+    impl_->io.stop();
+  });
+  impl_->thread.join();
+}
+
+}  // namespace weir

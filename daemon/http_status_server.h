@@ -1,0 +1,43 @@
+// HttpStatusServer: a daemon's HTTP side (docs/operations.md): Prometheus
+// text from a prometheus-cpp registry at /metrics, liveness at /healthz and
+// readiness at /readyz. Boost.Beast on an Asio io_context of its own.
+//
+// Lifecycle: construct, Start() (binds, then serves on one thread it owns),
+// Stop() (or the destructor) closes the listener and joins the thread.
+// Thread-safe to call `ready` from the io thread: it must not block.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace prometheus {
+class Registry;
+}
+
+namespace weir {
+
+class HttpStatusServer {
+ public:
+  // `ready` answers /readyz (200 when true, 503 when false); it runs on the
+  // server's thread and must be quick and non-blocking.
+  HttpStatusServer(std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready);
+  ~HttpStatusServer();
+  HttpStatusServer(const HttpStatusServer&) = delete;
+  HttpStatusServer& operator=(const HttpStatusServer&) = delete;
+
+  // Listens on HOST:PORT (port 0 picks a free one). An error names the address.
+  Status Start(const std::string& listen);
+  // The bound address, HOST:PORT. REQUIRES: Start() succeeded.
+  std::string address() const;
+  // Stops serving; idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weir

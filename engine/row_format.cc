@@ -1,0 +1,91 @@
+#include "engine/row_format.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace weir::engine {
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[(c >> 4) & 0xf]);
+          out.push_back(kHex[c & 0xf]);
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+void AppendJsonNumber(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  char buf[32];
+  std::to_chars_result r{};
+  if (v == std::trunc(v) && std::fabs(v) < 9007199254740992.0) {
+    r = std::to_chars(buf, buf + sizeof(buf), static_cast<int64_t>(v));
+  } else {
+    r = std::to_chars(buf, buf + sizeof(buf), v);
+  }
+  out.append(buf, r.ptr);
+}
+
+namespace {
+void AppendInt(std::string& out, int64_t v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof(buf), v);
+  out.append(buf, r.ptr);
+}
+}  // namespace
+
+void AppendRowJson(std::string& out, std::string_view view, std::string_view feature, const FeatureRow& row) {
+  out += "{\"view\":";
+  AppendJsonString(out, view);
+  out += ",\"key\":";
+  AppendJsonString(out, row.key);
+  out += ",\"feature\":";
+  AppendJsonString(out, feature);
+  out += ",\"window_start\":";
+  AppendInt(out, row.window_start);
+  out += ",\"window_end\":";
+  AppendInt(out, row.window_end);
+  out += ",\"value\":";
+  if (row.value.is_text) {
+    AppendJsonString(out, row.value.text);
+  } else {
+    AppendJsonNumber(out, row.value.number);
+  }
+  out += ",\"revision\":";
+  AppendInt(out, row.revision);
+  out += "}\n";
+}
+
+void AppendDeadLetterJson(std::string& out, DeadLetterReason reason, int32_t partition, int64_t offset,
+                          std::string_view detail, std::string_view record) {
+  out += "{\"reason\":";
+  AppendJsonString(out, DeadLetterReasonName(reason));
+  out += ",\"partition\":";
+  AppendInt(out, partition);
+  out += ",\"offset\":";
+  AppendInt(out, offset);
+  out += ",\"detail\":";
+  AppendJsonString(out, detail);
+  out += ",\"record\":";
+  AppendJsonString(out, record);
+  out += "}\n";
+}
+
+}  // namespace weir::engine

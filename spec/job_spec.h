@@ -1,0 +1,17 @@
+// Job-spec validation, shared by every entry point (weirctl replay, weirctl
+// submit, the coordinator's SubmitJob, the engine's plan compiler). No YAML
+// here: spec/job_spec_yaml.h parses the text users write.
+#pragma once
+
+#include "common/status.h"
+#include "weir/v1/job.pb.h"
+
+namespace weir {
+
+// Checks a spec that may have come from anywhere (YAML or the wire). Enum
+// fields left UNSPECIFIED mean their documented default. On error the message
+// lists every problem found, one per line, each as "<path>: <problem>", e.g.
+//   features[2].window.sliding.slide: 7m does not divide size 1h
+Status ValidateJobSpec(const weir::v1::JobSpec& spec);
+
+}  // namespace weir
