@@ -2,18 +2,22 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 #include <set>
 #include <span>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <utility>
 #include <vector>
 
 #include "common/duration.h"
+#include "common/utf8.h"
 #include "spec/spec_checks.h"
 
 namespace weir {
@@ -423,21 +427,76 @@ Status ReadError(const std::string& path, int error) {
   return FailedPrecondition(std::move(message));
 }
 
+// Records, per document, whether its root is null; nothing else.
+class DocumentRoots : public YAML::EventHandler {
+ public:
+  std::vector<bool> null_roots;
+
+  void OnDocumentStart(const YAML::Mark&) override { depth_ = 0; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override { Root(true); }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override { Root(false); }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override { Root(false); }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    Root(false);
+    ++depth_;
+  }
+  void OnSequenceEnd() override { --depth_; }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    Root(false);
+    ++depth_;
+  }
+  void OnMapEnd() override { --depth_; }
+
+ private:
+  void Root(bool is_null) {
+    if (depth_ == 0) null_roots.push_back(is_null);
+  }
+  int depth_ = 0;
+};
+
+// How many documents `yaml` holds, not counting trailing empty ones (a
+// trailing "---" is not a second spec). yaml-cpp 0.7's LoadAll never ends on
+// some malformed input (a lone ",", yaml-cpp issue 1040), so the documents
+// are walked here with a bound. Throws YAML::Exception on a syntax error.
+Result<size_t> CountDocuments(std::string_view yaml) {
+  constexpr size_t kMaxDocuments = 64;
+  std::istringstream in{std::string(yaml)};
+  YAML::Parser parser(in);
+  DocumentRoots roots;
+  while (parser.HandleNextDocument(roots)) {
+    if (roots.null_roots.size() > kMaxDocuments) {
+      return InvalidArgument(
+          "job spec: is not valid YAML (the parser does not advance: look for a stray ',', "
+          "'[' or '{' at the top level)");
+    }
+  }
+  size_t n = roots.null_roots.size();
+  while (n > 1 && roots.null_roots[n - 1]) --n;
+  return n;
+}
+
 }  // namespace
 
 Result<v1::JobSpec> ParseJobSpecYaml(std::string_view yaml) {
-  std::vector<YAML::Node> documents;
+  // Every name, field and value of a spec crosses the wire as a proto3
+  // string, which must be UTF-8; YAML text is UTF-8 too.
+  if (const size_t valid = ValidUtf8Prefix(yaml); valid != yaml.size()) {
+    const size_t line = 1 + static_cast<size_t>(std::count(yaml.begin(), yaml.begin() + valid, '\n'));
+    return InvalidArgument("job spec: not valid UTF-8 at line " + std::to_string(line) + " (byte " +
+                           std::to_string(valid + 1) + "); save the file as UTF-8");
+  }
+  YAML::Node root;
   try {
-    documents = YAML::LoadAll(std::string(yaml));
+    const Result<size_t> documents = CountDocuments(yaml);
+    if (!documents.ok()) return documents.status();
+    if (*documents > 1) {
+      return InvalidArgument("job spec: must be a single YAML document (found " + std::to_string(*documents) + ")");
+    }
+    root = YAML::Load(std::string(yaml));  // the first document only
   } catch (const YAML::Exception& e) {
     return InvalidYaml(e);
   }
-  // A trailing "---" makes an empty document; it is not a second spec.
-  while (documents.size() > 1 && documents.back().IsNull()) documents.pop_back();
-  if (documents.size() > 1) {
-    return InvalidArgument("job spec: must be a single YAML document (found " + std::to_string(documents.size()) + ")");
-  }
-  const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
   if (!root.IsNull() && !root.IsMap()) return InvalidArgument("job spec: must be a mapping");
 
   Problems problems;

@@ -233,6 +233,10 @@ bool ResponseRewriter::Wants(const Api& api) {
 }
 
 std::vector<uint8_t> ResponseRewriter::Rewrite(const Api& api, const uint8_t* frame, size_t size) {
+  if (size < 4 || static_cast<size_t>(static_cast<uint32_t>(ReadInt32(frame))) != size - 4) {
+    LogOnce("a response frame whose size prefix is not its length; passing it unchanged");
+    return {frame, frame + size};
+  }
   WireReader r(frame + 4, size - 4);
   WireWriter w;
   // Response header v1 (correlation_id, tags) from the first flexible

@@ -55,7 +55,8 @@ class ResponseRewriter {
 
   // The response `frame` (size prefix included) to an `api` request that
   // Wants() accepted, with broker addresses rewritten; the frame unchanged
-  // (logged once) when it does not parse.
+  // (logged once) when it does not parse, or when its size prefix is not
+  // `size` - 4 (fewer than 4 bytes included).
   std::vector<uint8_t> Rewrite(const Api& api, const uint8_t* frame, size_t size);
 
   // Writes `message` to stderr the first time it is seen.

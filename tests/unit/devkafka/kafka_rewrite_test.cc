@@ -79,6 +79,15 @@ TEST_CASE("only Metadata and FindCoordinator responses of known versions are rew
   CHECK_FALSE(rewriter.Wants(Api{18, 3}));  // ApiVersions
 }
 
+TEST_CASE("a frame shorter than its size prefix, or than the prefix itself, passes unchanged") {
+  // Found by the devkafka_rewrite fuzz target: a 1-byte frame was read as 4 GiB.
+  ResponseRewriter rewriter(AdvertisedBrokers{"adv.example", 9092, 1});
+  const std::vector<uint8_t> tiny = {0x0a};
+  CHECK(rewriter.Rewrite(Api{10, 0}, tiny.data(), tiny.size()) == tiny);
+  const std::vector<uint8_t> lying = {0x00, 0x00, 0x00, 0x20, 0x00, 0x00, 0x00, 0x01};  // says 32 bytes follow
+  CHECK(rewriter.Rewrite(Api{3, 1}, lying.data(), lying.size()) == lying);
+}
+
 TEST_CASE("a request header gives the api, version and correlation id") {
   const uint8_t request[] = {0, 0, 0, 8, 0, 3, 0, 9, 0x12, 0x34, 0x56, 0x78};
   const RequestHeader header = ReadRequestHeader(request);

@@ -600,5 +600,21 @@ TEST_CASE("ValidateJobSpec reports an empty spec's required fields", "[spec]") {
         "checkpoint.storage: is required");
 }
 
+TEST_CASE("YAML that yaml-cpp's LoadAll never finishes is refused", "[spec]") {
+  // Found by the job_spec fuzz target: a lone "," made weirctl spin forever.
+  auto spec = ParseJobSpecYaml(",");
+  REQUIRE_FALSE(spec.ok());
+  CHECK(spec.status().message() ==
+        "job spec: is not valid YAML (the parser does not advance: look for a stray ',', '[' or '{' at the top level)");
+}
+
+TEST_CASE("a spec that is not UTF-8 is refused with its line", "[spec]") {
+  // Found by the job_spec fuzz target: the bytes reached the proto and the
+  // spec could not cross the wire.
+  auto spec = ParseJobSpecYaml("name: job\nevent_time: { field: \"t\xFFs\" }\n");
+  REQUIRE_FALSE(spec.ok());
+  CHECK(spec.status().message() == "job spec: not valid UTF-8 at line 2 (byte 34); save the file as UTF-8");
+}
+
 }  // namespace
 }  // namespace weir
