@@ -49,6 +49,12 @@ class ByteReader {
  public:
   explicit ByteReader(std::string_view in) : in_(in) {}
 
+  // The format version of what is being read, set by whoever read the header
+  // (the engine's snapshot version), so that value types can read older
+  // layouts of themselves. 0 until set.
+  uint32_t format_version() const { return format_version_; }
+  void set_format_version(uint32_t v) { format_version_ = v; }
+
   template <typename T>
   requires std::is_arithmetic_v<T> T Get() {
     T v{};
@@ -102,6 +108,7 @@ class ByteReader {
   }
 
   std::string_view in_;
+  uint32_t format_version_ = 0;
   size_t pos_ = 0;
   bool ok_ = true;
 };

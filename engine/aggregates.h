@@ -31,6 +31,41 @@ inline bool IsNumber(const FieldValue& v) { return v.type == ValueType::kNumber 
 
 inline RowValue NumberValue(double d) { return RowValue{false, d, {}}; }
 
+// The engine snapshot version from which sums carry their compensation and
+// stddev its scale; older snapshots restore with both zero.
+inline constexpr uint32_t kSnapshotWithCompensation = 2;
+
+// A sum of doubles with Neumaier's compensation (Kahan-Babuska): `c` keeps
+// the low-order bits each addition rounds away, so sums stay exact far longer
+// than a plain running sum (1e16 + 1 - 1e16 is 1, not 0). Deterministic: the
+// same additions in the same order give the same bits.
+struct CompensatedSum {
+  double sum = 0;
+  double c = 0;
+
+  void Add(double x) {
+    const double t = sum + x;
+    if (std::isfinite(t)) {
+      c += std::fabs(sum) >= std::fabs(x) ? (sum - t) + x : (x - t) + sum;
+    }
+    sum = t;
+  }
+  void Merge(const CompensatedSum& o) {
+    Add(o.sum);
+    c += o.c;
+  }
+  // The best estimate; not finite once the true sum is beyond double's range.
+  double Value() const { return std::isfinite(sum) ? sum + c : sum; }
+  void Serialize(ByteWriter& w) const {
+    w.Put(sum);
+    w.Put(c);
+  }
+  void Deserialize(ByteReader& r) {
+    sum = r.Get<double>();
+    c = r.format_version() >= kSnapshotWithCompensation ? r.Get<double>() : 0.0;
+  }
+};
+
 // count: events (with a field: events where that field is present and not null).
 struct CountAgg {
   int64_t n = 0;
@@ -47,14 +82,14 @@ struct CountAgg {
 };
 
 struct SumAgg {
-  double sum = 0;
+  CompensatedSum sum;
   static bool Usable(const FieldValue& v) { return IsNumber(v); }
-  void Add(const FieldValue& v, int64_t, int64_t) { sum += v.number; }
-  void Merge(const SumAgg& o) { sum += o.sum; }
-  RowValue Value(const FeaturePlan&) const { return NumberValue(sum); }
-  void Serialize(ByteWriter& w) const { w.Put(sum); }
+  void Add(const FieldValue& v, int64_t, int64_t) { sum.Add(v.number); }
+  void Merge(const SumAgg& o) { sum.Merge(o.sum); }
+  RowValue Value(const FeaturePlan&) const { return NumberValue(sum.Value()); }
+  void Serialize(ByteWriter& w) const { sum.Serialize(w); }
   bool Deserialize(ByteReader& r) {
-    sum = r.Get<double>();
+    sum.Deserialize(r);
     return r.ok();
   }
   size_t HeapBytes() const { return 0; }
@@ -89,24 +124,24 @@ struct MaxAgg {
 };
 
 struct AvgAgg {
-  double sum = 0;
+  CompensatedSum sum;
   int64_t n = 0;
   static bool Usable(const FieldValue& v) { return IsNumber(v); }
   void Add(const FieldValue& v, int64_t, int64_t) {
-    sum += v.number;
+    sum.Add(v.number);
     ++n;
   }
   void Merge(const AvgAgg& o) {
-    sum += o.sum;
+    sum.Merge(o.sum);
     n += o.n;
   }
-  RowValue Value(const FeaturePlan&) const { return NumberValue(sum / static_cast<double>(n)); }
+  RowValue Value(const FeaturePlan&) const { return NumberValue(sum.Value() / static_cast<double>(n)); }
   void Serialize(ByteWriter& w) const {
-    w.Put(sum);
+    sum.Serialize(w);
     w.PutVarint(static_cast<uint64_t>(n));
   }
   bool Deserialize(ByteReader& r) {
-    sum = r.Get<double>();
+    sum.Deserialize(r);
     n = static_cast<int64_t>(r.GetVarint());
     return r.ok();
   }
@@ -114,17 +149,27 @@ struct AvgAgg {
 };
 
 // Population standard deviation; Welford's update and Chan's parallel merge,
-// which stay accurate where sum-of-squares would cancel.
+// which stay accurate where sum-of-squares would cancel. The state is kept
+// for the values scaled by 2^-shift: shift is 0 until a value beyond 2^480
+// arrives, then kScaledShift, so that deviations between values near
+// double's limit (1e308 and -1e308) neither overflow nor cancel to 0.
 struct StddevAgg {
+  static constexpr int kScaledShift = 540;
+  static constexpr double kScaleAbove = 0x1p480;
+
   int64_t n = 0;
   double mean = 0;
   double m2 = 0;
+  int32_t shift = 0;
+
   static bool Usable(const FieldValue& v) { return IsNumber(v); }
   void Add(const FieldValue& v, int64_t, int64_t) {
+    if (shift == 0 && std::fabs(v.number) > kScaleAbove) Rescale(kScaledShift);
+    const double x = std::ldexp(v.number, -shift);
     ++n;
-    double delta = v.number - mean;
+    double delta = x - mean;
     mean += delta / static_cast<double>(n);
-    m2 += delta * (v.number - mean);
+    m2 += delta * (x - mean);
   }
   void Merge(const StddevAgg& o) {
     if (o.n == 0) return;
@@ -132,27 +177,43 @@ struct StddevAgg {
       *this = o;
       return;
     }
-    double total = static_cast<double>(n + o.n);
-    double delta = o.mean - mean;
-    mean += delta * static_cast<double>(o.n) / total;
-    m2 += o.m2 + delta * delta * static_cast<double>(n) * static_cast<double>(o.n) / total;
-    n += o.n;
+    StddevAgg other = o;
+    if (other.shift > shift) Rescale(other.shift);
+    if (shift > other.shift) other.Rescale(shift);
+    double total = static_cast<double>(n + other.n);
+    double delta = other.mean - mean;
+    mean += delta * static_cast<double>(other.n) / total;
+    m2 += other.m2 + delta * delta * static_cast<double>(n) * static_cast<double>(other.n) / total;
+    n += other.n;
   }
   RowValue Value(const FeaturePlan&) const {
-    return NumberValue(std::sqrt(std::max(0.0, m2 / static_cast<double>(n))));
+    return NumberValue(std::ldexp(std::sqrt(std::max(0.0, m2 / static_cast<double>(n))), shift));
   }
   void Serialize(ByteWriter& w) const {
     w.PutVarint(static_cast<uint64_t>(n));
     w.Put(mean);
     w.Put(m2);
+    w.Put<uint8_t>(shift == 0 ? 0 : 1);
   }
   bool Deserialize(ByteReader& r) {
     n = static_cast<int64_t>(r.GetVarint());
     mean = r.Get<double>();
     m2 = r.Get<double>();
+    shift = r.format_version() >= kSnapshotWithCompensation && r.Get<uint8_t>() != 0 ? kScaledShift : 0;
     return r.ok();
   }
   size_t HeapBytes() const { return 0; }
+
+ private:
+  // Re-expresses the state for values scaled by 2^-to (to > shift). Tiny
+  // values lose low bits (or vanish) next to the huge ones that caused this,
+  // which is all a double could have kept of them anyway.
+  void Rescale(int32_t to) {
+    const int d = to - shift;
+    mean = std::ldexp(mean, -d);
+    m2 = std::ldexp(m2, -2 * d);
+    shift = to;
+  }
 };
 
 // last: the value of the event with the greatest event time; ties go to the

@@ -11,7 +11,10 @@ namespace weir::engine {
 namespace {
 
 constexpr std::string_view kSnapshotMagic = "WEIRSNAP";
-constexpr uint32_t kSnapshotVersion = 1;
+// 2: sums carry their compensation, stddev its scale (engine/aggregates.h).
+// Version 1 snapshots still restore, with both zero.
+constexpr uint32_t kSnapshotVersion = 2;
+constexpr uint32_t kOldestSnapshotVersion = 1;
 
 // The field value `count` without a field sees: present.
 const FieldValue kPresent{ValueType::kBool, true, 0, {}};
@@ -322,10 +325,11 @@ Status PartitionEngine::Restore(std::string_view bytes) {
   }
   ByteReader r(body.substr(kSnapshotMagic.size()));
   const auto version = r.Get<uint32_t>();
-  if (version != kSnapshotVersion) {
+  if (version < kOldestSnapshotVersion || version > kSnapshotVersion) {
     return FailedPrecondition("snapshot format version " + std::to_string(version) + " is not supported (expected " +
-                              std::to_string(kSnapshotVersion) + ")");
+                              std::to_string(kOldestSnapshotVersion) + " to " + std::to_string(kSnapshotVersion) + ")");
   }
+  r.set_format_version(version);
   if (r.Get<uint64_t>() != plan_->fingerprint) {
     return FailedPrecondition(
         "snapshot was taken with a different job plan (features, key or event time changed); it cannot be restored "

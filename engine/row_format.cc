@@ -30,7 +30,8 @@ void AppendJsonString(std::string& out, std::string_view s) {
 
 void AppendJsonNumber(std::string& out, double v) {
   if (!std::isfinite(v)) {
-    out += "null";
+    // JSON has no such numbers: the string protobuf's JSON mapping uses.
+    out += std::isnan(v) ? "\"NaN\"" : v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
     return;
   }
   char buf[32];
@@ -70,6 +71,9 @@ void AppendRowJson(std::string& out, std::string_view view, std::string_view fea
   }
   out += ",\"revision\":";
   AppendInt(out, row.revision);
+  // A number that is not finite is written as a string: the marker tells it
+  // from a `last` feature's text value (docs/semantics.md, "Numbers").
+  if (!row.value.is_text && !std::isfinite(row.value.number)) out += ",\"nonfinite\":true";
   out += "}\n";
 }
 

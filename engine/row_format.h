@@ -15,7 +15,8 @@ void AppendJsonString(std::string& out, std::string_view s);
 
 // Appends a number the way rows print it: integral values below 2^53 without a
 // fraction ("12"), others in the shortest form that reads back exactly;
-// non-finite values as null.
+// non-finite values as the strings "Infinity", "-Infinity" and "NaN"
+// (protobuf's JSON mapping), never as null.
 void AppendJsonNumber(std::string& out, double v);
 
 // Appends one row as a JSON object followed by '\n'.

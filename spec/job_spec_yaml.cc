@@ -134,8 +134,9 @@ std::optional<int> GetEnum(const YAML::Node& node, const std::string& path, cons
 
 // A filter constant as written. Quoted (or tagged) scalars are text; a plain
 // scalar is a flag if it is true/false (in YAML 1.2's spellings), a number if
-// all of it reads as one, and text otherwise.
-v1::Scalar ToScalar(const YAML::Node& node) {
+// all of it reads as one, and text otherwise. A plain number beyond double's
+// range is a problem at `path`, not text that no record could ever match.
+v1::Scalar ToScalar(const YAML::Node& node, const std::string& path, Problems& problems) {
   v1::Scalar scalar;
   const std::string& text = node.Scalar();
   if (node.Tag() == "?") {
@@ -149,6 +150,12 @@ v1::Scalar ToScalar(const YAML::Node& node) {
     }
     if (std::optional<double> number = ParseNumber(text)) {
       scalar.set_number(*number);
+      return scalar;
+    }
+    if (IsOutOfRangeNumber(text)) {
+      problems.Add(path, text +
+                             " is beyond the range of a number (about ±1.8e308, smallest 2.2e-308); quote it to "
+                             "compare as text");
       return scalar;
     }
   }
@@ -271,7 +278,7 @@ void ParseFilter(const YAML::Node& node, const std::string& path, Problems& prob
       const YAML::Node element = value[i];
       v1::Scalar* scalar = filter->add_values();  // a placeholder keeps later indexes aligned
       if (element.IsScalar()) {
-        *scalar = ToScalar(element);
+        *scalar = ToScalar(element, Element(value_path, i), problems);
       } else {
         problems.Add(Element(value_path, i), "must be a scalar");
       }
@@ -279,7 +286,7 @@ void ParseFilter(const YAML::Node& node, const std::string& path, Problems& prob
   } else if (!value.IsScalar()) {
     problems.Add(value_path, "must be a scalar");
   } else {
-    *filter->mutable_value() = ToScalar(value);
+    *filter->mutable_value() = ToScalar(value, value_path, problems);
   }
 }
 

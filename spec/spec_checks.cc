@@ -64,6 +64,13 @@ std::optional<double> ParseNumber(std::string_view text) {
   return value;
 }
 
+bool IsOutOfRangeNumber(std::string_view text) {
+  if (text.size() >= 2 && text[0] == '+' && text[1] != '-' && text[1] != '+') text.remove_prefix(1);
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc::result_out_of_range && end == text.data() + text.size();
+}
+
 // The names of `kind`'s values as "expected one of: a, b, c".
 std::string ExpectedNames(const EnumKind& kind) {
   std::string out = "expected one of: ";

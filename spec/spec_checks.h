@@ -121,6 +121,9 @@ std::string Element(const std::string& path, size_t index);
 std::string Quote(std::string_view text);
 std::string FormatNumber(double value);
 std::optional<double> ParseNumber(std::string_view text);
+// True when all of `text` is a decimal number beyond double's range ("1e400",
+// "-1e999", "1e-400"): a number that cannot be represented, not text.
+bool IsOutOfRangeNumber(std::string_view text);
 std::string UnknownEnum(const EnumKind& kind, const std::string& shown);
 std::optional<int> FindEnum(const EnumKind& kind, std::string_view name);
 std::string_view EnumName(const EnumKind& kind, int value);

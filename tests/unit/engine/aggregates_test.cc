@@ -2,8 +2,10 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <random>
 
+#include "engine/row_format.h"
 #include "tests/support/engine_harness.h"
 
 using Catch::Matchers::Equals;
@@ -159,4 +161,67 @@ TEST_CASE("a filtered-out late event is not a dead letter", "[engine][filter][la
   h.Event("a", 1000, ",\"type\":\"view\"");   // late, but no feature wanted it
   h.Event("a", 1000, ",\"type\":\"click\"");  // late and its window is gone
   CHECK_THAT(h.dead_letters(), Equals(std::vector<std::string>{"late @2"}));
+}
+
+// Numbers at the edges (docs/semantics.md, "Numbers that are not finite").
+namespace {
+
+std::vector<std::string> RunValues(const std::string& feature, const std::vector<std::string>& xs) {
+  EngineHarness h(JobYaml(feature));
+  for (size_t i = 0; i < xs.size(); ++i) h.Event("a", static_cast<int64_t>(i) * 1000, ",\"x\":" + xs[i]);
+  h.Flush();
+  return h.TakeRows();
+}
+
+}  // namespace
+
+TEST_CASE("sum and avg are compensated: 1e16 + 1 - 1e16 is 1", "[engine][aggregate]") {
+  CHECK_THAT(RunValues("  - { name: f, agg: sum, field: x, window: { tumbling: 10s } }\n", {"1e16", "1", "-1e16"}),
+             Equals(std::vector<std::string>{"f a [0,10000) 1 r0"}));
+  CHECK_THAT(RunValues("  - { name: f, agg: avg, field: x, window: { tumbling: 10s } }\n", {"1e16", "1", "-1e16", "1"}),
+             Equals(std::vector<std::string>{"f a [0,10000) 0.5 r0"}));
+  // Across sliding slices too: slices merge their compensations.
+  auto rows = RunValues("  - { name: f, agg: sum, field: x, window: { sliding: { size: 4s, slide: 1s } } }\n",
+                        {"1e16", "1", "-1e16", "1"});
+  CHECK(std::find(rows.begin(), rows.end(), "f a [0,4000) 2 r0") != rows.end());
+}
+
+TEST_CASE("stddev of values near double's limit neither overflows nor cancels", "[engine][aggregate]") {
+  CHECK_THAT(RunValues("  - { name: f, agg: stddev, field: x, window: { tumbling: 10s } }\n", {"1e308", "-1e308"}),
+             Equals(std::vector<std::string>{"f a [0,10000) 1e+308 r0"}));
+  // A small value before the huge ones is rescaled, not lost to overflow:
+  // 1e300 * sqrt(2/3), to within an ulp.
+  CHECK_THAT(RunValues("  - { name: f, agg: stddev, field: x, window: { tumbling: 10s } }\n", {"3", "1e300", "-1e300"}),
+             Equals(std::vector<std::string>{"f a [0,10000) 8.164965809277261e+299 r0"}));
+}
+
+TEST_CASE("a sum beyond double's range is Infinity, never null", "[engine][aggregate]") {
+  EngineHarness h(JobYaml("  - { name: f, agg: sum, field: x, window: { tumbling: 10s } }\n"));
+  h.Event("a", 1000, ",\"x\":1e308");
+  h.Event("a", 2000, ",\"x\":1e308");
+  h.Event("b", 1000, ",\"x\":-1e308");
+  h.Event("b", 2000, ",\"x\":-1e308");
+  h.Flush();
+  CHECK_THAT(h.TakeRows(), Catch::Matchers::UnorderedEquals(std::vector<std::string>{
+                               "f a [0,10000) \"Infinity\" r0", "f b [0,10000) \"-Infinity\" r0"}));
+}
+
+TEST_CASE("a non-finite row is written as protobuf's JSON string with a marker", "[engine][aggregate]") {
+  std::string out;
+  weir::engine::FeatureRow row;
+  row.key = "a";
+  row.window_end = 10;
+  row.value = weir::engine::RowValue{false, std::numeric_limits<double>::infinity(), {}};
+  weir::engine::AppendRowJson(out, "v", "f", row);
+  CHECK(out ==
+        "{\"view\":\"v\",\"key\":\"a\",\"feature\":\"f\",\"window_start\":0,\"window_end\":10,\"value\":\"Infinity\","
+        "\"revision\":0,\"nonfinite\":true}\n");
+  out.clear();
+  row.value = weir::engine::RowValue{false, std::nan(""), {}};
+  weir::engine::AppendRowJson(out, "v", "f", row);
+  CHECK(out.find("\"value\":\"NaN\"") != std::string::npos);
+  out.clear();
+  row.value = weir::engine::RowValue{true, 0, "Infinity"};  // a `last` over text: no marker
+  weir::engine::AppendRowJson(out, "v", "f", row);
+  CHECK(out.find("nonfinite") == std::string::npos);
 }

@@ -608,6 +608,13 @@ TEST_CASE("YAML that yaml-cpp's LoadAll never finishes is refused", "[spec]") {
         "job spec: is not valid YAML (the parser does not advance: look for a stray ',', '[' or '{' at the top level)");
 }
 
+TEST_CASE("a filter number beyond double's range is refused, not kept as text", "[spec]") {
+  CHECK(ParseError(WithFeature("{ name: big, agg: count, window: { tumbling: 1m }, where: [ { field: x, op: gt, "
+                               "value: 1e400 } ] }")) ==
+        "features[0].where[0].value: 1e400 is beyond the range of a number (about ±1.8e308, smallest 2.2e-308); quote "
+        "it to compare as text");
+}
+
 TEST_CASE("a spec that is not UTF-8 is refused with its line", "[spec]") {
   // Found by the job_spec fuzz target: the bytes reached the proto and the
   // spec could not cross the wire.
