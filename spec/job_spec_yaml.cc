@@ -417,6 +417,7 @@ void ParseJobSpec(const YAML::Node& root, Problems& problems, v1::JobSpec* spec)
 
   ParseCheckpoint(fields.Get("checkpoint"), problems, spec->mutable_checkpoint());
   CheckCheckpoint(spec->checkpoint(), problems);
+  CheckTimeLimits(*spec, problems);
 }
 
 // yaml-cpp's syntax error as one line, with a 1-based position when it has one.

@@ -205,6 +205,19 @@ void CheckPositiveDuration(int64_t ms, const std::string& path, Problems& proble
   if (ms <= 0) problems.Add(path, "must be greater than 0");
 }
 
+void CheckAtMostLongestDuration(int64_t ms, const std::string& path, Problems& problems) {
+  if (ms > kLongestDurationMs) {
+    problems.Add(path,
+                 FormatDuration(ms) + " is longer than the longest supported, " + FormatDuration(kLongestDurationMs));
+  }
+}
+
+// A window length: positive and at most the longest supported.
+void CheckWindowLength(int64_t ms, const std::string& path, Problems& problems) {
+  CheckPositiveDuration(ms, path, problems);
+  CheckAtMostLongestDuration(ms, path, problems);
+}
+
 // Checks the source: brokers and topic are required; enums may be UNSPECIFIED.
 void CheckSource(const v1::Source& source, Problems& problems) {
   const v1::KafkaSource& kafka = source.kafka();
@@ -241,13 +254,13 @@ void CheckEventTime(const v1::EventTimeSpec& event_time, Problems& problems) {
 void CheckWindow(const v1::WindowSpec& window, const std::string& path, Problems& problems) {
   switch (window.kind_case()) {
     case v1::WindowSpec::kTumbling:
-      CheckPositiveDuration(window.tumbling().size_ms(), Child(path, "tumbling"), problems);
+      CheckWindowLength(window.tumbling().size_ms(), Child(path, "tumbling"), problems);
       break;
     case v1::WindowSpec::kSliding: {
       const std::string sliding = Child(path, "sliding");
       const int64_t size = window.sliding().size_ms();
       const int64_t slide = window.sliding().slide_ms();
-      CheckPositiveDuration(size, Child(sliding, "size"), problems);
+      CheckWindowLength(size, Child(sliding, "size"), problems);
       CheckPositiveDuration(slide, Child(sliding, "slide"), problems);
       if (size > 0 && slide > 0) {
         if (slide > size) {
@@ -255,12 +268,18 @@ void CheckWindow(const v1::WindowSpec& window, const std::string& path, Problems
         } else if (size % slide != 0) {
           problems.Add(Child(sliding, "slide"),
                        FormatDuration(slide) + " does not divide size " + FormatDuration(size));
+        } else if (size / slide > kMaxWindowsPerEvent) {
+          // Each event belongs to size/slide windows, and each slide fires that many per key.
+          problems.Add(Child(sliding, "slide"), FormatDuration(slide) + " makes " + std::to_string(size / slide) +
+                                                    " windows per event (size / slide); at most " +
+                                                    std::to_string(kMaxWindowsPerEvent) +
+                                                    " are supported: use a longer slide");
         }
       }
       break;
     }
     case v1::WindowSpec::kSession:
-      CheckPositiveDuration(window.session().gap_ms(), Child(Child(path, "session"), "gap"), problems);
+      CheckWindowLength(window.session().gap_ms(), Child(Child(path, "session"), "gap"), problems);
       break;
     case v1::WindowSpec::KIND_NOT_SET: problems.Add(path, "must have exactly one of tumbling, sliding, session"); break;
   }
@@ -371,6 +390,13 @@ void CheckCheckpoint(const v1::CheckpointSpec& checkpoint, Problems& problems) {
   }
 }
 
+void CheckTimeLimits(const v1::JobSpec& spec, Problems& problems) {
+  CheckAtMostLongestDuration(spec.watermark().max_out_of_orderness_ms(), "watermark.max_out_of_orderness", problems);
+  CheckAtMostLongestDuration(spec.watermark().idle_timeout_ms(), "watermark.idle_timeout", problems);
+  CheckAtMostLongestDuration(spec.allowed_lateness_ms(), "allowed_lateness", problems);
+  CheckAtMostLongestDuration(spec.checkpoint().interval_ms(), "checkpoint.interval", problems);
+}
+
 }  // namespace weir::spec_detail
 
 namespace weir {
@@ -385,6 +411,7 @@ Status ValidateJobSpec(const v1::JobSpec& spec) {
   CheckNonNegativeDuration(spec.watermark().max_out_of_orderness_ms(), "watermark.max_out_of_orderness", problems);
   CheckNonNegativeDuration(spec.watermark().idle_timeout_ms(), "watermark.idle_timeout", problems);
   CheckNonNegativeDuration(spec.allowed_lateness_ms(), "allowed_lateness", problems);
+  CheckTimeLimits(spec, problems);
   CheckName(spec.view(), "view", problems);
   if (spec.features().empty()) problems.Add("features", "must list at least one feature");
   std::set<std::string> seen;

@@ -128,6 +128,13 @@ std::string UnknownEnum(const EnumKind& kind, const std::string& shown);
 std::optional<int> FindEnum(const EnumKind& kind, std::string_view name);
 std::string_view EnumName(const EnumKind& kind, int value);
 
+// The longest window, session gap, lateness or out-of-orderness a spec may
+// give: beyond it, time arithmetic nears int64's range and state is kept for
+// longer than any feature needs (docs/job-spec.md, "Limits").
+inline constexpr int64_t kLongestDurationMs = 3660LL * 24 * 3600 * 1000;  // 3660d, about 10 years
+// The most windows one event belongs to (sliding size / slide).
+inline constexpr int64_t kMaxWindowsPerEvent = 10'000;
+
 // The semantic checks, one per section; each adds what it finds to `problems`.
 void CheckName(const std::string& value, const std::string& path, Problems& problems);
 void CheckTopic(const std::string& value, const std::string& path, bool required, Problems& problems);
@@ -143,5 +150,7 @@ void CheckAggregate(const v1::FeatureSpec& feature, const std::string& path, Pro
 void CheckFeature(const v1::FeatureSpec& feature, size_t index, std::set<std::string>& seen, Problems& problems);
 void CheckSink(const v1::SinkSpec& sink, Problems& problems);
 void CheckCheckpoint(const v1::CheckpointSpec& checkpoint, Problems& problems);
+// The durations of watermark, lateness and checkpoint against kLongestDurationMs.
+void CheckTimeLimits(const v1::JobSpec& spec, Problems& problems);
 
 }  // namespace weir::spec_detail

@@ -615,6 +615,22 @@ TEST_CASE("a filter number beyond double's range is refused, not kept as text", 
         "it to compare as text");
 }
 
+TEST_CASE("windows, lateness and slides are bounded", "[spec]") {
+  CHECK(ParseError(WithFeature("{ name: f, agg: count, window: { sliding: { size: 100000d, slide: 1ms } } }")) ==
+        "features[0].window.sliding.size: 100000d is longer than the longest supported, 3660d\n"
+        "features[0].window.sliding.slide: 1ms makes 8640000000000 windows per event (size / slide); at most 10000 "
+        "are supported: use a longer slide");
+  CHECK(ParseError(WithFeature("{ name: f, agg: count, window: { sliding: { size: 1d, slide: 1s } } }")) ==
+        "features[0].window.sliding.slide: 1s makes 86400 windows per event (size / slide); at most 10000 are "
+        "supported: use a longer slide");
+  CHECK(ParseError(WithFeature("{ name: f, agg: count, window: { tumbling: 9223372036854775807ms } }")) ==
+        "features[0].window.tumbling: 106751991167d7h12m55s807ms is longer than the longest supported, 3660d");
+  CHECK(ParseError(Minimal("allowed_lateness: 4000d\n")) ==
+        "allowed_lateness: 4000d is longer than the longest supported, 3660d");
+  // The limits themselves are accepted.
+  CHECK(ParseJobSpecYaml(WithFeature("{ name: f, agg: count, window: { sliding: { size: 3660d, slide: 1d } } }")).ok());
+}
+
 TEST_CASE("a spec that is not UTF-8 is refused with its line", "[spec]") {
   // Found by the job_spec fuzz target: the bytes reached the proto and the
   // spec could not cross the wire.
