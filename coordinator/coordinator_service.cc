@@ -72,7 +72,7 @@ class JobServiceImpl final : public pb::JobService::Service {
   grpc::Status CancelJob(grpc::ServerContext*, const pb::CancelJobRequest* request,
                          pb::CancelJobResponse* response) override {
     if (request->name().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a job name is required"};
-    auto job = coordinator_->CancelJob(request->name());
+    auto job = coordinator_->CancelJob(request->name(), clock_());
     metrics_->Update(coordinator_->Stats());
     if (!job.ok()) return ToGrpcStatus(job.status());
     *response->mutable_job() = std::move(*job);
@@ -92,6 +92,19 @@ class JobServiceImpl final : public pb::JobService::Service {
     metrics_->Update(coordinator_->Stats());
     if (!id.ok()) return ToGrpcStatus(id.status());
     response->set_checkpoint(id->value());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListEvents(grpc::ServerContext*, const pb::ListEventsRequest* request,
+                          pb::ListEventsResponse* response) override {
+    if (request->limit() < 0) {
+      return {grpc::StatusCode::INVALID_ARGUMENT, "limit must be 0 (every kept event) or more"};
+    }
+    EventPage page =
+        coordinator_->ListEvents(request->job(), request->after_seq(), static_cast<size_t>(request->limit()));
+    response->mutable_events()->Reserve(static_cast<int>(page.events.size()));
+    for (pb::ClusterEvent& e : page.events) *response->add_events() = std::move(e);
+    response->set_last_seq(page.last_seq);
     return grpc::Status::OK;
   }
 
@@ -119,7 +132,7 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
                          pb::HeartbeatResponse* response) override {
     metrics_->CountHeartbeat();
     auto r = coordinator_->Heartbeat(request->worker_id(), {request->partitions().begin(), request->partitions().end()},
-                                     clock_());
+                                     clock_(), {request->specs().begin(), request->specs().end()});
     if (!r.ok()) return ToGrpcStatus(r.status());
     *response = std::move(*r);
     metrics_->Update(coordinator_->Stats());  // a heartbeat may commit a checkpoint

@@ -89,7 +89,7 @@ TEST_CASE_METHOD(CoordinatorTest, "a submitted job is validated, stored and gets
   auto missing = c->GetJob("nope");
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.status().code() == StatusCode::kNotFound);
-  CHECK(c->CancelJob("nope").status().code() == StatusCode::kNotFound);
+  CHECK(c->CancelJob("nope", 3000).status().code() == StatusCode::kNotFound);
 }
 
 TEST_CASE_METHOD(CoordinatorTest, "a registered worker gets every partition, heartbeats return assignments and specs",
@@ -205,7 +205,7 @@ TEST_CASE_METHOD(CoordinatorTest, "cancel takes a job's partitions from their ow
   RunJobOnW1(Spec("a"));
   REQUIRE(c->Heartbeat("w1", {}, 100)->assignments_size() == 2);
 
-  auto cancelled = c->CancelJob("a");
+  auto cancelled = c->CancelJob("a", 150);
   REQUIRE(cancelled.ok());
   CHECK(cancelled->state() == pb::JOB_STATE_CANCELLED);
   for (const auto& p : cancelled->partitions()) CHECK(p.owner().empty());
@@ -309,7 +309,7 @@ TEST_CASE_METHOD(CoordinatorTest,
   discovery.reachable = false;
   REQUIRE(c->SubmitJob(Spec("b", "other"), 0).ok());
   REQUIRE(c->SubmitJob(Spec("c"), 0).ok());
-  REQUIRE(c->CancelJob("c").ok());
+  REQUIRE(c->CancelJob("c", 0).ok());
   discovery.reachable = true;
   discovery.topics["other"] = 1;
   discovery.calls = 0;
