@@ -273,4 +273,9 @@ CoordinatorStats Coordinator::Stats() const {
   return stats;
 }
 
+int64_t Coordinator::CheckpointsFinished() const {
+  absl::MutexLock lock(&mu_);
+  return checkpoints_.committed() + checkpoints_.abandoned();
+}
+
 }  // namespace weir::coordinator

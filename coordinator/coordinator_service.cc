@@ -1,5 +1,6 @@
 #include "coordinator/coordinator_service.h"
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <vector>
@@ -135,7 +136,11 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
                                      clock_(), {request->specs().begin(), request->specs().end()});
     if (!r.ok()) return ToGrpcStatus(r.status());
     *response = std::move(*r);
-    metrics_->Update(coordinator_->Stats());  // a heartbeat may commit a checkpoint
+    // A heartbeat may commit (or fail to commit) a checkpoint: only then are
+    // the metrics worth refreshing here (Stats() costs O(jobs); the ticker
+    // refreshes them every 250 ms anyway).
+    const int64_t finished = coordinator_->CheckpointsFinished();
+    if (finished != checkpoints_finished_.exchange(finished)) metrics_->Update(coordinator_->Stats());
     return grpc::Status::OK;
   }
 
@@ -152,6 +157,7 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
   Coordinator* coordinator_;
   CoordinatorMetrics* metrics_;
   Clock clock_;
+  std::atomic<int64_t> checkpoints_finished_{0};  // CheckpointsFinished() when the metrics were last refreshed here
 };
 
 }  // namespace

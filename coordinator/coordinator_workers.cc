@@ -68,6 +68,7 @@ Result<pb::HeartbeatResponse> Coordinator::Heartbeat(const std::string& id,
   if (!commits.empty()) {
     // Without the lock: other heartbeats, weirctl and the ticker go on meanwhile.
     std::vector<Status> written;
+    written.reserve(commits.size());
     for (const CommitPlan& plan : commits) written.push_back(CheckpointCoordinator::WriteMetadata(plan, write_file_));
     absl::MutexLock lock(&mu_);
     for (size_t i = 0; i < commits.size(); ++i) {

@@ -166,9 +166,9 @@ std::optional<PartitionOwner> JobStore::Owner(const std::string& job, PartitionI
 }
 
 const std::set<JobPartition>& JobStore::OwnedBy(const std::string& worker) const {
-  static const std::set<JobPartition> kNone;
+  static const std::set<JobPartition> none;
   auto it = owned_.find(worker);
-  return it == owned_.end() ? kNone : it->second;
+  return it == owned_.end() ? none : it->second;
 }
 
 Assignment JobStore::AssignmentOf(const pb::JobRecord& job) {
