@@ -1,10 +1,13 @@
 #include "cli/jobs.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <functional>
 #include <iterator>
 #include <ostream>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -14,6 +17,7 @@
 #include "common/clock.h"
 #include "common/rfc3339.h"
 #include "common/types.h"
+#include "daemon/grpc_util.h"
 #include "spec/job_spec_yaml.h"
 #include "weir/v1/services.grpc.pb.h"
 
@@ -63,19 +67,19 @@ class Client {
   }
 
  private:
-  // A gRPC failure as a Status: the coordinator's own message for what it
-  // refused (it names the job and the fix), a hint when it cannot be reached.
+  // A gRPC failure as a Status (FromGrpcStatus): the coordinator's own
+  // message for what it refused (it names the job and the fix), a hint when
+  // it cannot be reached.
   Status Error(const grpc::Status& s) const {
-    switch (s.error_code()) {
-      case grpc::StatusCode::UNAVAILABLE:
-      case grpc::StatusCode::DEADLINE_EXCEEDED:
-        return Unavailable("cannot reach the coordinator at " + coordinator_ + " (" + s.error_message() +
+    Status status = FromGrpcStatus(s);
+    switch (status.code()) {
+      case StatusCode::kUnavailable:
+        return Unavailable("cannot reach the coordinator at " + coordinator_ + " (" + status.message() +
                            "): is weir-coordinator running there? set --coordinator or WEIR_COORDINATOR");
-      case grpc::StatusCode::INVALID_ARGUMENT: return InvalidArgument(s.error_message());
-      case grpc::StatusCode::NOT_FOUND: return NotFound(s.error_message());
-      case grpc::StatusCode::ALREADY_EXISTS: return Status(StatusCode::kAlreadyExists, s.error_message());
-      case grpc::StatusCode::FAILED_PRECONDITION: return FailedPrecondition(s.error_message());
-      default: return Internal("the coordinator at " + coordinator_ + " failed: " + s.error_message());
+      case StatusCode::kInternal:
+      case StatusCode::kDataLoss:
+        return Internal("the coordinator at " + coordinator_ + " failed: " + status.message());
+      default: return status;
     }
   }
 
@@ -116,6 +120,51 @@ std::string StateName(pb::JobState state) {
     case pb::JOB_STATE_FAILED: return "failed";
     default: return "unknown";
   }
+}
+
+// A partition's state as `weirctl status` shows it.
+std::string PartitionStateName(pb::PartitionState state) {
+  switch (state) {
+    case pb::PARTITION_STATE_STARTING: return "starting";
+    case pb::PARTITION_STATE_RESTORING: return "restoring";
+    case pb::PARTITION_STATE_RUNNING: return "running";
+    case pb::PARTITION_STATE_PAUSED: return "paused";
+    case pb::PARTITION_STATE_FAILED: return "failed";
+    case pb::PARTITION_STATE_FENCED: return "fenced";
+    default: return "unassigned";  // no live owner (the coordinator reports UNSPECIFIED)
+  }
+}
+
+// "worker-registered", "checkpoint-abandoned", ...: the kind without its
+// prefix, lower case, dashes.
+std::string EventKindName(pb::ClusterEventKind kind) {
+  std::string name = pb::ClusterEventKind_Name(kind);
+  constexpr std::string_view kPrefix = "CLUSTER_EVENT_";
+  if (name.starts_with(kPrefix)) name = name.substr(kPrefix.size());
+  for (char& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name.empty() ? "unknown" : name;
+}
+
+// One event on one line: time, kind, job/partition, message.
+std::string EventLine(const pb::ClusterEvent& e) {
+  constexpr size_t kKindWidth = 20;  // "checkpoint-abandoned"
+  std::string kind = EventKindName(e.kind());
+  if (kind.size() < kKindWidth) kind.append(kKindWidth - kind.size(), ' ');
+  std::string subject = e.job().empty() ? "-" : e.job();
+  if (!e.job().empty() && e.partition() >= 0) subject += "/" + std::to_string(e.partition());
+  return FormatRfc3339Millis(e.at_ms()) + "  " + kind + "  " + subject + "  " + e.message();
+}
+
+// A message as one line of JSON: proto field names, every field printed.
+Result<std::string> JsonLine(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  std::string text;
+  if (auto st = google::protobuf::util::MessageToJsonString(message, &text, options); !st.ok()) {
+    return Internal("cannot print " + message.GetTypeName() + " as JSON: " + st.ToString());
+  }
+  return text;
 }
 
 std::string PartitionsCell(const pb::JobInfo& job) {
@@ -238,14 +287,9 @@ Status JobStatus(const std::string& coordinator, const std::string& name, bool j
   if (!found.ok()) return found.status();
   const pb::JobInfo& job = *found;
   if (json) {
-    google::protobuf::util::JsonPrintOptions options;
-    options.always_print_primitive_fields = true;
-    options.preserve_proto_field_names = true;
-    std::string text;
-    if (auto st = google::protobuf::util::MessageToJsonString(job, &text, options); !st.ok()) {
-      return Internal("cannot print the job as JSON: " + st.ToString());
-    }
-    out << text << "\n";
+    auto text = JsonLine(job);
+    if (!text.ok()) return text.status();
+    out << *text << "\n";
     return Status::Ok();
   }
 
@@ -264,12 +308,26 @@ Status JobStatus(const std::string& coordinator, const std::string& name, bool j
   if (job.partitions_size() == 0) return Status::Ok();
 
   out << "\n";
-  Table table({"PARTITION", "OWNER", "EPOCH", "OFFSET", "WATERMARK", "LAG", "RECORDS", "ROWS", "DEAD"});
+  // REASON only when a partition has one (failed, paused, or its owner not live).
+  const bool reasons = std::any_of(job.partitions().begin(), job.partitions().end(),
+                                   [](const pb::PartitionStatus& p) { return !p.state_reason().empty(); });
+  std::vector<std::string> columns = {"PARTITION", "OWNER", "EPOCH",   "STATE", "OFFSET",
+                                      "WATERMARK", "LAG",   "RECORDS", "ROWS",  "DEAD"};
+  if (reasons) columns.push_back("REASON");
+  Table table(std::move(columns));
   for (const pb::PartitionStatus& p : job.partitions()) {
-    table.Add({std::to_string(p.partition()), p.owner().empty() ? "-" : p.owner(), std::to_string(p.epoch()),
-               OrDash(p.offset()), p.watermark() == kMinTime ? "-" : FormatRfc3339Millis(p.watermark()),
-               OrDash(p.lag()), std::to_string(p.records_in()), std::to_string(p.rows_out()),
-               std::to_string(p.dead_letters())});
+    std::vector<std::string> row = {std::to_string(p.partition()),
+                                    p.owner().empty() ? "-" : p.owner(),
+                                    std::to_string(p.epoch()),
+                                    PartitionStateName(p.state()),
+                                    OrDash(p.offset()),
+                                    p.watermark() == kMinTime ? "-" : FormatRfc3339Millis(p.watermark()),
+                                    OrDash(p.lag()),
+                                    std::to_string(p.records_in()),
+                                    std::to_string(p.rows_out()),
+                                    std::to_string(p.dead_letters())};
+    if (reasons) row.push_back(p.state_reason().empty() ? "-" : p.state_reason());
+    table.Add(std::move(row));
   }
   table.Print(out);
   return Status::Ok();
@@ -365,6 +423,41 @@ Status JobCheckpoints(const std::string& coordinator, const std::string& name, s
   }
   if (job->pending_checkpoint() != 0) out << "pending: checkpoint " << job->pending_checkpoint() << "\n";
   return Status::Ok();
+}
+
+Status EventList(const std::string& coordinator, const EventsOptions& options, std::ostream& out) {
+  Client client(coordinator);
+  uint64_t after_seq = 0;
+  for (bool first = true;; first = false) {
+    pb::ListEventsRequest req;
+    req.set_job(options.job);
+    req.set_after_seq(after_seq);
+    auto resp = client.Call(&Stub::ListEvents, req);
+    if (resp.ok()) {
+      if (resp->last_seq() < after_seq) {
+        after_seq = 0;  // a restarted coordinator: a new log, from seq 1 again
+        continue;
+      }
+      for (const pb::ClusterEvent& e : resp->events()) {
+        if (options.json) {
+          auto line = JsonLine(e);
+          if (!line.ok()) return line.status();
+          out << *line << "\n";
+        } else {
+          out << EventLine(e) << "\n";
+        }
+      }
+      if (first && !options.follow && !options.json && resp->events_size() == 0) {
+        out << (options.job.empty() ? "no events\n" : "no events of job " + options.job + "\n");
+      }
+      out.flush();
+      after_seq = resp->last_seq();
+    } else if (!options.follow || first || resp.status().code() != StatusCode::kUnavailable) {
+      return resp.status();  // following, an unreachable coordinator (restarting?) is polled again
+    }
+    if (!options.follow || (options.stop && options.stop())) return Status::Ok();
+    std::this_thread::sleep_for(options.poll_interval);
+  }
 }
 
 }  // namespace weir::cli

@@ -1,6 +1,6 @@
 // weirctl: the command-line client: `replay` (offline, no cluster),
 // `features get|export|import` (the feature store, over gRPC) and
-// `submit|list|status|cancel|workers|checkpoint|checkpoints` (the
+// `submit|list|status|cancel|workers|checkpoint|checkpoints|events` (the
 // coordinator, over gRPC).
 //
 // Exit codes: 0 success; 1 a runtime failure (I/O, an unreachable service);
@@ -114,7 +114,9 @@ int main(int argc, char** argv) {
   std::string status_name;
   bool status_json = false;
   CLI::App* status_cmd =
-      app.add_subcommand("status", "A job and each of its partitions: owner, epoch, offset, watermark, lag, counts");
+      app.add_subcommand("status",
+                         "A job and each of its partitions: owner, epoch, state (and why, when failed), offset, "
+                         "watermark, lag, counts");
   status_cmd->add_option("job", status_name, "Job name")->required();
   status_cmd->add_flag("--json", status_json, "Print the job as JSON (weir.v1.JobInfo) for scripts");
   std::string cancel_name;
@@ -133,6 +135,15 @@ int main(int argc, char** argv) {
   CLI::App* checkpoints_cmd = app.add_subcommand(
       "checkpoints", "A job's committed checkpoints (the last 3): id, times, duration, size, offsets");
   checkpoints_cmd->add_option("job", checkpoints_name, "Job name")->required();
+
+  weir::cli::EventsOptions events;
+  CLI::App* events_cmd = app.add_subcommand(
+      "events",
+      "The cluster event log, oldest first: workers joining, leaving and lost; partitions assigned, moved, "
+      "restored, fenced, failed and recovered; checkpoints committed and abandoned; jobs submitted and cancelled");
+  events_cmd->add_option("--job", events.job, "Only this job's events");
+  events_cmd->add_flag("-f,--follow", events.follow, "Keep printing new events (polls every 500 ms) until interrupted");
+  events_cmd->add_flag("--json", events.json, "One JSON object (weir.v1.ClusterEvent) per line, for scripts");
 
   try {
     app.parse(argc, argv);
@@ -166,6 +177,7 @@ int main(int argc, char** argv) {
   if (checkpoints_cmd->parsed()) {
     return finish("checkpoints", weir::cli::JobCheckpoints(coordinator, checkpoints_name, std::cout));
   }
+  if (events_cmd->parsed()) return finish("events", weir::cli::EventList(coordinator, events, std::cout));
   if (get_cmd->parsed()) {
     get.store = store;
     return finish("features get", weir::cli::FeaturesGet(get, std::cout));

@@ -9,11 +9,12 @@ Assignment Assign(int32_t partitions, const std::vector<std::string>& live_worke
   Assignment next;
   const std::set<std::string> live(live_workers.begin(), live_workers.end());
   auto previous_epoch = [&](int32_t p) {
-    auto it = previous.find(p);
-    return it == previous.end() ? uint64_t{0} : it->second.epoch;
+    auto it = previous.find(PartitionId(p));
+    return it == previous.end() ? Epoch(0) : it->second.epoch;
   };
+  auto raised = [](Epoch e) { return Epoch(e.value() + 1); };
   if (live.empty()) {
-    for (int32_t p = 0; p < partitions; ++p) next[p] = PartitionOwner{"", previous_epoch(p)};
+    for (int32_t p = 0; p < partitions; ++p) next[PartitionId(p)] = PartitionOwner{"", previous_epoch(p)};
     return next;
   }
 
@@ -21,7 +22,7 @@ Assignment Assign(int32_t partitions, const std::vector<std::string>& live_worke
   std::map<std::string, std::vector<int32_t>> owned;
   for (const std::string& w : live) owned[w];
   for (int32_t p = 0; p < partitions; ++p) {
-    auto it = previous.find(p);
+    auto it = previous.find(PartitionId(p));
     if (it != previous.end() && live.count(it->second.worker) > 0) owned[it->second.worker].push_back(p);
   }
 
@@ -42,7 +43,7 @@ Assignment Assign(int32_t partitions, const std::vector<std::string>& live_worke
     const size_t keep = std::min<size_t>(parts.size(), static_cast<size_t>(quota[worker]));
     for (size_t i = 0; i < parts.size(); ++i) {
       if (i < keep) {
-        next[parts[i]] = PartitionOwner{worker, previous_epoch(parts[i])};
+        next[PartitionId(parts[i])] = PartitionOwner{worker, previous_epoch(parts[i])};
       } else {
         pool.push_back(parts[i]);
       }
@@ -50,7 +51,7 @@ Assignment Assign(int32_t partitions, const std::vector<std::string>& live_worke
     parts.resize(keep);
   }
   for (int32_t p = 0; p < partitions; ++p) {
-    if (next.count(p) == 0 && std::find(pool.begin(), pool.end(), p) == pool.end()) pool.push_back(p);
+    if (next.count(PartitionId(p)) == 0 && std::find(pool.begin(), pool.end(), p) == pool.end()) pool.push_back(p);
   }
   std::sort(pool.begin(), pool.end());
 
@@ -59,19 +60,25 @@ Assignment Assign(int32_t partitions, const std::vector<std::string>& live_worke
   for (const std::string& worker : live) {
     for (int32_t have = static_cast<int32_t>(owned[worker].size()); have < quota[worker] && pooled != pool.end();
          ++have, ++pooled) {
-      next[*pooled] = PartitionOwner{worker, previous_epoch(*pooled) + 1};
+      next[PartitionId(*pooled)] = PartitionOwner{worker, raised(previous_epoch(*pooled))};
     }
   }
   return next;
 }
 
-int Moves(const Assignment& before, const Assignment& after) {
-  int moves = 0;
+std::vector<Move> MovesBetween(const Assignment& before, const Assignment& after) {
+  std::vector<Move> moves;
   for (const auto& [p, owner] : after) {
+    if (owner.worker.empty()) continue;
     auto it = before.find(p);
-    if (!owner.worker.empty() && (it == before.end() || it->second.worker != owner.worker)) ++moves;
+    const std::string from = it == before.end() ? "" : it->second.worker;
+    if (from != owner.worker) moves.push_back(Move{p, from, owner.worker, owner.epoch});
   }
   return moves;
+}
+
+int Moves(const Assignment& before, const Assignment& after) {
+  return static_cast<int>(MovesBetween(before, after).size());
 }
 
 }  // namespace weir::coordinator

@@ -1,38 +1,57 @@
-// Coordinator: the coordinator's logic without the network. It owns the
-// durable JobStore, the registry of workers (with failure detection by
-// heartbeat timeout), each partition's last reported status, keeps every
-// running job's partitions assigned to the live workers
-// (coordinator/assignment.h), and coordinates checkpoints (docs/checkpoints.md): it triggers them every
-// `checkpoint.interval`, collects the partitions' acknowledgements from heartbeats, commits (the `_metadata` file, then
-// the JobStore) and prunes, and tells each new owner where to restore from.
+// Coordinator: the coordinator's logic without the network. It ties together
+// its parts, each in a file of its own:
+//  - JobStore (job_store.h): jobs, assignments and checkpoint records,
+//    durable in `state.pb` through a StateFile (state_file.h);
+//  - WorkerRegistry (worker_registry.h): workers and their liveness;
+//  - Assign (assignment.h): balanced, sticky partition assignment, which
+//    Rebalance applies to every running job;
+//  - CheckpointCoordinator (checkpoint_coordinator.h): triggers,
+//    acknowledgements, commits, pruning, restore points;
+//  - PartitionReports (partition_reports.h): each partition's last report;
+//  - EventLog (event_log.h): the cluster events (weirctl events).
 //
 // Time is an argument (`now_ms`, ms since the Unix epoch on the coordinator's
 // clock), so tests drive it; the daemon passes the wall clock. Partition
-// counts come from an injected PartitionDiscovery.
+// counts come from an injected PartitionDiscovery; files are written by an
+// injectable FileWriter (CoordinatorOptions::write_file).
 //
 // Lifecycle: Open() loads the data directory; the daemon then calls
 // CheckWorkers() every ~250 ms from one thread and RetryDiscovery() from
 // another (it blocks on the network), while gRPC handlers call the rest.
 // Tests call Tick(), which does both.
-// Thread-safe: one mutex guards the registry, the reports, the pending
-// checkpoints and every change of the store. Discovery (network I/O) runs
-// without it held; the checkpoint files (a small `_metadata` write, pruning)
-// are written and deleted with it held.
+//
+// Threads and locks. Every public method is thread-safe. `mu_` guards every
+// part but the event log (which has its own leaf lock) and the state file
+// (thread-safe, see state_file.h); lock order: mu_, then EventLog's or
+// StateFile's slot lock. Nothing does file or network I/O with mu_ held:
+//  - partition discovery runs between two holds of mu_;
+//  - a checkpoint commit decides under mu_, writes `_metadata` without it,
+//    and applies the result under mu_ again (CheckpointCoordinator);
+//  - every change of the store is made in memory under mu_; the caller then
+//    releases mu_ and syncs the state file before it answers, so no reply
+//    (to a worker or to weirctl) carries state that is not durable;
+//  - pruning deletes files after that sync, without mu_.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "common/status.h"
 #include "common/types.h"
+#include "coordinator/checkpoint_coordinator.h"
+#include "coordinator/event_log.h"
+#include "coordinator/file_writer.h"
 #include "coordinator/job_store.h"
+#include "coordinator/partition_reports.h"
+#include "coordinator/worker_registry.h"
 #include "weir/v1/services.pb.h"
 
 namespace weir::coordinator {
@@ -60,15 +79,10 @@ struct CoordinatorOptions {
   // of its trigger is abandoned.
   int64_t checkpoint_timeout_intervals = 3;
   int64_t min_checkpoint_timeout_ms = 30'000;
-};
-
-// One committed checkpoint, as the metrics see it.
-struct CommittedCheckpoint {
-  int64_t seq = 0;  // its place among the commits since start: 1, 2, ...
-  std::string job;
-  uint64_t id = 0;
-  int64_t duration_ms = 0;  // trigger to commit, on the coordinator's clock
-  int64_t bytes = 0;        // the sum of its partitions' snapshot sizes
+  // Cluster events kept (weirctl events); the oldest are dropped.
+  size_t event_log_capacity = EventLog::kDefaultCapacity;
+  // Writes `state.pb` and checkpoints' `_metadata`; WriteFileDurably when empty.
+  FileWriter write_file = {};
 };
 
 // Counts for the daemon's metrics.
@@ -85,10 +99,6 @@ struct CoordinatorStats {
   std::vector<CommittedCheckpoint> recent_commits;
 };
 
-// How many commits CoordinatorStats::recent_commits keeps; the metrics read
-// them at least every 250 ms, far more often than 64 checkpoints commit.
-inline constexpr size_t kRecentCommits = 64;
-
 class Coordinator {
  public:
   // Loads the jobs under `data_dir` (see JobStore::Open for its errors).
@@ -100,27 +110,32 @@ class Coordinator {
                                                    CoordinatorOptions options, int64_t now_ms);
 
   // ---- Jobs (weirctl) ----
+  // Each change is durable before it returns; when it cannot be made durable
+  // the call fails (Internal) and the change, kept in memory, is written by
+  // the next successful write of the state.
 
   // Validates (ValidateJobSpec: InvalidArgument naming paths) and stores a
   // running job (AlreadyExists while one of that name runs), then reads the
   // topic's partition count. When that fails the job is still accepted, with
   // 0 partitions, and RetryDiscovery() retries; DiscoveryError() says why.
-  Result<weir::v1::JobInfo> SubmitJob(const weir::v1::JobSpec& spec, int64_t now_ms);
-  // NotFound for an unknown name.
-  Result<weir::v1::JobInfo> GetJob(const std::string& name) const;
-  std::vector<weir::v1::JobInfo> ListJobs() const;
+  Result<weir::v1::JobInfo> SubmitJob(const weir::v1::JobSpec& spec, int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
+  // NotFound for an unknown name. Each partition's `state`: see PartitionReports::Describe.
+  Result<weir::v1::JobInfo> GetJob(const std::string& name) const ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<weir::v1::JobInfo> ListJobs() const ABSL_LOCKS_EXCLUDED(mu_);
   // Cancels a job, takes its partitions from their owners and drops its
   // pending checkpoint (its committed ones stay listed). NotFound for an
   // unknown name.
-  Result<weir::v1::JobInfo> CancelJob(const std::string& name);
+  Result<weir::v1::JobInfo> CancelJob(const std::string& name, int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
   // Triggers a checkpoint of a job now and returns its id, or returns the id
   // of the one already pending. NotFound for an unknown name;
   // FailedPrecondition when the job is not running or not every partition
   // has a live owner (partitions unknown, no workers).
-  Result<CheckpointId> TriggerCheckpoint(const std::string& name, int64_t now_ms);
+  Result<CheckpointId> TriggerCheckpoint(const std::string& name, int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
   // Why a running job's partition count is still unknown; nullopt when it is
   // known, or not yet tried.
-  std::optional<std::string> DiscoveryError(const std::string& name) const;
+  std::optional<std::string> DiscoveryError(const std::string& name) const ABSL_LOCKS_EXCLUDED(mu_);
+  // The cluster event log (see EventLog::List). Never waits for mu_.
+  EventPage ListEvents(const std::string& job, uint64_t after_seq, size_t limit) const;
 
   // ---- Workers (the control plane) ----
 
@@ -128,21 +143,30 @@ class Coordinator {
   // or after being declared dead), and assigns it partitions at once.
   // InvalidArgument for an empty id.
   Result<weir::v1::RegisterWorkerResponse> RegisterWorker(const std::string& id, const std::string& address,
-                                                          int64_t now_ms);
-  // Records that the worker lives and what it reports, and returns all its
-  // assignments with the spec of each of their jobs. NotFound for a worker
-  // that is not registered or was declared dead: it must register again
-  // (and, having been dead, drop what it ran: its partitions have moved).
+                                                          int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
+  // Records that the worker lives and what it reports (progress, state,
+  // restore), and returns all its assignments. NotFound for a worker that is
+  // not registered or was declared dead: it must register again (and,
+  // having been dead, drop what it ran: its partitions have moved).
+  //
+  // Specs: `job_specs` names every job of the assignments with its spec
+  // hash (SpecHash, computed once per submission); the full spec is in
+  // `jobs` only for a job that `held_specs` (the specs the worker holds)
+  // lacks at that hash. The work is proportional to the worker's own
+  // assignments and reports, not to the cluster's jobs.
   //
   // Checkpoints: a status whose `snapshot.checkpoint` is the job's pending
   // checkpoint, sent by the partition's owner under its current epoch, with
   // a path, acknowledges that partition; the last acknowledgement commits
-  // the checkpoint before the reply is built. The reply carries the pending
-  // checkpoint of every job the worker has a partition of, and each
-  // assignment's `restore_from`: the partition's handoff snapshot if there
-  // is one, then its snapshot in each committed checkpoint, newest first.
+  // the checkpoint before the reply is built (its `_metadata` written
+  // without the lock). The reply carries the pending checkpoint of every job
+  // the worker has a partition of, and each assignment's `restore_from`: the
+  // partition's handoff snapshot if there is one, then its snapshot in each
+  // committed checkpoint, newest first.
   Result<weir::v1::HeartbeatResponse> Heartbeat(const std::string& id,
-                                                const std::vector<weir::v1::PartitionStatus>& statuses, int64_t now_ms);
+                                                const std::vector<weir::v1::PartitionStatus>& statuses, int64_t now_ms,
+                                                const std::vector<weir::v1::JobSpecRef>& held_specs = {})
+      ABSL_LOCKS_EXCLUDED(mu_);
   // A worker stopping on purpose (SIGTERM), after it stopped its partitions
   // and its rows were acknowledged. Each handoff (job, partition, epoch,
   // snapshot) of a partition the worker owns under that epoch, with a
@@ -151,32 +175,31 @@ class Coordinator {
   // partitions move at once, under higher epochs. An unknown worker is not
   // an error (leaving twice is harmless). Internal when the handoffs cannot
   // be stored (the worker is forgotten all the same).
-  Status LeaveWorker(const std::string& id, const std::vector<weir::v1::PartitionStatus>& handoffs, int64_t now_ms);
+  Status LeaveWorker(const std::string& id, const std::vector<weir::v1::PartitionStatus>& handoffs, int64_t now_ms)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Every known worker, by id.
-  std::vector<weir::v1::WorkerInfo> ListWorkers(int64_t now_ms) const;
+  std::vector<weir::v1::WorkerInfo> ListWorkers(int64_t now_ms) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Declares workers dead after the timeout, forgets long-dead ones,
   // reassigns partitions, abandons checkpoints pending for too long and
-  // triggers those that are due. No I/O beyond persisting the store.
-  void CheckWorkers(int64_t now_ms);
+  // triggers those that are due; then makes the state durable (a failure is
+  // logged and retried by the next call).
+  void CheckWorkers(int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
   // Runs the most overdue partition discovery whose retry time has come
   // (each job at most every discovery_retry_ms), blocking for as long as the
   // lookup takes. Returns false when none was due.
-  bool RetryDiscovery(int64_t now_ms);
+  bool RetryDiscovery(int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
   // CheckWorkers(), then every due discovery.
-  void Tick(int64_t now_ms);
+  void Tick(int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
 
-  CoordinatorStats Stats() const;
+  // Counts for the metrics: O(jobs + workers). A heartbeat's handler calls
+  // CheckpointsFinished() instead (O(1)) and Stats() only when it changed.
+  CoordinatorStats Stats() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Checkpoints committed or abandoned since start.
+  int64_t CheckpointsFinished() const ABSL_LOCKS_EXCLUDED(mu_);
   const CoordinatorOptions& options() const { return options_; }
 
  private:
-  struct Worker {
-    std::string address;
-    int64_t registered_at_ms = 0;
-    int64_t last_heartbeat_ms = 0;
-    bool alive = true;
-    int64_t dead_since_ms = 0;
-  };
   // The partition-count lookup of one running job whose count is unknown.
   struct Discovery {
     uint64_t generation = 0;  // which submission of the name this is for
@@ -191,78 +214,48 @@ class Coordinator {
     std::string brokers;
     std::string topic;
   };
-  using ReportKey = std::pair<std::string, int32_t>;  // (job, partition)
-  struct Report {
-    std::string worker;
-    weir::v1::PartitionStatus status;
-  };
-  // A triggered checkpoint waiting for every partition's acknowledgement.
-  struct PendingCheckpoint {
-    CheckpointId id;
-    int64_t triggered_at_ms = 0;
-    std::map<int32_t, weir::v1::SnapshotRef> refs;  // acknowledged partitions
-  };
-  // The in-memory checkpoint state of a running job (lost on restart; the
-  // ids handed out are durable in the store).
-  struct JobCheckpoints {
-    // The last trigger, the job's start, or the last abandonment: the next
-    // checkpoint is due one interval after it.
-    int64_t last_trigger_ms = 0;
-    std::optional<PendingCheckpoint> pending;
-  };
 
   Coordinator(std::unique_ptr<JobStore> store, PartitionDiscovery* discovery, CoordinatorOptions options,
               int64_t grace_until_ms);
 
-  // Runs one discovery without the lock, then applies its result.
-  void Discover(const DiscoveryAttempt& attempt, int64_t now_ms);
-  // Records a discovery result. REQUIRES: mu_ held.
-  void ApplyDiscovery(const DiscoveryAttempt& attempt, const Result<int32_t>& count, int64_t now_ms);
-  // Reassigns every running job's partitions over the live workers and
-  // stores what changed. REQUIRES: mu_ held.
-  void Rebalance(int64_t now_ms);
-  // Live worker ids, sorted. REQUIRES: mu_ held.
-  std::vector<std::string> LiveWorkers() const;
-  // A job as weirctl sees it. REQUIRES: mu_ held.
-  weir::v1::JobInfo ToJobInfo(const weir::v1::JobRecord& job) const;
-  // Drops the reports, the discovery and the checkpoint state of a job. REQUIRES: mu_ held.
-  void ForgetJob(const std::string& name);
-
-  // Ok when every partition of `job` has a live owner, so a checkpoint can
-  // complete; FailedPrecondition saying why not. REQUIRES: mu_ held.
-  Status CanCheckpoint(const weir::v1::JobRecord& job) const;
-  // Starts checkpoint last+1 of `job` (its id stored first). REQUIRES: mu_
-  // held, no checkpoint of the job pending.
-  Result<CheckpointId> StartCheckpoint(const weir::v1::JobRecord& job, int64_t now_ms);
-  // Abandons overdue checkpoints and triggers due ones. REQUIRES: mu_ held.
-  void CheckCheckpoints(int64_t now_ms);
-  // Records `status` as an acknowledgement when it is one (see Heartbeat);
-  // true if it was. REQUIRES: mu_ held.
-  bool RecordAck(const weir::v1::JobRecord& job, const std::string& worker, const weir::v1::PartitionStatus& status);
-  // Commits the job's pending checkpoint once every partition acknowledged
-  // it: `_metadata`, then the store; prunes. REQUIRES: mu_ held.
-  void MaybeCommit(const weir::v1::JobRecord& job, int64_t now_ms);
-  // Drops a pending checkpoint; the next is due one interval from now. REQUIRES: mu_ held.
-  void Abandon(const std::string& job, int64_t now_ms);
-  // The restore points of one partition, newest first (see Heartbeat).
-  static void SetRestoreFrom(const weir::v1::JobRecord& job, const std::map<int32_t, weir::v1::SnapshotRef>& handoffs,
-                             int32_t partition, weir::v1::Assignment* out);
+  // Makes the store's `version` durable. Should not be called with mu_ held.
+  Status SyncState(uint64_t version) ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs one discovery without the lock, then applies its result and syncs.
+  void Discover(const DiscoveryAttempt& attempt, int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
+  // Records a discovery result.
+  void ApplyDiscovery(const DiscoveryAttempt& attempt, const Result<int32_t>& count, int64_t now_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Reassigns every running job's partitions over the live workers, unless
+  // in the grace period after a restart.
+  void Rebalance(int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores a job's next assignment, counts and logs its moves.
+  Status StoreAssignment(const std::string& job, int32_t partitions, const Assignment& previous, const Assignment& next,
+                         int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A job as weirctl sees it.
+  weir::v1::JobInfo ToJobInfo(const weir::v1::JobRecord& job) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the reports, the discovery and the checkpoint state of a job.
+  void ForgetJob(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The heartbeat reply of worker `id` (see Heartbeat).
+  weir::v1::HeartbeatResponse HeartbeatReply(const std::string& id,
+                                             const std::vector<weir::v1::JobSpecRef>& held_specs) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const CoordinatorOptions options_;
   PartitionDiscovery* const discovery_;
   const int64_t grace_until_ms_;  // no rebalancing before this (see Open)
+  const FileWriter write_file_;   // checkpoints' _metadata
+  EventLog events_;               // thread-safe on its own
+  StateFile* const state_file_;   // thread-safe: the store's durable copy
 
-  mutable std::mutex mu_;
-  std::unique_ptr<JobStore> store_;                    // changed only with mu_ held
-  std::map<std::string, Worker> workers_;              // guarded by mu_; by id
-  std::map<std::string, Discovery> discoveries_;       // guarded by mu_; by job name
-  std::map<ReportKey, Report> reports_;                // guarded by mu_
-  std::map<std::string, JobCheckpoints> checkpoints_;  // guarded by mu_; running jobs by name
-  int64_t partition_moves_ = 0;                        // guarded by mu_
-  int64_t checkpoints_committed_ = 0;                  // guarded by mu_
-  int64_t checkpoints_abandoned_ = 0;                  // guarded by mu_
-  std::deque<CommittedCheckpoint> recent_commits_;     // guarded by mu_; at most kRecentCommits
-  uint64_t next_generation_ = 1;                       // guarded by mu_
+  mutable absl::Mutex mu_;
+  std::unique_ptr<JobStore> store_ ABSL_PT_GUARDED_BY(mu_);
+  WorkerRegistry workers_ ABSL_GUARDED_BY(mu_);
+  CheckpointCoordinator checkpoints_ ABSL_GUARDED_BY(mu_);
+  PartitionReports reports_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Discovery> discoveries_ ABSL_GUARDED_BY(mu_);  // by job name
+  std::map<std::string, uint64_t> spec_hashes_ ABSL_GUARDED_BY(mu_);   // SpecHash of every job, by name
+  int64_t partition_moves_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace weir::coordinator

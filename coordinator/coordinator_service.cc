@@ -1,5 +1,6 @@
 #include "coordinator/coordinator_service.h"
 
+#include <atomic>
 #include <chrono>
 #include <mutex>
 #include <vector>
@@ -72,7 +73,7 @@ class JobServiceImpl final : public pb::JobService::Service {
   grpc::Status CancelJob(grpc::ServerContext*, const pb::CancelJobRequest* request,
                          pb::CancelJobResponse* response) override {
     if (request->name().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a job name is required"};
-    auto job = coordinator_->CancelJob(request->name());
+    auto job = coordinator_->CancelJob(request->name(), clock_());
     metrics_->Update(coordinator_->Stats());
     if (!job.ok()) return ToGrpcStatus(job.status());
     *response->mutable_job() = std::move(*job);
@@ -92,6 +93,19 @@ class JobServiceImpl final : public pb::JobService::Service {
     metrics_->Update(coordinator_->Stats());
     if (!id.ok()) return ToGrpcStatus(id.status());
     response->set_checkpoint(id->value());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListEvents(grpc::ServerContext*, const pb::ListEventsRequest* request,
+                          pb::ListEventsResponse* response) override {
+    if (request->limit() < 0) {
+      return {grpc::StatusCode::INVALID_ARGUMENT, "limit must be 0 (every kept event) or more"};
+    }
+    EventPage page =
+        coordinator_->ListEvents(request->job(), request->after_seq(), static_cast<size_t>(request->limit()));
+    response->mutable_events()->Reserve(static_cast<int>(page.events.size()));
+    for (pb::ClusterEvent& e : page.events) *response->add_events() = std::move(e);
+    response->set_last_seq(page.last_seq);
     return grpc::Status::OK;
   }
 
@@ -119,10 +133,14 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
                          pb::HeartbeatResponse* response) override {
     metrics_->CountHeartbeat();
     auto r = coordinator_->Heartbeat(request->worker_id(), {request->partitions().begin(), request->partitions().end()},
-                                     clock_());
+                                     clock_(), {request->specs().begin(), request->specs().end()});
     if (!r.ok()) return ToGrpcStatus(r.status());
     *response = std::move(*r);
-    metrics_->Update(coordinator_->Stats());  // a heartbeat may commit a checkpoint
+    // A heartbeat may commit (or fail to commit) a checkpoint: only then are
+    // the metrics worth refreshing here (Stats() costs O(jobs); the ticker
+    // refreshes them every 250 ms anyway).
+    const int64_t finished = coordinator_->CheckpointsFinished();
+    if (finished != checkpoints_finished_.exchange(finished)) metrics_->Update(coordinator_->Stats());
     return grpc::Status::OK;
   }
 
@@ -139,6 +157,7 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
   Coordinator* coordinator_;
   CoordinatorMetrics* metrics_;
   Clock clock_;
+  std::atomic<int64_t> checkpoints_finished_{0};  // CheckpointsFinished() when the metrics were last refreshed here
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
 // The coordinator's gRPC services over a Coordinator: JobService (weirctl:
-// submit, get, list, cancel, workers, trigger a checkpoint) and ControlPlane
+// submit, get, list, cancel, workers, trigger a checkpoint, events) and ControlPlane
 // (workers: register, heartbeat, leave). Sync gRPC handlers on gRPC's thread pool; the Coordinator is
 // thread-safe. Status codes become gRPC codes here and nowhere else.
 #pragma once

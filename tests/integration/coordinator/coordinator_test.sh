@@ -6,7 +6,8 @@
 # bad specs and unknown jobs exit 2 naming what is wrong; a missing topic
 # leaves the job pending with the reason; cancel works; the jobs survive
 # kill -9; a taken port, a corrupt state file and an unreachable coordinator
-# are clear errors.
+# are clear errors. weirctl events lists what happened, filtered by job, as
+# JSON, and follows new events until interrupted.
 #   coordinator_test.sh WEIRCTL WEIR_COORDINATOR WEIR_DEVKAFKA
 set -euo pipefail
 weirctl=$1
@@ -75,9 +76,9 @@ grep -Eq "^job: +clicks$" "$tmp/status.txt" || fail "status header: $(cat "$tmp/
 grep -Eq "^state: +running$" "$tmp/status.txt" || fail "status state: $(cat "$tmp/status.txt")"
 grep -Eq "^topic: +events at $bootstrap$" "$tmp/status.txt" || fail "status topic: $(cat "$tmp/status.txt")"
 grep -Eq "^partitions: +4$" "$tmp/status.txt" || fail "status partitions: $(cat "$tmp/status.txt")"
-grep -Eq "^PARTITION +OWNER +EPOCH +OFFSET +WATERMARK +LAG +RECORDS +ROWS +DEAD$" "$tmp/status.txt" ||
+grep -Eq "^PARTITION +OWNER +EPOCH +STATE +OFFSET +WATERMARK +LAG +RECORDS +ROWS +DEAD$" "$tmp/status.txt" ||
   fail "status table header: $(cat "$tmp/status.txt")"
-[ "$(grep -Ec '^[0-3] +- +0 +- +- +- +0 +0 +0$' "$tmp/status.txt")" -eq 4 ] ||
+[ "$(grep -Ec '^[0-3] +- +0 +unassigned +- +- +- +0 +0 +0$' "$tmp/status.txt")" -eq 4 ] ||
   fail "want 4 unassigned partitions: $(cat "$tmp/status.txt")"
 timeout 20 "$weirctl" status clicks --json > "$tmp/status.json"
 [ "$(grep -o '"owner":""' "$tmp/status.json" | wc -l)" -eq 4 ] || fail "status --json: $(cat "$tmp/status.json")"
@@ -118,6 +119,37 @@ grep -q '^weir_coordinator_workers{state="alive"} 0$' "$tmp/metrics.txt" || fail
 grep -q '^weir_coordinator_heartbeats_total 0$' "$tmp/metrics.txt" || fail "heartbeats counter"
 grep -q '^weir_coordinator_partition_moves_total 0$' "$tmp/metrics.txt" || fail "moves counter"
 
+# 5b. The event log: each submission and the cancellation, oldest first, one line each.
+ts='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
+timeout 20 "$weirctl" events > "$tmp/events.txt" || fail "events: $(cat "$tmp/events.txt")"
+[ "$(wc -l < "$tmp/events.txt")" -eq 3 ] || fail "want 3 events: $(cat "$tmp/events.txt")"
+grep -Eq "^$ts  job-submitted +clicks  job clicks submitted \(topic events at $bootstrap\)$" "$tmp/events.txt" ||
+  fail "events: no submission of clicks: $(cat "$tmp/events.txt")"
+grep -Eq "^$ts  job-cancelled +missing  job missing cancelled$" "$tmp/events.txt" ||
+  fail "events: no cancellation of missing: $(cat "$tmp/events.txt")"
+timeout 20 "$weirctl" events --job missing > "$tmp/events-missing.txt"
+[ "$(grep -c ' missing  ' "$tmp/events-missing.txt")" -eq 2 ] && [ "$(wc -l < "$tmp/events-missing.txt")" -eq 2 ] ||
+  fail "events --job missing: $(cat "$tmp/events-missing.txt")"
+timeout 20 "$weirctl" events --json > "$tmp/events.json"
+[ "$(grep -Ec '^\{"seq":"[1-3]","at_ms":"[0-9]+","kind":"CLUSTER_EVENT_JOB_(SUBMITTED|CANCELLED)".*\}$' "$tmp/events.json")" -eq 3 ] ||
+  fail "events --json: $(cat "$tmp/events.json")"
+# --follow prints what is there, then what happens next, until interrupted.
+"$weirctl" events --follow > "$tmp/follow.txt" 2>&1 &
+follow_pid=$!
+track $follow_pid
+write_job "$tmp/later.yaml" later events
+timeout 20 "$weirctl" submit "$tmp/later.yaml" > /dev/null
+timeout 20 "$weirctl" cancel later > /dev/null
+for _ in $(seq 100); do
+  grep -q "job later cancelled" "$tmp/follow.txt" && break
+  kill -0 $follow_pid 2>/dev/null || fail "events --follow exited: $(cat "$tmp/follow.txt")"
+  sleep 0.1
+done
+grep -q "job later cancelled" "$tmp/follow.txt" || fail "events --follow missed new events: $(cat "$tmp/follow.txt")"
+[ "$(grep -c 'job-submitted' "$tmp/follow.txt")" -eq 3 ] || fail "events --follow repeated or lost events: $(cat "$tmp/follow.txt")"
+kill -TERM $follow_pid  # (a background job of a script ignores SIGINT)
+wait $follow_pid 2>/dev/null || true
+
 # 6. A taken port: exit 1 with a message.
 expect_exit 1 "$tmp/taken.txt" timeout 20 "$coordinator" --listen "$coord" --metrics-listen 127.0.0.1:0 \
   --data-dir "$tmp/other"
@@ -132,6 +164,7 @@ timeout 20 "$weirctl" list > "$tmp/list.txt"
 grep -Eq "^clicks +running +4 " "$tmp/list.txt" || fail "after restart: $(cat "$tmp/list.txt")"
 grep -Eq "^missing +cancelled " "$tmp/list.txt" || fail "after restart: $(cat "$tmp/list.txt")"
 [ "$(timeout 20 "$weirctl" status clicks | grep -Ec '^[0-3] +- +0 ')" -eq 4 ] || fail "status after restart"
+[ "$(timeout 20 "$weirctl" events)" = "no events" ] || fail "the event log is in memory, empty after a restart"
 stop_gracefully $pid weir-coordinator
 
 # 8. A corrupt state file: exit 1, naming it; nothing is overwritten.

@@ -9,6 +9,9 @@
 using weir::coordinator::Assign;
 using weir::coordinator::Assignment;
 using weir::coordinator::Moves;
+using weir::coordinator::MovesBetween;
+using P = weir::PartitionId;
+using E = weir::Epoch;
 
 namespace {
 
@@ -37,11 +40,11 @@ void CheckBalanced(const Assignment& a, int32_t partitions, const std::vector<st
 TEST_CASE("a first assignment is balanced and starts every epoch at 1", "[coordinator][assignment]") {
   const auto a = Assign(4, {"w1", "w2"}, {});
   CheckBalanced(a, 4, {"w1", "w2"});
-  CHECK(a.at(0).worker == "w1");
-  CHECK(a.at(1).worker == "w1");
-  CHECK(a.at(2).worker == "w2");
-  CHECK(a.at(3).worker == "w2");
-  for (const auto& [p, owner] : a) CHECK(owner.epoch == 1);
+  CHECK(a.at(P(0)).worker == "w1");
+  CHECK(a.at(P(1)).worker == "w1");
+  CHECK(a.at(P(2)).worker == "w2");
+  CHECK(a.at(P(3)).worker == "w2");
+  for (const auto& [p, owner] : a) CHECK(owner.epoch == E(1));
 }
 
 TEST_CASE("a worker that joins takes only its share, the rest stay put", "[coordinator][assignment]") {
@@ -51,7 +54,7 @@ TEST_CASE("a worker that joins takes only its share, the rest stay put", "[coord
   CHECK(Moves(before, after) == 4);
   for (const auto& [p, owner] : after) {
     const bool moved = owner.worker != before.at(p).worker;
-    CHECK(owner.epoch == before.at(p).epoch + (moved ? 1 : 0));
+    CHECK(owner.epoch.value() == before.at(p).epoch.value() + (moved ? 1 : 0));
     if (moved) CHECK(owner.worker == "w3");
   }
 }
@@ -64,7 +67,7 @@ TEST_CASE("a worker that leaves hands over exactly its partitions", "[coordinato
   CHECK(Moves(before, after) == w2_had);
   for (const auto& [p, owner] : after) {
     if (before.at(p).worker != "w2") CHECK(owner == before.at(p));
-    if (before.at(p).worker == "w2") CHECK(owner.epoch == before.at(p).epoch + 1);
+    if (before.at(p).worker == "w2") CHECK(owner.epoch.value() == before.at(p).epoch.value() + 1);
   }
 }
 
@@ -73,10 +76,10 @@ TEST_CASE("with no live worker partitions are unassigned and keep their epochs",
   const auto none = Assign(3, {}, before);
   for (const auto& [p, owner] : none) {
     CHECK(owner.worker.empty());
-    CHECK(owner.epoch == 1);
+    CHECK(owner.epoch == E(1));
   }
   const auto back = Assign(3, {"w9"}, none);
-  for (const auto& [p, owner] : back) CHECK(owner.epoch == 2);  // higher than any earlier owner's
+  for (const auto& [p, owner] : back) CHECK(owner.epoch == E(2));  // higher than any earlier owner's
 }
 
 TEST_CASE("random membership changes stay balanced, sticky and fenced", "[coordinator][assignment]") {
@@ -109,10 +112,24 @@ TEST_CASE("random membership changes stay balanced, sticky and fenced", "[coordi
     const int share = (partitions + static_cast<int>(next_live.size()) - 1) / static_cast<int>(next_live.size());
     CHECK(Moves(a, b) <= std::max(forced, share));
     for (const auto& [p, owner] : b) {
-      CHECK(owner.epoch == a.at(p).epoch + (owner.worker == a.at(p).worker ? 0 : 1));
+      CHECK(owner.epoch.value() == a.at(p).epoch.value() + (owner.worker == a.at(p).worker ? 0 : 1));
     }
     CHECK(Assign(partitions, next_live, a) == b);  // deterministic
     a = b;
     live = next_live;
   }
+}
+
+TEST_CASE("MovesBetween lists each partition given a new owner, with the old owner and the new epoch",
+          "[coordinator][assignment]") {
+  const auto before = Assign(4, {"w1"}, {});
+  const auto after = Assign(4, {"w1", "w2"}, before);
+  using weir::coordinator::Move;
+  CHECK(MovesBetween({}, before) ==
+        std::vector<Move>{
+            {P(0), "", "w1", E(1)}, {P(1), "", "w1", E(1)}, {P(2), "", "w1", E(1)}, {P(3), "", "w1", E(1)}});
+  CHECK(MovesBetween(before, after) == std::vector<Move>{{P(2), "w1", "w2", E(2)}, {P(3), "w1", "w2", E(2)}});
+  // Unassigned partitions (no live worker) are no moves.
+  CHECK(MovesBetween(after, Assign(4, {}, after)).empty());
+  CHECK(Moves(before, after) == 2);
 }

@@ -207,7 +207,7 @@ TEST_CASE_METHOD(CheckpointTest,
   REQUIRE(commits.size() == 1);
   CHECK(commits[0].seq == 1);
   CHECK(commits[0].job == "a");
-  CHECK(commits[0].id == 1);
+  CHECK(commits[0].id == weir::CheckpointId(1));
   CHECK(commits[0].duration_ms == 400);
   CHECK(commits[0].bytes == 500);
 
@@ -484,7 +484,7 @@ TEST_CASE_METHOD(CheckpointTest,
   CHECK(c->GetJob("a")->pending_checkpoint() == 1);
 
   // Cancelling drops the pending checkpoint; a cancelled job takes none.
-  REQUIRE(c->CancelJob("a").ok());
+  REQUIRE(c->CancelJob("a", 12500).ok());
   CHECK(c->GetJob("a")->pending_checkpoint() == 0);
   auto cancelled = c->TriggerCheckpoint("a", 13000);
   CHECK(cancelled.status().code() == StatusCode::kFailedPrecondition);
@@ -498,7 +498,7 @@ TEST_CASE_METHOD(CheckpointTest,
   RunJobOnW1(Spec("a"));
   CommitTwoPartitions("a", 1, 1000);
   REQUIRE(c->TriggerCheckpoint("a", 2000)->value() == 2);
-  REQUIRE(c->CancelJob("a").ok());
+  REQUIRE(c->CancelJob("a", 2500).ok());
   auto cancelled = c->GetJob("a");
   CHECK(cancelled->latest_checkpoint() == 1);  // still listed
   CHECK(cancelled->checkpoints_size() == 1);

@@ -6,13 +6,19 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
+#include "common/durable_file.h"
 #include "coordinator/coordinator.h"
 #include "spec/job_spec_yaml.h"
 #include "tests/support/temp_dir.h"
@@ -37,6 +43,54 @@ class FakeDiscovery : public PartitionDiscovery {
   std::map<std::string, int32_t> topics;
   bool reachable = true;
   int calls = 0;  // lookups so far
+};
+
+// A FileWriter whose writes of paths containing `blocked` wait until
+// Release() (after which nothing blocks); every other write goes through
+// WriteFileDurably at once. Tests use it to hold a write in flight and show
+// what the coordinator does meanwhile; waits are on conditions, bounded.
+class GatedWriter {
+ public:
+  explicit GatedWriter(std::string blocked) : blocked_(std::move(blocked)) {}
+  ~GatedWriter() { Release(); }
+
+  FileWriter writer() {
+    return [this](const std::string& path, std::string_view bytes) {
+      if (path.find(blocked_) != std::string::npos) {
+        std::unique_lock<std::mutex> lock(mu_);
+        ++entered_;
+        cv_.notify_all();
+        cv_.wait(lock, [this] { return released_; });
+      }
+      Status s = WriteFileDurably(path, bytes);
+      std::lock_guard<std::mutex> lock(mu_);
+      written_.push_back(path);
+      return s;
+    };
+  }
+  // Waits (at most `timeout`) until `n` blocked writes have started.
+  bool WaitEntered(int n = 1, std::chrono::seconds timeout = std::chrono::seconds(20)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return entered_ >= n; });
+  }
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  // The paths written so far, in order.
+  std::vector<std::string> written() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return written_;
+  }
+
+ private:
+  const std::string blocked_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int entered_ = 0;                   // guarded by mu_
+  bool released_ = false;             // guarded by mu_
+  std::vector<std::string> written_;  // guarded by mu_
 };
 
 // A valid spec of job `name` reading `topic` at 127.0.0.1:9092, one count

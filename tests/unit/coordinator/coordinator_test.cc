@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/types.h"
+#include "spec/spec_hash.h"
 #include "tests/support/temp_dir.h"
 #include "tests/unit/coordinator/coordinator_fixture.h"
 
@@ -89,7 +90,7 @@ TEST_CASE_METHOD(CoordinatorTest, "a submitted job is validated, stored and gets
   auto missing = c->GetJob("nope");
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.status().code() == StatusCode::kNotFound);
-  CHECK(c->CancelJob("nope").status().code() == StatusCode::kNotFound);
+  CHECK(c->CancelJob("nope", 3000).status().code() == StatusCode::kNotFound);
 }
 
 TEST_CASE_METHOD(CoordinatorTest, "a registered worker gets every partition, heartbeats return assignments and specs",
@@ -205,7 +206,7 @@ TEST_CASE_METHOD(CoordinatorTest, "cancel takes a job's partitions from their ow
   RunJobOnW1(Spec("a"));
   REQUIRE(c->Heartbeat("w1", {}, 100)->assignments_size() == 2);
 
-  auto cancelled = c->CancelJob("a");
+  auto cancelled = c->CancelJob("a", 150);
   REQUIRE(cancelled.ok());
   CHECK(cancelled->state() == pb::JOB_STATE_CANCELLED);
   for (const auto& p : cancelled->partitions()) CHECK(p.owner().empty());
@@ -309,7 +310,7 @@ TEST_CASE_METHOD(CoordinatorTest,
   discovery.reachable = false;
   REQUIRE(c->SubmitJob(Spec("b", "other"), 0).ok());
   REQUIRE(c->SubmitJob(Spec("c"), 0).ok());
-  REQUIRE(c->CancelJob("c").ok());
+  REQUIRE(c->CancelJob("c", 0).ok());
   discovery.reachable = true;
   discovery.topics["other"] = 1;
   discovery.calls = 0;
@@ -374,4 +375,66 @@ TEST_CASE_METHOD(CoordinatorTest,
   CHECK(c->GetJob("b")->partitions_size() == 1);
   CHECK_FALSE(c->RetryDiscovery(3000));
   CHECK(discovery.calls == 4);
+}
+
+TEST_CASE_METHOD(CoordinatorTest, "a heartbeat sends a job's spec only when the worker lacks it at its hash",
+                 "[coordinator]") {
+  discovery.topics["events"] = 2;
+  discovery.topics["clicks"] = 1;
+  RunJobOnW1(Spec("a"));
+  REQUIRE(c->SubmitJob(Spec("b", "clicks"), 0).ok());
+  const uint64_t hash_a = weir::SpecHash(Spec("a"));
+  const uint64_t hash_b = weir::SpecHash(Spec("b", "clicks"));
+  REQUIRE(hash_a != hash_b);
+  auto ref = [](const std::string& job, uint64_t hash) {
+    pb::JobSpecRef r;
+    r.set_job(job);
+    r.set_spec_hash(hash);
+    return r;
+  };
+  auto refs = [](const pb::HeartbeatResponse& r) {
+    std::map<std::string, uint64_t> out;
+    for (const auto& s : r.job_specs()) out[s.job()] = s.spec_hash();
+    return out;
+  };
+  auto sent = [](const pb::HeartbeatResponse& r) {
+    std::set<std::string> out;
+    for (const auto& s : r.jobs()) out.insert(s.name());
+    return out;
+  };
+
+  // Holding nothing: every spec, and every job's hash.
+  auto hb = c->Heartbeat("w1", {}, 100);
+  REQUIRE(hb.ok());
+  CHECK(refs(*hb) == std::map<std::string, uint64_t>{{"a", hash_a}, {"b", hash_b}});
+  CHECK(sent(*hb) == std::set<std::string>{"a", "b"});
+
+  // Holding a at its hash and b at another: only b's spec comes.
+  hb = c->Heartbeat("w1", {}, 200, {ref("a", hash_a), ref("b", hash_a)});
+  REQUIRE(hb.ok());
+  CHECK(refs(*hb) == std::map<std::string, uint64_t>{{"a", hash_a}, {"b", hash_b}});
+  CHECK(sent(*hb) == std::set<std::string>{"b"});
+  hb = c->Heartbeat("w1", {}, 300, {ref("a", hash_a), ref("b", hash_b), ref("gone", 7)});
+  REQUIRE(hb.ok());
+  CHECK(hb->jobs_size() == 0);
+  CHECK(hb->assignments_size() == 3);
+
+  // Resubmitted with another spec, a's hash changes and its new spec is sent.
+  REQUIRE(c->CancelJob("a", 400).ok());
+  pb::JobSpec changed = Spec("a");
+  changed.set_view("v2");
+  REQUIRE(c->SubmitJob(changed, 500).ok());
+  hb = c->Heartbeat("w1", {}, 600, {ref("a", hash_a), ref("b", hash_b)});
+  REQUIRE(hb.ok());
+  CHECK(refs(*hb).at("a") == weir::SpecHash(changed));
+  REQUIRE(sent(*hb) == std::set<std::string>{"a"});
+  CHECK(hb->jobs(0).view() == "v2");
+
+  // The hashes survive a restart (computed again from the stored specs).
+  Restart(700);
+  REQUIRE(c->RegisterWorker("w1", "", 700).ok());
+  hb = c->Heartbeat("w1", {}, 800, {ref("a", weir::SpecHash(changed)), ref("b", hash_b)});
+  REQUIRE(hb.ok());
+  CHECK(hb->jobs_size() == 0);
+  CHECK(refs(*hb) == std::map<std::string, uint64_t>{{"a", weir::SpecHash(changed)}, {"b", hash_b}});
 }

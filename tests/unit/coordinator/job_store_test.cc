@@ -3,6 +3,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <string_view>
+
+#include "common/durable_file.h"
 
 #include "coordinator/job_store.h"
 #include "tests/support/temp_dir.h"
@@ -12,6 +16,8 @@ namespace fs = std::filesystem;
 using weir::coordinator::Assignment;
 using weir::coordinator::JobStore;
 using weir::coordinator::PartitionOwner;
+using P = weir::PartitionId;
+using E = weir::Epoch;
 using weir::coordinator::testing::Spec;
 using weir::testing::TempDir;
 
@@ -22,9 +28,10 @@ TEST_CASE("jobs and assignments survive a restart of the store", "[coordinator][
     REQUIRE(store.ok());
     REQUIRE((*store)->Submit(Spec("a"), 1000).ok());
     REQUIRE((*store)->Submit(Spec("b"), 2000).ok());
-    Assignment a{{0, PartitionOwner{"w1", 3}}, {1, PartitionOwner{"w2", 1}}};
+    Assignment a{{P(0), PartitionOwner{"w1", E(3)}}, {P(1), PartitionOwner{"w2", E(1)}}};
     REQUIRE((*store)->SetAssignment("a", 2, a).ok());
     REQUIRE((*store)->Cancel("b").ok());
+    REQUIRE((*store)->state_file().Sync((*store)->version()).ok());
   }
   auto store = JobStore::Open(dir.path.string());
   REQUIRE(store.ok());
@@ -35,7 +42,8 @@ TEST_CASE("jobs and assignments survive a restart of the store", "[coordinator][
   CHECK(a->state() == weir::v1::JOB_STATE_RUNNING);
   CHECK(a->submitted_at_ms() == 1000);
   CHECK(a->partitions() == 2);
-  CHECK(JobStore::AssignmentOf(*a) == Assignment{{0, PartitionOwner{"w1", 3}}, {1, PartitionOwner{"w2", 1}}});
+  CHECK(JobStore::AssignmentOf(*a) ==
+        Assignment{{P(0), PartitionOwner{"w1", E(3)}}, {P(1), PartitionOwner{"w2", E(1)}}});
   CHECK((*store)->Get("b")->state() == weir::v1::JOB_STATE_CANCELLED);
   CHECK_FALSE((*store)->Get("c").has_value());
 }
@@ -45,7 +53,7 @@ TEST_CASE("a running job's name cannot be submitted twice, a cancelled one can",
   auto store = JobStore::Open(dir.path.string());
   REQUIRE(store.ok());
   REQUIRE((*store)->Submit(Spec("a"), 1).ok());
-  REQUIRE((*store)->SetAssignment("a", 1, Assignment{{0, PartitionOwner{"w1", 4}}}).ok());
+  REQUIRE((*store)->SetAssignment("a", 1, Assignment{{P(0), PartitionOwner{"w1", E(4)}}}).ok());
   auto again = (*store)->Submit(Spec("a"), 2);
   REQUIRE_FALSE(again.ok());
   CHECK(again.status().code() == weir::StatusCode::kAlreadyExists);
@@ -53,11 +61,11 @@ TEST_CASE("a running job's name cannot be submitted twice, a cancelled one can",
 
   auto cancelled = (*store)->Cancel("a");
   REQUIRE(cancelled.ok());
-  CHECK(JobStore::AssignmentOf(*cancelled) == Assignment{{0, PartitionOwner{"", 4}}});
+  CHECK(JobStore::AssignmentOf(*cancelled) == Assignment{{P(0), PartitionOwner{"", E(4)}}});
   auto resubmitted = (*store)->Submit(Spec("a"), 3);
   REQUIRE(resubmitted.ok());
   // Epochs carry over so the old job's writers stay fenced.
-  CHECK(JobStore::AssignmentOf(*resubmitted) == Assignment{{0, PartitionOwner{"", 4}}});
+  CHECK(JobStore::AssignmentOf(*resubmitted) == Assignment{{P(0), PartitionOwner{"", E(4)}}});
 
   auto missing = (*store)->Cancel("nope");
   CHECK(missing.status().code() == weir::StatusCode::kNotFound);
@@ -124,13 +132,14 @@ TEST_CASE("checkpoint ids, commits and handoffs are durable, a commit keeps the 
     // An id not above the latest is refused.
     CHECK((*store)->CommitCheckpoint("a", Checkpoint(4), 3).status().code() == weir::StatusCode::kFailedPrecondition);
 
-    auto replaced = (*store)->RecordHandoffs("a", {{0, Ref(0, "/h/p0-e1", 41)}, {2, Ref(0, "/h/p2-e1", 42)}});
+    auto replaced = (*store)->RecordHandoffs("a", {{P(0), Ref(0, "/h/p0-e1", 41)}, {P(2), Ref(0, "/h/p2-e1", 42)}});
     REQUIRE(replaced.ok());
     CHECK(replaced->empty());
-    replaced = (*store)->RecordHandoffs("a", {{0, Ref(0, "/h/p0-e2", 43)}});
+    replaced = (*store)->RecordHandoffs("a", {{P(0), Ref(0, "/h/p0-e2", 43)}});
     REQUIRE(replaced.ok());
     REQUIRE(replaced->size() == 1);
     CHECK((*replaced)[0].path() == "/h/p0-e1");
+    REQUIRE((*store)->state_file().Sync((*store)->version()).ok());
   }
   auto store = JobStore::Open(dir.path.string());
   REQUIRE(store.ok());
@@ -143,8 +152,8 @@ TEST_CASE("checkpoint ids, commits and handoffs are durable, a commit keeps the 
   CHECK(a->checkpoints(2).id() == 4);
   auto handoffs = JobStore::HandoffsOf(*a);
   REQUIRE(handoffs.size() == 2);
-  CHECK(handoffs[0].next_offset() == 43);
-  CHECK(handoffs[2].next_offset() == 42);
+  CHECK(handoffs[P(0)].next_offset() == 43);
+  CHECK(handoffs[P(2)].next_offset() == 42);
   CHECK((*store)->NextCheckpointId("a")->value() == 6);
 
   auto outcome = (*store)->CommitCheckpoint("a", Checkpoint(6), 3);
@@ -161,10 +170,10 @@ TEST_CASE("a resubmitted name starts without checkpoints but keeps its epochs an
   auto store = JobStore::Open(dir.path.string());
   REQUIRE(store.ok());
   REQUIRE((*store)->Submit(Spec("a"), 1).ok());
-  REQUIRE((*store)->SetAssignment("a", 1, Assignment{{0, PartitionOwner{"w1", 4}}}).ok());
+  REQUIRE((*store)->SetAssignment("a", 1, Assignment{{P(0), PartitionOwner{"w1", E(4)}}}).ok());
   REQUIRE((*store)->NextCheckpointId("a").ok());
   REQUIRE((*store)->CommitCheckpoint("a", Checkpoint(1), 3).ok());
-  REQUIRE((*store)->RecordHandoffs("a", {{0, Ref(0, "/h/p0-e4", 7)}}).ok());
+  REQUIRE((*store)->RecordHandoffs("a", {{P(0), Ref(0, "/h/p0-e4", 7)}}).ok());
   REQUIRE((*store)->Cancel("a").ok());
   // A cancelled job takes no checkpoints and no handoffs.
   CHECK((*store)->NextCheckpointId("a").status().code() == weir::StatusCode::kFailedPrecondition);
@@ -178,6 +187,77 @@ TEST_CASE("a resubmitted name starts without checkpoints but keeps its epochs an
   CHECK(resubmitted->handoffs_size() == 0);
   CHECK(resubmitted->handoff_partitions_size() == 0);
   CHECK(resubmitted->last_triggered_checkpoint() == 1);
-  CHECK(JobStore::AssignmentOf(*resubmitted) == Assignment{{0, PartitionOwner{"", 4}}});
+  CHECK(JobStore::AssignmentOf(*resubmitted) == Assignment{{P(0), PartitionOwner{"", E(4)}}});
   CHECK((*store)->NextCheckpointId("a")->value() == 2);
+}
+
+TEST_CASE("changes are durable only once synced; a failed write is retried and never overwrites a newer state",
+          "[coordinator][jobstore]") {
+  TempDir dir;
+  bool fail = false;
+  int writes = 0;
+  auto writer = [&](const std::string& path, std::string_view bytes) {
+    if (fail) return weir::Internal("disk full");
+    ++writes;
+    return weir::WriteFileDurably(path, bytes);
+  };
+  auto store = JobStore::Open(dir.path.string(), writer);
+  REQUIRE(store.ok());
+  CHECK((*store)->version() == 0);
+  REQUIRE((*store)->Submit(Spec("a"), 1).ok());
+  REQUIRE((*store)->Submit(Spec("b"), 2).ok());
+  CHECK((*store)->version() == 2);
+  CHECK_FALSE(fs::exists(dir.path / "state.pb"));  // in memory only so far
+  CHECK((*store)->Get("b").has_value());
+
+  // One write covers every change so far; syncing an older version writes nothing more.
+  REQUIRE((*store)->state_file().Sync(1).ok());
+  CHECK(writes == 1);
+  CHECK((*store)->state_file().durable_version() == 2);
+  REQUIRE((*store)->state_file().Sync(2).ok());
+  CHECK(writes == 1);
+
+  fail = true;
+  REQUIRE((*store)->Cancel("a").ok());
+  auto failed = (*store)->state_file().Sync((*store)->version());
+  CHECK(failed.code() == weir::StatusCode::kInternal);
+  CHECK_THAT(failed.message(), Catch::Matchers::Contains("disk full"));
+  CHECK((*store)->state_file().durable_version() == 2);
+  CHECK((*store)->Get("a")->state() == weir::v1::JOB_STATE_CANCELLED);  // kept in memory
+  fail = false;
+  REQUIRE((*store)->state_file().Sync((*store)->version()).ok());
+  CHECK(writes == 2);
+
+  auto reopened = JobStore::Open(dir.path.string());
+  REQUIRE(reopened.ok());
+  CHECK((*reopened)->Get("a")->state() == weir::v1::JOB_STATE_CANCELLED);
+  CHECK((*reopened)->Get("b")->state() == weir::v1::JOB_STATE_RUNNING);
+}
+
+TEST_CASE("owners are indexed by worker", "[coordinator][jobstore]") {
+  TempDir dir;
+  auto store = JobStore::Open(dir.path.string());
+  REQUIRE(store.ok());
+  REQUIRE((*store)->Submit(Spec("a"), 1).ok());
+  REQUIRE((*store)->Submit(Spec("b"), 1).ok());
+  REQUIRE((*store)->SetAssignment("a", 2, Assignment{{P(0), {"w1", E(1)}}, {P(1), {"w2", E(3)}}}).ok());
+  REQUIRE((*store)->SetAssignment("b", 1, Assignment{{P(0), {"w1", E(2)}}}).ok());
+  using weir::coordinator::JobPartition;
+  CHECK((*store)->OwnedBy("w1") == std::set<JobPartition>{{"a", P(0)}, {"b", P(0)}});
+  CHECK((*store)->OwnedBy("w2") == std::set<JobPartition>{{"a", P(1)}});
+  CHECK((*store)->Owner("a", P(1)) == PartitionOwner{"w2", E(3)});
+  CHECK_FALSE((*store)->Owner("a", P(2)).has_value());
+  CHECK_FALSE((*store)->Owner("nope", P(0)).has_value());
+
+  REQUIRE((*store)->SetAssignment("a", 2, Assignment{{P(0), {"w2", E(2)}}, {P(1), {"w2", E(3)}}}).ok());
+  CHECK((*store)->OwnedBy("w1") == std::set<JobPartition>{{"b", P(0)}});
+  REQUIRE((*store)->Cancel("b").ok());
+  CHECK((*store)->OwnedBy("w1").empty());
+  CHECK((*store)->OwnedBy("w2") == std::set<JobPartition>{{"a", P(0)}, {"a", P(1)}});
+
+  // The index is rebuilt from the state file.
+  REQUIRE((*store)->state_file().Sync((*store)->version()).ok());
+  auto reopened = JobStore::Open(dir.path.string());
+  REQUIRE(reopened.ok());
+  CHECK((*reopened)->OwnedBy("w2") == std::set<JobPartition>{{"a", P(0)}, {"a", P(1)}});
 }

@@ -3,10 +3,16 @@
 // weirctl's job commands printing what they get back.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <grpcpp/grpcpp.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <sstream>
@@ -92,6 +98,21 @@ struct Fixture {
 
   TempDir storage{"weir-grpc-chk"};
 };
+
+// A loopback address nothing listens on: a port the kernel just handed out
+// and that was closed again (port 1 may be taken by another test's server).
+std::string ClosedAddress() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(fd);
+  return "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+}
 
 // Runs `weirctl checkpoint --wait` of job a on a thread and calls `step`
 // every 10 ms (at most 2000 times) until the command returns; its status.
@@ -251,13 +272,14 @@ TEST_CASE("weirctl status and workers show owners, epochs, reports and heartbeat
                                            "state:       running\n"
                                            "topic:       events at 127.0.0.1:9092\n"
                                            "view:        v\n"));
+  // Partition 0 is not reported yet; partition 1's report has no state (a worker that predates states).
   CHECK_THAT(status.str(),
              Catch::Contains("partitions:  2\ncheckpoint:  none\n\n"
-                             "PARTITION  OWNER  EPOCH  OFFSET  WATERMARK                 LAG  RECORDS  "
+                             "PARTITION  OWNER  EPOCH  STATE     OFFSET  WATERMARK                 LAG  RECORDS  "
                              "ROWS  DEAD\n"
-                             "0          w1     1      -       -                         -    0        0  "
+                             "0          w1     1      starting  -       -                         -    0        0  "
                              "   0\n"
-                             "1          w1     1      42      2023-11-14T22:13:20.250Z  3    40       12 "
+                             "1          w1     1      running   42      2023-11-14T22:13:20.250Z  3    40       12 "
                              "   1\n"));
 
   std::ostringstream json;
@@ -469,7 +491,151 @@ TEST_CASE("weirctl checkpoint triggers and checkpoints lists, status shows the l
     CHECK(waited.str() == "checkpoint 2 of a triggered\n");
   }
   SECTION("an unreachable coordinator") {
-    auto unreachable = weir::cli::JobCheckpoints("127.0.0.1:1", "a", out);
+    auto unreachable = weir::cli::JobCheckpoints(ClosedAddress(), "a", out);
+    CHECK(unreachable.code() == weir::StatusCode::kUnavailable);
+    CHECK_THAT(unreachable.message(), Catch::Contains("cannot reach the coordinator"));
+  }
+}
+
+TEST_CASE("weirctl status shows each partition's state, a failure's reason, and --json carries them",
+          "[coordinator][grpc][cli]") {
+  Fixture f;
+  REQUIRE(f.coordinator->SubmitJob(Spec("a", "events"), f.now_ms).ok());
+  std::ostringstream unassigned;
+  REQUIRE(weir::cli::JobStatus(f.address, "a", false, unassigned).ok());
+  CHECK_THAT(unassigned.str(), Catch::Contains("PARTITION  OWNER  EPOCH  STATE       OFFSET"));
+  CHECK_THAT(unassigned.str(), Catch::Contains("\n0          -      0      unassigned  -  "));
+
+  REQUIRE(f.coordinator->RegisterWorker("w1", "", f.now_ms).ok());
+  pb::PartitionStatus failed;
+  failed.set_job("a");
+  failed.set_partition(0);
+  failed.set_epoch(1);
+  failed.set_offset(-1);
+  failed.set_watermark(weir::kMinTime);
+  failed.set_lag(-1);
+  failed.set_state(pb::PARTITION_STATE_FAILED);
+  failed.set_state_reason("cannot reach the feature store at 127.0.0.1:7070");
+  pb::PartitionStatus running = failed;
+  running.set_partition(1);
+  running.set_offset(5);
+  running.set_state(pb::PARTITION_STATE_RUNNING);
+  running.clear_state_reason();
+  REQUIRE(f.coordinator->Heartbeat("w1", {failed, running}, f.now_ms).ok());
+
+  std::ostringstream status;
+  REQUIRE(weir::cli::JobStatus(f.address, "a", false, status).ok());
+  CHECK_THAT(status.str(), Catch::Matches("(.|\n)*\nPARTITION +OWNER +EPOCH +STATE +OFFSET +WATERMARK +LAG +RECORDS "
+                                          "+ROWS +DEAD +REASON\n"
+                                          "0 +w1 +1 +failed +- +- +- +0 +0 +0 +cannot reach the feature store at "
+                                          "127\\.0\\.0\\.1:7070\n"
+                                          "1 +w1 +1 +running +5 +- +- +0 +0 +0 +-\n"));
+  std::ostringstream json;
+  REQUIRE(weir::cli::JobStatus(f.address, "a", true, json).ok());
+  CHECK_THAT(json.str(), Catch::Contains("\"state\":\"PARTITION_STATE_FAILED\",\"state_reason\":\"cannot reach the "
+                                         "feature store at 127.0.0.1:7070\""));
+  CHECK_THAT(json.str(), Catch::Contains("\"state\":\"PARTITION_STATE_RUNNING\",\"state_reason\":\"\""));
+}
+
+TEST_CASE("gRPC: ListEvents filters by job, after_seq and limit", "[coordinator][grpc]") {
+  Fixture f;
+  REQUIRE(f.coordinator->SubmitJob(Spec("a", "events"), f.now_ms).ok());  // 1: submitted
+  REQUIRE(f.coordinator->RegisterWorker("w1", "", f.now_ms + 1).ok());    // 2: registered, 3-4: assigned
+  REQUIRE(f.coordinator->CancelJob("a", f.now_ms + 2).ok());              // 5: cancelled
+  auto list = [&](const std::string& job, uint64_t after, int32_t limit, pb::ListEventsResponse* resp) {
+    grpc::ClientContext ctx;
+    pb::ListEventsRequest req;
+    req.set_job(job);
+    req.set_after_seq(after);
+    req.set_limit(limit);
+    return f.jobs->ListEvents(&ctx, req, resp);
+  };
+  auto seqs = [](const pb::ListEventsResponse& r) {
+    std::vector<uint64_t> out;
+    for (const auto& e : r.events()) out.push_back(e.seq());
+    return out;
+  };
+  pb::ListEventsResponse resp;
+  REQUIRE(list("", 0, 0, &resp).ok());
+  CHECK(seqs(resp) == std::vector<uint64_t>{1, 2, 3, 4, 5});
+  CHECK(resp.last_seq() == 5);
+  CHECK(resp.events(0).kind() == pb::CLUSTER_EVENT_JOB_SUBMITTED);
+  CHECK(resp.events(0).at_ms() == f.now_ms);
+  CHECK(resp.events(1).kind() == pb::CLUSTER_EVENT_WORKER_REGISTERED);
+  CHECK(resp.events(1).worker() == "w1");
+  resp.Clear();
+  REQUIRE(list("a", 0, 0, &resp).ok());
+  CHECK(seqs(resp) == std::vector<uint64_t>{1, 3, 4, 5});
+  resp.Clear();
+  REQUIRE(list("a", 3, 0, &resp).ok());
+  CHECK(seqs(resp) == std::vector<uint64_t>{4, 5});
+  resp.Clear();
+  REQUIRE(list("", 0, 2, &resp).ok());
+  CHECK(seqs(resp) == std::vector<uint64_t>{4, 5});
+  resp.Clear();
+  REQUIRE(list("nope", 0, 0, &resp).ok());
+  CHECK(resp.events_size() == 0);
+  CHECK(resp.last_seq() == 5);
+  CHECK(list("", 0, -1, &resp).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_CASE("weirctl events prints one line per event, --json one object per line, --follow the new ones",
+          "[coordinator][grpc][cli]") {
+  Fixture f;
+  std::ostringstream empty;
+  REQUIRE(weir::cli::EventList(f.address, {}, empty).ok());
+  CHECK(empty.str() == "no events\n");
+
+  REQUIRE(f.coordinator->SubmitJob(Spec("a", "events"), f.now_ms).ok());
+  REQUIRE(f.coordinator->RegisterWorker("w1", "127.0.0.1:9500", f.now_ms + 42).ok());
+  std::ostringstream out;
+  REQUIRE(weir::cli::EventList(f.address, {}, out).ok());
+  CHECK(out.str() ==
+        "2023-11-14T22:13:20.000Z  job-submitted         a  job a submitted (topic events at 127.0.0.1:9092)\n"
+        "2023-11-14T22:13:20.042Z  worker-registered     -  worker w1 registered (127.0.0.1:9500)\n"
+        "2023-11-14T22:13:20.042Z  partition-assigned    a/0  partition 0 assigned to w1 (epoch 1)\n"
+        "2023-11-14T22:13:20.042Z  partition-assigned    a/1  partition 1 assigned to w1 (epoch 1)\n");
+
+  weir::cli::EventsOptions only_b;
+  only_b.job = "b";
+  std::ostringstream none;
+  REQUIRE(weir::cli::EventList(f.address, only_b, none).ok());
+  CHECK(none.str() == "no events of job b\n");
+
+  weir::cli::EventsOptions json;
+  json.json = true;
+  json.job = "a";
+  std::ostringstream lines;
+  REQUIRE(weir::cli::EventList(f.address, json, lines).ok());
+  std::vector<std::string> objects;
+  std::istringstream in(lines.str());
+  for (std::string line; std::getline(in, line);) objects.push_back(line);
+  REQUIRE(objects.size() == 3);
+  CHECK_THAT(objects[0],
+             Catch::StartsWith("{\"seq\":\"1\",\"at_ms\":\"1700000000000\",\"kind\":\"CLUSTER_EVENT_JOB_SUBMITTED\","
+                               "\"job\":\"a\",\"partition\":-1,"));
+  CHECK_THAT(objects[2], Catch::Contains("\"kind\":\"CLUSTER_EVENT_PARTITION_ASSIGNED\",\"job\":\"a\",\"partition\":1,"
+                                         "\"worker\":\"w1\",\"from_worker\":\"\",\"epoch\":\"1\""));
+
+  // --follow: each poll prints what is new; events appended between polls show up once.
+  weir::cli::EventsOptions follow;
+  follow.follow = true;
+  follow.poll_interval = std::chrono::milliseconds(1);
+  std::ostringstream followed;
+  int polls = 0;
+  follow.stop = [&] {
+    ++polls;
+    if (polls == 1) REQUIRE(f.coordinator->CancelJob("a", f.now_ms + 100).ok());
+    return polls >= 3 || polls > 1000;
+  };
+  REQUIRE(weir::cli::EventList(f.address, follow, followed).ok());
+  CHECK(polls == 3);
+  const std::string text = followed.str();
+  CHECK(std::count(text.begin(), text.end(), '\n') == 5);
+  CHECK_THAT(text, Catch::EndsWith("2023-11-14T22:13:20.100Z  job-cancelled         a  job a cancelled\n"));
+
+  SECTION("an unreachable coordinator") {
+    auto unreachable = weir::cli::EventList(ClosedAddress(), {}, out);
     CHECK(unreachable.code() == weir::StatusCode::kUnavailable);
     CHECK_THAT(unreachable.message(), Catch::Contains("cannot reach the coordinator"));
   }

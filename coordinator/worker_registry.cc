@@ -1,0 +1,68 @@
+#include "coordinator/worker_registry.h"
+
+namespace weir::coordinator {
+
+WorkerRegistry::Registered WorkerRegistry::Register(const std::string& id, const std::string& address, int64_t now_ms) {
+  auto [it, added] = workers_.try_emplace(id);
+  Worker& w = it->second;
+  const Registered result = added ? Registered::kNew : (w.alive ? Registered::kAgain : Registered::kAfterLost);
+  w.address = address;
+  w.registered_at_ms = now_ms;
+  w.last_heartbeat_ms = now_ms;
+  w.alive = true;
+  w.dead_since_ms = 0;
+  return result;
+}
+
+Status WorkerRegistry::Heartbeat(const std::string& id, int64_t now_ms) {
+  auto it = workers_.find(id);
+  if (it == workers_.end()) {
+    return NotFound("worker \"" + id + "\" is not registered (register again: the coordinator may have restarted)");
+  }
+  if (!it->second.alive) {
+    return NotFound("worker \"" + id + "\" was declared dead after " + std::to_string(timeout_ms_) +
+                    " ms without a heartbeat and its partitions moved (drop them and register again)");
+  }
+  it->second.last_heartbeat_ms = now_ms;
+  return Status::Ok();
+}
+
+bool WorkerRegistry::Remove(const std::string& id) { return workers_.erase(id) > 0; }
+
+WorkerRegistry::CheckResult WorkerRegistry::Check(int64_t now_ms) {
+  CheckResult result;
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    Worker& w = it->second;
+    if (w.alive && now_ms - w.last_heartbeat_ms > timeout_ms_) {
+      w.alive = false;
+      w.dead_since_ms = now_ms;
+      result.lost.push_back({it->first, now_ms - w.last_heartbeat_ms});
+    }
+    if (!w.alive && now_ms - w.dead_since_ms > retention_ms_) {
+      result.forgotten.push_back(it->first);
+      it = workers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return result;
+}
+
+bool WorkerRegistry::IsLive(const std::string& id) const {
+  auto it = workers_.find(id);
+  return it != workers_.end() && it->second.alive;
+}
+
+std::vector<std::string> WorkerRegistry::Live() const {
+  std::vector<std::string> live;
+  for (const auto& [id, w] : workers_) {
+    if (w.alive) live.push_back(id);
+  }
+  return live;  // std::map iterates in id order
+}
+
+bool WorkerRegistry::OnTime(const Worker& w, int64_t now_ms) const {
+  return w.alive && now_ms - w.last_heartbeat_ms <= timeout_ms_;
+}
+
+}  // namespace weir::coordinator
