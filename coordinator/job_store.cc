@@ -35,7 +35,9 @@ Result<std::unique_ptr<JobStore>> JobStore::Open(const std::string& data_dir, Fi
     if (bytes.status().code() == StatusCode::kNotFound) return store;  // a new coordinator
     return bytes.status();
   }
-  if (!store->state_.ParseFromString(*bytes)) {
+  auto payload = UnsealState(*bytes, StatePath(data_dir));
+  if (!payload.ok()) return payload.status();
+  if (!store->state_.ParseFromString(std::string(*payload))) {
     return DataLoss("coordinator state \"" + StatePath(data_dir) +
                     "\" is corrupt; refusing to start without its jobs (restore it from a backup, or move it away "
                     "to start with no jobs)");
@@ -61,7 +63,7 @@ void JobStore::Changed() {
     spdlog::error("cannot serialize the coordinator state (version {})", version_);
     return;
   }
-  state_file_->Offer(version_, std::move(bytes));
+  state_file_->Offer(version_, SealState(bytes));
 }
 
 void JobStore::IndexOwners(const pb::JobRecord& job) {

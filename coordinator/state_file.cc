@@ -1,8 +1,48 @@
 #include "coordinator/state_file.h"
 
+#include <xxhash.h>
+
 #include <utility>
 
+#include "common/byte_codec.h"
+
 namespace weir::coordinator {
+namespace {
+
+constexpr std::string_view kStateMagic = "WEIRSTAT";
+constexpr uint32_t kStateFraming = 1;
+constexpr size_t kStateHeader = kStateMagic.size() + sizeof(uint32_t) + sizeof(uint64_t);
+
+}  // namespace
+
+std::string SealState(std::string_view payload) {
+  ByteWriter w;
+  w.PutRaw(kStateMagic);
+  w.Put<uint32_t>(kStateFraming);
+  w.Put<uint64_t>(XXH64(payload.data(), payload.size(), 0));
+  w.PutRaw(payload);
+  return w.Take();
+}
+
+Result<std::string_view> UnsealState(std::string_view file, const std::string& path) {
+  if (!file.starts_with(kStateMagic)) return file;  // written before the framing: no checksum to check
+  const std::string fix = " (move it away to start with no jobs, then resubmit them)";
+  if (file.size() < kStateHeader) {
+    return DataLoss("coordinator state \"" + path + "\" is truncated" + fix);
+  }
+  ByteReader r(file.substr(kStateMagic.size(), sizeof(uint32_t) + sizeof(uint64_t)));
+  const auto framing = r.Get<uint32_t>();
+  const auto checksum = r.Get<uint64_t>();
+  if (framing != kStateFraming) {
+    return FailedPrecondition("coordinator state \"" + path + "\" has framing " + std::to_string(framing) +
+                              ", newer than this coordinator understands");
+  }
+  const std::string_view payload = file.substr(kStateHeader);
+  if (XXH64(payload.data(), payload.size(), 0) != checksum) {
+    return DataLoss("coordinator state \"" + path + "\" is corrupt (checksum mismatch)" + fix);
+  }
+  return payload;
+}
 
 StateFile::StateFile(std::string path, FileWriter writer, uint64_t durable_version)
     : path_(std::move(path)), writer_(OrDurable(std::move(writer))), durable_(durable_version) {}

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -26,6 +27,16 @@
 #include "coordinator/file_writer.h"
 
 namespace weir::coordinator {
+
+// The file's framing: "WEIRSTAT", a little-endian uint32 format version (1),
+// the XXH64 of the payload, then the payload (the serialized
+// CoordinatorState). A flipped bit anywhere is caught at start-up rather than
+// loaded as a different state (a view name, an epoch).
+std::string SealState(std::string_view payload);
+// The payload of a sealed file; DataLoss naming `path` when it is torn or
+// corrupt. A file without the framing (written before it existed) is taken
+// whole as the payload, unchecked.
+Result<std::string_view> UnsealState(std::string_view file, const std::string& path);
 
 class StateFile {
  public:

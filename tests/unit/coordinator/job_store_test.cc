@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <string_view>
 
@@ -92,6 +93,42 @@ TEST_CASE("a corrupt state file stops the coordinator instead of starting empty"
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().code() == weir::StatusCode::kDataLoss);
   CHECK_THAT(store.status().message(), Catch::Matchers::Contains("refusing to start without its jobs"));
+}
+
+TEST_CASE("a flipped bit in the state file is caught by its checksum", "[coordinator][jobstore]") {
+  TempDir dir;
+  {
+    auto store = JobStore::Open(dir.path.string());
+    REQUIRE(store.ok());
+    REQUIRE((*store)->Submit(Spec("flip"), 1).ok());
+    REQUIRE((*store)->state_file().Sync((*store)->version()).ok());
+  }
+  // The view name "v" (or any byte of the payload) flips to another letter:
+  // without a checksum this loaded silently as another job.
+  std::string bytes;
+  {
+    std::ifstream in(dir.path / "state.pb", std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  REQUIRE(bytes.starts_with("WEIRSTAT"));
+  bytes[bytes.size() - 3] ^= 0x01;
+  std::ofstream(dir.path / "state.pb", std::ios::binary | std::ios::trunc) << bytes;
+  auto store = JobStore::Open(dir.path.string());
+  REQUIRE_FALSE(store.ok());
+  CHECK(store.status().code() == weir::StatusCode::kDataLoss);
+  CHECK_THAT(store.status().message(), Catch::Matchers::Contains("is corrupt (checksum mismatch)"));
+}
+
+TEST_CASE("a state file written before the checksum framing still loads", "[coordinator][jobstore]") {
+  TempDir dir;
+  fs::create_directories(dir.path);
+  weir::v1::CoordinatorState state;
+  state.set_version(1);
+  *state.add_jobs()->mutable_spec() = Spec("old");
+  std::ofstream(dir.path / "state.pb", std::ios::binary) << state.SerializeAsString();
+  auto store = JobStore::Open(dir.path.string());
+  REQUIRE(store.ok());
+  CHECK((*store)->List().size() == 1);
 }
 
 namespace {
