@@ -3,9 +3,9 @@
 // rows may take while they wait.
 //
 // Backpressure: Enqueue never blocks and never drops; processing threads ask
-// HasRoom()/WaitForRoom() before they consume more records, so a slow or absent
-// store pauses consumption and pending rows stay near max_pending_bytes (plus
-// what one consume batch emits).
+// HasRoom() before they consume more records of a partition writing here, so a
+// slow or absent store pauses those partitions (only) and pending rows stay
+// near max_pending_bytes (plus what one consume batch emits).
 //
 // Fencing: a batch the store refuses with FAILED_PRECONDITION (a stale epoch)
 // marks its partition's counters `fenced` and is dropped: a newer owner
@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "worker/partition_outputs.h"
 #include "worker/partition_task.h"
 
 namespace prometheus {
@@ -59,27 +60,26 @@ struct SinkWriterMetrics {
   prometheus::Gauge* pending_bytes = nullptr;
 };
 
-class SinkWriter {
+class SinkWriter final : public RowOutput {
  public:
   SinkWriter(std::string address, SinkWriterOptions options, SinkWriterMetrics metrics);
-  ~SinkWriter();
+  ~SinkWriter() override;
   SinkWriter(const SinkWriter&) = delete;
   SinkWriter& operator=(const SinkWriter&) = delete;
 
-  const std::string& address() const { return address_; }
+  const std::string& address() const override { return address_; }
 
   void Start();
   // Sends what is queued until `deadline`, then drops the rest (logged) and joins.
   void Stop(std::chrono::steady_clock::time_point deadline);
 
-  void Enqueue(PendingRows rows);
-  // Forgets queued rows of a partition its owner gave up (cancelled, moved).
-  void Drop(const std::string& job, int32_t partition);
+  void Enqueue(PendingRows rows) override;
+  void Drop(const std::string& job, int32_t partition) override;
 
-  bool HasRoom() const;
+  bool HasRoom() const override;
   // Waits up to `max_wait` for pending bytes to fall below the bound.
   bool WaitForRoom(std::chrono::milliseconds max_wait);
-  size_t pending_bytes() const;
+  size_t pending_bytes() const override;
 
  private:
   void Run();

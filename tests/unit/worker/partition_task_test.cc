@@ -71,7 +71,7 @@ TEST_CASE("bad and late records become dead letters with reason, offset, key and
 }
 
 TEST_CASE("lag is the end offset minus the next offset, unknown until the end is known", "[worker]") {
-  PartitionCounters c("j", 0, 1);
+  PartitionCounters c("j", PartitionId(0), Epoch(1));
   CHECK(c.lag() == -1);
   c.end_offset.store(10);
   CHECK(c.lag() == 10);
