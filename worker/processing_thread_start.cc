@@ -103,7 +103,9 @@ void ProcessingThread::UpdateProblems(JobSource& js) {
       spdlog::info("job {} partition {}: readable again", js.job->spec.name(), partition.value());
       counters.SetState(StartedState(owned));
     } else {
-      spdlog::error("job {} partition {}: {}", js.job->spec.name(), partition.value(), problem);
+      // Logged when it starts; the reason's details may change while it lasts.
+      if (owned.problem.empty())
+        spdlog::error("job {} partition {}: {}", js.job->spec.name(), partition.value(), problem);
       counters.SetState(weir::v1::PARTITION_STATE_FAILED, problem);
     }
     owned.problem = std::move(problem);
