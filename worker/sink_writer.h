@@ -15,13 +15,14 @@
 // until the deadline and joins. Thread-safe.
 #pragma once
 
+#include <absl/base/thread_annotations.h>
+#include <absl/synchronization/mutex.h>
+
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -99,14 +100,12 @@ class SinkWriter final : public RowOutput {
   struct Stub;
   std::unique_ptr<Stub> stub_;
 
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;                      // the sender waits for rows or stop
-  std::condition_variable room_cv_;                      // producers wait for room
-  std::deque<PendingRows> queue_;                        // guarded by mu_
-  size_t pending_bytes_ = 0;                             // guarded by mu_: queued + in flight
-  bool stopping_ = false;                                // guarded by mu_
-  std::chrono::steady_clock::time_point stop_deadline_;  // guarded by mu_
-  uint64_t next_batch_id_ = 0;                           // sender thread only
+  mutable absl::Mutex mu_;
+  std::deque<PendingRows> queue_ ABSL_GUARDED_BY(mu_);
+  size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // queued + in flight
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::chrono::steady_clock::time_point stop_deadline_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_batch_id_ = 0;  // sender thread only
   // Sender thread only: each job's series of `metrics_.row_latency`.
   std::map<std::string, prometheus::Histogram*> row_latency_;
   std::thread thread_;
