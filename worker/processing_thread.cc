@@ -18,6 +18,17 @@ constexpr auto kHousekeepingPeriod = std::chrono::milliseconds(100);
 // check their output's room this often.
 constexpr auto kIdleWait = std::chrono::milliseconds(10);
 
+// Whether each partition's records in `records` are contiguous.
+bool OneRunPerPartition(const std::vector<SourceRecord>& records) {
+  std::vector<PartitionId> seen;  // one per run: few
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i > 0 && records[i].partition == records[i - 1].partition) continue;
+    if (std::find(seen.begin(), seen.end(), records[i].partition) != seen.end()) return false;
+    seen.push_back(records[i].partition);
+  }
+  return true;
+}
+
 }  // namespace
 
 ProcessingThread::ProcessingThread(int index, ProcessingOptions options)
@@ -253,9 +264,12 @@ size_t ProcessingThread::PollAndProcess() {
     polled_.clear();
     js.source->Poll(limits, &polled_);
     // One engine batch per partition: the partition's records keep their
-    // order (a stable sort), partitions are independent of each other.
-    std::stable_sort(polled_.begin(), polled_.end(),
-                     [](const SourceRecord& a, const SourceRecord& b) { return a.partition < b.partition; });
+    // order (a stable sort), partitions are independent of each other. A
+    // poll usually brings one run per partition already: then no sort.
+    if (!OneRunPerPartition(polled_)) {
+      std::stable_sort(polled_.begin(), polled_.end(),
+                       [](const SourceRecord& a, const SourceRecord& b) { return a.partition < b.partition; });
+    }
     for (size_t i = 0; i < polled_.size();) {
       size_t end = i + 1;
       while (end < polled_.size() && polled_[end].partition == polled_[i].partition) ++end;
