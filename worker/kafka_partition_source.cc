@@ -208,6 +208,13 @@ class KafkaPartitionSource final : public PartitionSource {
   simdjson::dom::parser parser_;
 };
 
+Status SettingRefused(const std::string& brokers, const std::string& name, const std::string& value,
+                      const std::string& error) {
+  std::string message = "cannot create a Kafka consumer for brokers " + brokers;
+  message += ": setting " + name + "=\"" + value + "\" refused: " + error;
+  return InvalidArgument(std::move(message));
+}
+
 }  // namespace
 
 Result<std::unique_ptr<PartitionSource>> MakeKafkaSource(const JobRuntime& job, const KafkaSourceOptions& options) {
@@ -234,10 +241,7 @@ Result<std::unique_ptr<PartitionSource>> MakeKafkaSource(const JobRuntime& job, 
       {"statistics.interval.ms", "1000"},
   };
   for (const auto& [name, value] : settings) {
-    if (conf->set(name, value, err) != RdKafka::Conf::CONF_OK) {
-      return InvalidArgument("cannot create a Kafka consumer for brokers " + brokers + ": setting " + name + "=\"" +
-                             value + "\" refused: " + err);
-    }
+    if (conf->set(name, value, err) != RdKafka::Conf::CONF_OK) return SettingRefused(brokers, name, value, err);
   }
   if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(events.get()), err) != RdKafka::Conf::CONF_OK) {
     return Internal("cannot create a Kafka consumer for brokers " + brokers + ": " + err);

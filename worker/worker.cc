@@ -91,6 +91,7 @@ void Worker::Stop() {
   for (auto& t : threads_) {
     for (HandoffSnapshot& h : t->StopWithHandoff()) handoffs.push_back(std::move(h));
   }
+  reconciler_.reset();  // it points at the threads
   threads_.clear();
   const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
   for (auto& [address, sink] : sinks_) sink->Stop(deadline);

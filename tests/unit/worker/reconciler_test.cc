@@ -52,7 +52,7 @@ struct ReconcilerFixture {
   }
 
   // A reply assigning `partitions` of `spec`'s job at `epoch`.
-  static weir::v1::HeartbeatResponse Reply(const weir::v1::JobSpec& spec, std::vector<int32_t> partitions,
+  static weir::v1::HeartbeatResponse Reply(const weir::v1::JobSpec& spec, const std::vector<int32_t>& partitions,
                                            uint64_t epoch = 1) {
     weir::v1::HeartbeatResponse response;
     for (int32_t p : partitions) {
