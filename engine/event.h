@@ -2,6 +2,7 @@
 // (dead letters). Decoding lives in worker/decode; the engine sees only these.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -45,6 +46,8 @@ enum class DeadLetterReason : uint8_t {
   kBadType,       // a key or time of the wrong type
   kLate,          // every window it belongs to is gone
 };
+// How many reasons there are: the size of per-reason tables (metrics, counters).
+inline constexpr size_t kDeadLetterReasons = static_cast<size_t>(DeadLetterReason::kLate) + 1;
 
 // The name used in dead-letter output and metrics labels: "decode",
 // "missing_field", "bad_type", "late".

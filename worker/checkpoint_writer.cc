@@ -11,27 +11,24 @@ void CheckpointWriter::Start() {
 
 void CheckpointWriter::Stop() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     stop_ = true;
   }
-  cv_.notify_all();
   if (thread_.joinable()) thread_.join();
 }
 
 void CheckpointWriter::Enqueue(SnapshotJob job) {
-  {
-    std::lock_guard lock(mu_);
-    queue_.push_back(std::move(job));
-  }
-  cv_.notify_all();
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(std::move(job));
 }
 
 void CheckpointWriter::Run() {
   for (;;) {
     SnapshotJob job;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      absl::MutexLock lock(&mu_);
+      auto has_work = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_ || !queue_.empty(); };
+      mu_.Await(absl::Condition(&has_work));
       if (queue_.empty()) return;  // stopping, and everything is written
       job = std::move(queue_.front());
       queue_.pop_front();

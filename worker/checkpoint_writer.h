@@ -6,11 +6,12 @@
 // joins. Enqueue is thread-safe.
 #pragma once
 
-#include <condition_variable>
+#include <absl/base/thread_annotations.h>
+#include <absl/synchronization/mutex.h>
+
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
@@ -46,10 +47,9 @@ class CheckpointWriter {
   void Run();
 
   prometheus::Counter* const failures_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<SnapshotJob> queue_;  // guarded by mu_
-  bool stop_ = false;              // guarded by mu_
+  absl::Mutex mu_;
+  std::deque<SnapshotJob> queue_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

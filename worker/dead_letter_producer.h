@@ -16,6 +16,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "worker/partition_outputs.h"
 #include "worker/partition_task.h"
 
 namespace RdKafka {
@@ -24,17 +25,17 @@ class Producer;
 
 namespace weir::worker {
 
-class DeadLetterProducer {
+class DeadLetterProducer final : public DeadLetterOutput {
  public:
   static Result<std::unique_ptr<DeadLetterProducer>> Create(const std::string& brokers, const std::string& client_id);
-  ~DeadLetterProducer();
+  ~DeadLetterProducer() override;
 
   // Queues one dead letter. When librdkafka's queue is full it waits (serving
   // delivery reports) until there is room: dead letters are never dropped
   // here, and a stuck broker slows the partition instead.
-  void Produce(const std::string& topic, const std::string& job, const DeadLetterRecord& record);
+  void Produce(const std::string& topic, const std::string& job, const DeadLetterRecord& record) override;
   // Serves delivery reports; cheap, call often.
-  void Poll();
+  void Poll() override;
   // Waits until every queued dead letter is delivered or `timeout` passes.
   void Flush(std::chrono::milliseconds timeout);
 

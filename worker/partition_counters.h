@@ -1,39 +1,75 @@
-// PartitionCounters: the live figures of one owned partition, written by the
-// thread that owns it (records, offsets, watermark, lag) and by the sink
-// writer (rows acknowledged), read by the control loop for heartbeats and
-// metrics. Atomics, relaxed: each figure is read on its own, for reporting.
+// PartitionCounters: the live figures of one assigned partition, written by
+// the thread that owns it (records, offsets, watermark, lag, its state) and by
+// the sink writer (rows acknowledged), read by the control loop for heartbeats
+// and metrics. The figures are relaxed atomics, each read on its own, for
+// reporting; the state and the snapshot to report sit behind a mutex.
 #pragma once
 
+#include <absl/base/thread_annotations.h>
+#include <absl/synchronization/mutex.h>
+
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include "common/types.h"
+#include "engine/event.h"
 #include "weir/v1/services.pb.h"
 
 namespace weir::worker {
 
+// What an assigned partition is doing (the wire's enum, reported as is).
+using PartitionState = weir::v1::PartitionState;
+// "starting", "restoring", "running", "paused", "failed", "fenced": the `state` label.
+const char* PartitionStateName(PartitionState state);
+// Every state a partition can be in, in the order of the enum.
+inline constexpr std::array<PartitionState, 6> kPartitionStates = {
+    weir::v1::PARTITION_STATE_STARTING, weir::v1::PARTITION_STATE_RESTORING, weir::v1::PARTITION_STATE_RUNNING,
+    weir::v1::PARTITION_STATE_PAUSED,   weir::v1::PARTITION_STATE_FAILED,    weir::v1::PARTITION_STATE_FENCED};
+
 struct PartitionCounters {
-  PartitionCounters(std::string job_name, int32_t partition_id, uint64_t assignment_epoch)
+  PartitionCounters(std::string job_name, PartitionId partition_id, Epoch assignment_epoch)
       : job(std::move(job_name)), partition(partition_id), epoch(assignment_epoch) {}
 
   const std::string job;
-  const int32_t partition;
-  const uint64_t epoch;
+  const PartitionId partition;
+  const Epoch epoch;
 
   std::atomic<int64_t> records_in{0};
-  std::atomic<int64_t> rows_emitted{0};                // handed to the sink writer
-  std::atomic<int64_t> rows_acked{0};                  // acknowledged by the store
-  std::array<std::atomic<int64_t>, 4> dead_letters{};  // by engine::DeadLetterReason
-  std::atomic<int64_t> next_offset{-1};                // -1 before the first record
-  std::atomic<int64_t> end_offset{-1};                 // the broker's high watermark; -1 unknown
+  std::atomic<int64_t> rows_emitted{0};                                         // handed to the sink writer
+  std::atomic<int64_t> rows_acked{0};                                           // acknowledged by the store
+  std::array<std::atomic<int64_t>, engine::kDeadLetterReasons> dead_letters{};  // by engine::DeadLetterReason
+  std::atomic<int64_t> next_offset{-1};                                         // -1 before the first record
+  std::atomic<int64_t> end_offset{-1};  // the broker's high watermark; -1 unknown
   std::atomic<int64_t> watermark{kMinTime};
   // Set by the sink writer when the store refused a write of this partition
   // with a stale epoch: a newer owner exists, so the owner stops the partition.
   std::atomic<bool> fenced{false};
+
+  // The partition's state, set by whoever decides it (its processing thread;
+  // the control loop before a thread has it) and reported on every heartbeat.
+  struct StateReport {
+    PartitionState state = weir::v1::PARTITION_STATE_STARTING;
+    std::string reason;  // with failed and paused: what is wrong, for a user
+    // Set once the partition started at this epoch: where it restored from.
+    std::optional<weir::v1::RestoreInfo> restored;
+  };
+  void SetState(PartitionState state, std::string reason = {}) {
+    absl::MutexLock lock(&state_mu_);
+    state_.state = state;
+    state_.reason = std::move(reason);
+  }
+  void SetRestored(weir::v1::RestoreInfo restored) {
+    absl::MutexLock lock(&state_mu_);
+    state_.restored = std::move(restored);
+  }
+  StateReport state() const {
+    absl::MutexLock lock(&state_mu_);
+    return state_;
+  }
 
   // Snapshots. A snapshot is reportable (the coordinator may commit it) once
   // its file is durable and every row emitted before it is acknowledged by
@@ -45,12 +81,12 @@ struct PartitionCounters {
   };
   // Called by the checkpoint writer once the file is durable.
   void SnapshotWritten(WrittenSnapshot s) {
-    std::lock_guard lock(snapshot_mu_);
+    absl::MutexLock lock(&snapshot_mu_);
     if (!written_ || written_->ref.checkpoint() <= s.ref.checkpoint()) written_ = std::move(s);
   }
   // The newest reportable snapshot, if any.
   std::optional<weir::v1::SnapshotRef> ReportableSnapshot() {
-    std::lock_guard lock(snapshot_mu_);
+    absl::MutexLock lock(&snapshot_mu_);
     if (written_ && rows_acked.load() >= written_->rows_emitted_at) {
       reportable_ = written_->ref;
       written_.reset();
@@ -58,7 +94,7 @@ struct PartitionCounters {
     return reportable_;
   }
   // The newest checkpoint the owner was asked for (control thread only).
-  uint64_t checkpoint_requested = 0;
+  CheckpointId checkpoint_requested{0};
 
   int64_t lag() const {
     const int64_t end = end_offset.load(std::memory_order_relaxed);
@@ -73,9 +109,23 @@ struct PartitionCounters {
   }
 
  private:
-  std::mutex snapshot_mu_;
-  std::optional<WrittenSnapshot> written_;           // guarded by snapshot_mu_
-  std::optional<weir::v1::SnapshotRef> reportable_;  // guarded by snapshot_mu_
+  mutable absl::Mutex state_mu_;
+  StateReport state_ ABSL_GUARDED_BY(state_mu_);
+  absl::Mutex snapshot_mu_;
+  std::optional<WrittenSnapshot> written_ ABSL_GUARDED_BY(snapshot_mu_);
+  std::optional<weir::v1::SnapshotRef> reportable_ ABSL_GUARDED_BY(snapshot_mu_);
 };
+
+inline const char* PartitionStateName(PartitionState state) {
+  switch (state) {
+    case weir::v1::PARTITION_STATE_STARTING: return "starting";
+    case weir::v1::PARTITION_STATE_RESTORING: return "restoring";
+    case weir::v1::PARTITION_STATE_RUNNING: return "running";
+    case weir::v1::PARTITION_STATE_PAUSED: return "paused";
+    case weir::v1::PARTITION_STATE_FAILED: return "failed";
+    case weir::v1::PARTITION_STATE_FENCED: return "fenced";
+    default: return "unspecified";
+  }
+}
 
 }  // namespace weir::worker

@@ -33,22 +33,44 @@ RestoreOutcome RestorePartition(PartitionTask& task, const std::vector<weir::v1:
     auto snapshot = ReadSnapshotFile(ref.path());
     const Status s = snapshot.ok() ? task.Restore(*snapshot) : snapshot.status();
     if (s.ok()) {
-      spdlog::info("job {} partition {}: restored {} (next offset {})", job, task.partition(), Describe(ref),
-                   task.start_offset());
+      spdlog::info("job {} partition {}: restored {} (next offset {})", job, task.partition().value(), Describe(ref),
+                   task.start_offset().value());
       outcome.source = ref.checkpoint() == 0 ? RestoreSource::kHandoff : RestoreSource::kCheckpoint;
+      outcome.checkpoint = CheckpointId(ref.checkpoint());
       return outcome;
     }
+    if (outcome.fallbacks == 0) outcome.detail = Describe(ref) + ": " + s.message();
     ++outcome.fallbacks;
-    spdlog::warn("job {} partition {}: cannot restore {}: {}; {}", job, task.partition(), Describe(ref), s.message(),
+    spdlog::warn("job {} partition {}: cannot restore {}: {}; {}", job, task.partition().value(), Describe(ref),
+                 s.message(),
                  i + 1 < restore_from.size() ? "falling back to the previous committed checkpoint"
                                              : "no older snapshot is left");
   }
   spdlog::error(
       "job {} partition {}: none of {} snapshots could be restored; starting from the job's start offset "
       "with empty state (replaying the topic from there)",
-      job, task.partition(), restore_from.size());
+      job, task.partition().value(), restore_from.size());
   outcome.source = RestoreSource::kNone;
   return outcome;
+}
+
+weir::v1::RestoreInfo ToRestoreInfo(const RestoreOutcome* outcome) {
+  weir::v1::RestoreInfo info;
+  if (outcome == nullptr) {
+    info.set_source(weir::v1::RESTORE_SOURCE_START);
+    return info;
+  }
+  switch (outcome->source) {
+    case RestoreSource::kHandoff: info.set_source(weir::v1::RESTORE_SOURCE_HANDOFF); break;
+    case RestoreSource::kCheckpoint:
+      info.set_source(weir::v1::RESTORE_SOURCE_CHECKPOINT);
+      info.set_checkpoint(outcome->checkpoint.value());
+      break;
+    case RestoreSource::kNone: info.set_source(weir::v1::RESTORE_SOURCE_START); break;
+  }
+  info.set_fallbacks(static_cast<int32_t>(outcome->fallbacks));
+  info.set_detail(outcome->detail);
+  return info;
 }
 
 RestoreMetrics::RestoreMetrics(prometheus::Registry* registry) {

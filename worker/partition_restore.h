@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/types.h"
+
 #include "weir/v1/services.pb.h"
 #include "worker/partition_task.h"
 
@@ -34,8 +36,14 @@ const char* RestoreSourceName(RestoreSource source);
 
 struct RestoreOutcome {
   RestoreSource source = RestoreSource::kNone;
-  size_t fallbacks = 0;  // restore points skipped: missing, torn, corrupt or foreign
+  CheckpointId checkpoint{0};  // with kCheckpoint: which one
+  size_t fallbacks = 0;        // restore points skipped: missing, torn, corrupt or foreign
+  std::string detail;          // why the first skipped one was skipped; empty with no fallback
 };
+
+// What a heartbeat reports of a start: `outcome`, or a fresh start (the job's
+// start offset, no restore points) when null.
+weir::v1::RestoreInfo ToRestoreInfo(const RestoreOutcome* outcome);
 
 // Restores `task` from the first snapshot of `restore_from` that reads back
 // whole, falling back to the next one (each failure logged at warn; none

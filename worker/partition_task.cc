@@ -3,6 +3,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include "common/checkpoint_paths.h"
 #include "common/clock.h"
@@ -27,7 +28,7 @@ Result<std::shared_ptr<const JobRuntime>> MakeJobRuntime(const weir::v1::JobSpec
   return std::shared_ptr<const JobRuntime>(std::move(job));
 }
 
-PartitionTask::PartitionTask(std::shared_ptr<const JobRuntime> job, int32_t partition, uint64_t epoch,
+PartitionTask::PartitionTask(std::shared_ptr<const JobRuntime> job, PartitionId partition, Epoch epoch,
                              std::shared_ptr<PartitionCounters> counters)
     : job_(std::move(job)),
       partition_(partition),
@@ -36,8 +37,35 @@ PartitionTask::PartitionTask(std::shared_ptr<const JobRuntime> job, int32_t part
                                     : std::make_shared<PartitionCounters>(job_->spec.name(), partition, epoch)),
       decoder_(job_->plan),
       engine_(job_->plan, this),
+      batch_(job_->plan->fields.size()),
       last_record_ms_(WallClockMs()) {
   rows_.counters = counters_;
+}
+
+void PartitionTask::OnRecords(std::span<const SourceRecord> records) {
+  if (records.empty()) return;
+  const size_t dead_before = dead_letters_.size();
+  for (const SourceRecord& r : records) {
+    engine::Event event;
+    decode::DecodeError error;
+    if (decoder_.Decode(r.value, r.offset, &event, &error)) {
+      batch_.Add(event);
+      batch_records_.push_back(&r);
+    } else {
+      AddDeadLetter(error.reason, error.detail, r.offset.value(), r.key, r.value);
+    }
+  }
+  const size_t decode_failures = dead_letters_.size() - dead_before;
+  engine_.ProcessBatch(batch_.data(), batch_.size());
+  // A record yields one dead letter at most: the decode failures above, then
+  // the late ones the engine raised, each list in offset order. Merged by
+  // offset they are in record order, as OnRecord one by one gives them.
+  const auto first = dead_letters_.begin() + static_cast<std::ptrdiff_t>(dead_before);
+  std::inplace_merge(first, first + static_cast<std::ptrdiff_t>(decode_failures), dead_letters_.end(),
+                     [](const DeadLetterRecord& a, const DeadLetterRecord& b) { return a.offset < b.offset; });
+  batch_.Clear();
+  batch_records_.clear();
+  Processed(records.size(), records.back().offset.value());
 }
 
 void PartitionTask::OnRecord(std::string_view value, std::string_view key, int64_t offset) {
@@ -48,12 +76,16 @@ void PartitionTask::OnRecord(std::string_view value, std::string_view key, int64
   if (decoder_.Decode(value, KafkaOffset(offset), &event, &error)) {
     engine_.Process(event);
   } else {
-    AddDeadLetter(error.reason, error.detail, offset);
+    AddDeadLetter(error.reason, error.detail, offset, key, value);
   }
   record_value_ = {};
   record_key_ = {};
-  counters_->records_in.fetch_add(1, std::memory_order_relaxed);
-  counters_->next_offset.store(offset + 1, std::memory_order_relaxed);
+  Processed(1, offset);
+}
+
+void PartitionTask::Processed(size_t records, int64_t last_offset) {
+  counters_->records_in.fetch_add(static_cast<int64_t>(records), std::memory_order_relaxed);
+  counters_->next_offset.store(last_offset + 1, std::memory_order_relaxed);
   counters_->watermark.store(engine_.watermark(), std::memory_order_relaxed);
   if (job_->plan->idle_timeout > 0) last_record_ms_ = WallClockMs();
 }
@@ -85,34 +117,44 @@ void PartitionTask::OnRow(const engine::FeatureRow& row) {
 }
 
 void PartitionTask::OnDeadLetter(engine::DeadLetterReason reason, const engine::Event& event, std::string_view detail) {
-  AddDeadLetter(reason, detail, event.offset.value());
+  // In a batch the engine hands back the batch's own event: its index names
+  // the record.
+  const auto at = reinterpret_cast<uintptr_t>(&event);
+  const auto begin = reinterpret_cast<uintptr_t>(batch_.data());
+  if (!batch_.empty() && at >= begin && at < begin + batch_.size() * sizeof(engine::Event)) {
+    const SourceRecord& r = *batch_records_[(at - begin) / sizeof(engine::Event)];
+    AddDeadLetter(reason, detail, event.offset.value(), r.key, r.value);
+    return;
+  }
+  AddDeadLetter(reason, detail, event.offset.value(), record_key_, record_value_);
 }
 
-void PartitionTask::AddDeadLetter(engine::DeadLetterReason reason, std::string_view detail, int64_t offset) {
+void PartitionTask::AddDeadLetter(engine::DeadLetterReason reason, std::string_view detail, int64_t offset,
+                                  std::string_view key, std::string_view value) {
   counters_->dead_letters[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
-  dead_letters_.push_back(DeadLetterRecord{reason, std::string(detail), partition_, offset, std::string(record_key_),
-                                           std::string(record_value_)});
+  dead_letters_.push_back(
+      DeadLetterRecord{reason, std::string(detail), partition_.value(), offset, std::string(key), std::string(value)});
 }
 
 Status PartitionTask::Restore(const PartitionSnapshot& snapshot) {
-  if (snapshot.job != job_->spec.name() || snapshot.partition != partition_) {
+  if (snapshot.job != job_->spec.name() || snapshot.partition != partition_.value()) {
     return DataLoss("the snapshot is of job " + snapshot.job + " partition " + std::to_string(snapshot.partition));
   }
   WEIR_RETURN_IF_ERROR(engine_.Restore(snapshot.engine_state));
-  start_offset_ = snapshot.next_offset;
+  start_offset_ = KafkaOffset(snapshot.next_offset);
   if (snapshot.next_offset >= 0) counters_->next_offset.store(snapshot.next_offset, std::memory_order_relaxed);
   counters_->watermark.store(engine_.watermark(), std::memory_order_relaxed);
   return Status::Ok();
 }
 
-PartitionSnapshot PartitionTask::Snapshot(uint64_t checkpoint) const {
+PartitionSnapshot PartitionTask::Snapshot(CheckpointId checkpoint) const {
   PartitionSnapshot s;
   s.job = job_->spec.name();
-  s.partition = partition_;
-  s.epoch = epoch_;
-  s.checkpoint = checkpoint;
+  s.partition = partition_.value();
+  s.epoch = epoch_.value();
+  s.checkpoint = checkpoint.value();
   const int64_t next = counters_->next_offset.load(std::memory_order_relaxed);
-  s.next_offset = next >= 0 ? next : start_offset_;
+  s.next_offset = next >= 0 ? next : start_offset_.value();
   s.engine_state = engine_.Snapshot();
   return s;
 }
@@ -120,8 +162,8 @@ PartitionSnapshot PartitionTask::Snapshot(uint64_t checkpoint) const {
 bool PartitionTask::TakeRows(PendingRows* out) {
   if (row_count_ == 0) return false;
   rows_.batch.set_job(job_->spec.name());
-  rows_.batch.set_partition(partition_);
-  rows_.batch.set_epoch(epoch_);
+  rows_.batch.set_partition(partition_.value());
+  rows_.batch.set_epoch(epoch_.value());
   counters_->rows_emitted.fetch_add(static_cast<int64_t>(row_count_), std::memory_order_relaxed);
   *out = std::move(rows_);
   rows_ = PendingRows{};

@@ -1,48 +1,61 @@
 // ProcessingThread: a thread that owns some partitions outright
-// (shared-nothing): their Kafka consumer, their engines, their pending output.
-// The control loop talks to it only through its command queue (Add/Remove).
+// (shared-nothing): their sources, their engines, their pending output. The
+// control loop talks to it only through its command queue (Add, Remove,
+// Checkpoint); the answer to each is the partition's state in its
+// PartitionCounters, which the thread keeps current:
 //
-// Per job it owns one librdkafka consumer and assign()s it the partitions at
-// explicit offsets; it never subscribes, so no consumer-group join happens.
-// Its loop: apply commands; if a sink writer is full, wait (backpressure:
-// nothing more is consumed); consume a batch of records and run each through
-// its partition's task; hand rows to the sink writer and dead letters to the
-// dead-letter producer; refresh lag; check idle timeouts and fencing.
+//   starting ─► restoring ─► running ◄─► paused      (its row output is full)
+//       │            │          │
+//       └────────────┴──────────┴─► failed ─► (retried) ─► running
+//                                   fenced               (a newer owner exists)
+//
+// Per job it owns one PartitionSource (made by the injected factory: Kafka in
+// the daemon, in-memory in tests) and assigns it the partitions at explicit
+// offsets. A partition whose source cannot be made or assigned is `failed`
+// with the reason and retried with backoff (1 s doubling to 30 s, reset on
+// success); one the source cannot read (Problem()) is `failed` until it can.
+//
+// Its loop: apply commands; start the partitions due for an attempt; pause
+// the partitions whose row output is full and resume those whose output has
+// room (backpressure per partition: one job's slow store never stops another
+// job); poll each job's source for a batch, decode and run each partition's
+// records as one engine batch; hand rows and dead letters on; every ~100 ms
+// refresh lag, idle timeouts, fencing and source problems.
 //
 // Lifecycle: Start() spawns the thread, Stop() hands on what is pending and
-// joins.
+// joins. Time for retries comes from ProcessingOptions::now, so tests move it.
 #pragma once
 
+#include <absl/base/thread_annotations.h>
+#include <absl/synchronization/mutex.h>
+
 #include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "worker/backoff.h"
 #include "worker/checkpoint_writer.h"
-#include "worker/dead_letter_producer.h"
+#include "worker/partition_outputs.h"
 #include "worker/partition_restore.h"
+#include "worker/partition_source.h"
 #include "worker/partition_task.h"
-#include "worker/sink_writer.h"
-
-namespace RdKafka {
-class KafkaConsumer;
-}
 
 namespace weir::worker {
 
 // One partition to take, and where its output goes.
 struct PartitionGrant {
   std::shared_ptr<const JobRuntime> job;
-  int32_t partition = 0;
-  uint64_t epoch = 0;
-  SinkWriter* sink = nullptr;                   // outlives the thread
-  DeadLetterProducer* dead_letters = nullptr;   // outlives the thread
-  std::shared_ptr<PartitionCounters> counters;  // made by the caller, shared with the task
+  PartitionId partition;
+  Epoch epoch;
+  RowOutput* sink = nullptr;                    // outlives the thread
+  DeadLetterOutput* dead_letters = nullptr;     // outlives the thread
+  std::shared_ptr<PartitionCounters> counters;  // made by the caller, shared with the task; carries the state
   CheckpointWriter* checkpoints = nullptr;      // outlives the thread
   // Snapshots to restore, newest first (the coordinator's restore_from);
   // empty: start at the job's `start` offset with empty state.
@@ -52,18 +65,22 @@ struct PartitionGrant {
 // A partition's final snapshot, taken when the thread stopped with handoff.
 struct HandoffSnapshot {
   std::string job;
-  int32_t partition = 0;
-  uint64_t epoch = 0;
+  PartitionId partition;
+  Epoch epoch;
   weir::v1::SnapshotRef ref;
   int64_t rows_emitted_at = 0;
   std::shared_ptr<PartitionCounters> counters;
 };
 
 struct ProcessingOptions {
-  std::string client_id = "weir-worker";
+  PartitionSourceFactory sources;    // required
   size_t max_batch_records = 10000;  // records between two hand-offs at most
   std::chrono::milliseconds max_batch_time{5};
   RestoreMetrics* restores = nullptr;  // outlives the thread; null: not counted
+  // The clock of start retries; tests move it instead of sleeping.
+  std::function<std::chrono::steady_clock::time_point()> now = [] { return std::chrono::steady_clock::now(); };
+  std::chrono::milliseconds retry_initial{1000};
+  std::chrono::milliseconds retry_max{30000};
 };
 
 class ProcessingThread {
@@ -75,69 +92,97 @@ class ProcessingThread {
 
   void Start();
   void Stop();
-  // Stops like Stop(), but first snapshots every owned partition (after
+  // Stops like Stop(), but first snapshots every running partition (after
   // handing its rows on) to the checkpoint storage's handoff files, so a next
   // owner can start exactly there. Returns the snapshots written.
   std::vector<HandoffSnapshot> StopWithHandoff();
 
-  // Queued; applied by the thread before its next batch.
+  // Queued; applied by the thread before its next batch. The partition's
+  // counters say how it went (starting, then running or failed with why).
   void Add(PartitionGrant grant);
-  void Remove(const std::string& job, int32_t partition);
+  void Remove(const std::string& job, PartitionId partition);
   // Snapshots the partition for `checkpoint` at the next record boundary and
-  // queues the file to the checkpoint writer.
-  void Checkpoint(const std::string& job, int32_t partition, uint64_t checkpoint);
+  // queues the file to the checkpoint writer. A partition not running (not
+  // started yet, failed) is skipped: its checkpoint stays unacknowledged.
+  void Checkpoint(const std::string& job, PartitionId partition, CheckpointId checkpoint);
 
   // Partitions owned or about to be (for spreading partitions over threads).
   int load() const { return load_.load(); }
 
  private:
+  using TimePoint = std::chrono::steady_clock::time_point;
   struct Owned {
     std::unique_ptr<PartitionTask> task;
-    SinkWriter* sink = nullptr;
-    DeadLetterProducer* dead_letters = nullptr;
+    RowOutput* sink = nullptr;
+    DeadLetterOutput* dead_letters = nullptr;
     CheckpointWriter* checkpoints = nullptr;
+    std::vector<weir::v1::SnapshotRef> restore_from;  // consumed by the first attempt
+    bool restored = false;                            // the restore ran (once per grant)
+    bool assigned = false;                            // the source reads it: running, paused, or failed by Problem()
+    bool paused = false;                              // its output is full
+    std::string problem;                              // the source's Problem() while it has one
+    Backoff backoff;
+    TimePoint retry_at;  // next start attempt while !assigned
   };
-  struct JobConsumer {
+  struct JobSource {
     std::shared_ptr<const JobRuntime> job;
-    std::unique_ptr<RdKafka::KafkaConsumer> consumer;
-    std::map<int32_t, Owned> partitions;
+    std::unique_ptr<PartitionSource> source;  // null until made
+    std::map<PartitionId, Owned> partitions;
   };
   struct Command {
     enum Kind { kAdd, kRemove, kCheckpoint } kind = kAdd;
     PartitionGrant grant;  // kAdd
     std::string job;       // kRemove, kCheckpoint
-    int32_t partition = 0;
-    uint64_t checkpoint = 0;  // kCheckpoint
+    PartitionId partition;
+    CheckpointId checkpoint;  // kCheckpoint
   };
 
   void Run();
+  void Enqueue(Command c);
   void Apply(Command& c);
   void AddPartition(PartitionGrant& grant);
-  void RemovePartition(const std::string& job, int32_t partition);
-  void TakeCheckpoint(const std::string& job, int32_t partition, uint64_t checkpoint);
+  void RemovePartition(const std::string& job, PartitionId partition);
+  void TakeCheckpoint(const std::string& job, PartitionId partition, CheckpointId checkpoint);
+
+  // processing_thread_start.cc: starting, retrying, pausing, source problems.
+  // Attempts every partition not assigned whose retry time came.
+  void StartDue();
+  // Restores (once), makes the job's source (once), assigns the partition.
+  void TryStart(JobSource& js, PartitionId partition, Owned& owned);
+  void StartFailed(const std::string& job, PartitionId partition, Owned& owned, const std::string& reason);
+  // Pauses the partitions whose output is full, resumes those with room.
+  void UpdatePauses();
+  // Failed while the source cannot read the partition, back when it can.
+  void UpdateProblems(JobSource& js);
+  // The state a started partition is in, without a source problem.
+  static PartitionState StartedState(const Owned& owned);
+
+  // Polls every job's source once and runs what came, partition by partition.
+  // Returns the records processed.
+  size_t PollAndProcess();
   // Hands every task's rows and dead letters on.
   void HandOff();
   // Hands one task's rows and dead letters on.
   void HandOff(const std::string& job, const std::string& dead_letter_topic, Owned& owned);
   void WriteHandoffSnapshots();
-  // Lag, idle timeouts, fencing: every ~100 ms.
+  // Lag, idle timeouts, fencing, source problems: every ~100 ms.
   void Housekeeping();
-  // Waits while a sink writer of an owned partition is full; true if it had to.
-  bool WaitForSinks();
+  // Whether any partition is assigned and not paused (a poll can bring records).
+  bool Pollable() const;
 
   const int index_;
   const ProcessingOptions options_;
   std::atomic<int> load_{0};
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Command> commands_;          // guarded by mu_
-  bool stop_ = false;                      // guarded by mu_
-  bool handoff_ = false;                   // guarded by mu_
-  std::vector<HandoffSnapshot> handoffs_;  // written by the thread as it ends
+  absl::Mutex mu_;
+  std::vector<Command> commands_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool handoff_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<HandoffSnapshot> handoffs_;  // written by the thread as it ends, read after the join
 
   // Owned by the thread.
-  std::map<std::string, JobConsumer> jobs_;
+  std::map<std::string, JobSource> jobs_;
+  std::vector<SourceRecord> polled_;
   std::thread thread_;
 };
 

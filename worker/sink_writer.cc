@@ -31,15 +31,14 @@ void SinkWriter::Start() {
 
 void SinkWriter::Stop(std::chrono::steady_clock::time_point deadline) {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (!stopping_) {
       stopping_ = true;
       stop_deadline_ = deadline;
     }
   }
-  work_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (!queue_.empty()) {
     size_t rows = 0;
     for (const auto& b : queue_) rows += static_cast<size_t>(b.batch.rows_size());
@@ -50,17 +49,14 @@ void SinkWriter::Stop(std::chrono::steady_clock::time_point deadline) {
 }
 
 void SinkWriter::Enqueue(PendingRows rows) {
-  {
-    std::lock_guard lock(mu_);
-    pending_bytes_ += rows.bytes;
-    queue_.push_back(std::move(rows));
-    if (metrics_.pending_bytes != nullptr) metrics_.pending_bytes->Set(static_cast<double>(pending_bytes_));
-  }
-  work_cv_.notify_one();
+  absl::MutexLock lock(&mu_);
+  pending_bytes_ += rows.bytes;
+  queue_.push_back(std::move(rows));
+  if (metrics_.pending_bytes != nullptr) metrics_.pending_bytes->Set(static_cast<double>(pending_bytes_));
 }
 
 void SinkWriter::Drop(const std::string& job, int32_t partition) {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   size_t freed = 0;
   auto gone = std::remove_if(queue_.begin(), queue_.end(), [&](const PendingRows& r) {
     if (r.batch.job() != job || r.batch.partition() != partition) return false;
@@ -69,31 +65,28 @@ void SinkWriter::Drop(const std::string& job, int32_t partition) {
   });
   queue_.erase(gone, queue_.end());
   pending_bytes_ -= freed;
-  if (freed > 0) room_cv_.notify_all();
 }
 
 bool SinkWriter::HasRoom() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return pending_bytes_ < options_.max_pending_bytes;
 }
 
 bool SinkWriter::WaitForRoom(std::chrono::milliseconds max_wait) {
-  std::unique_lock lock(mu_);
-  return room_cv_.wait_for(lock, max_wait, [&] { return pending_bytes_ < options_.max_pending_bytes; });
+  absl::MutexLock lock(&mu_);
+  auto has_room = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return pending_bytes_ < options_.max_pending_bytes; };
+  return mu_.AwaitWithTimeout(absl::Condition(&has_room), absl::FromChrono(max_wait));
 }
 
 size_t SinkWriter::pending_bytes() const {
-  std::lock_guard lock(mu_);
+  absl::MutexLock lock(&mu_);
   return pending_bytes_;
 }
 
 void SinkWriter::Release(size_t bytes) {
-  {
-    std::lock_guard lock(mu_);
-    pending_bytes_ -= bytes;
-    if (metrics_.pending_bytes != nullptr) metrics_.pending_bytes->Set(static_cast<double>(pending_bytes_));
-  }
-  room_cv_.notify_all();
+  absl::MutexLock lock(&mu_);
+  pending_bytes_ -= bytes;
+  if (metrics_.pending_bytes != nullptr) metrics_.pending_bytes->Set(static_cast<double>(pending_bytes_));
 }
 
 void SinkWriter::Acknowledge(const PendingRows& rows) {
@@ -163,8 +156,10 @@ void SinkWriter::Run() {
   auto backoff = options_.backoff_initial;
   for (;;) {
     {
-      std::unique_lock lock(mu_);
-      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || !inflight.empty(); });
+      absl::MutexLock lock(&mu_);
+      auto has_work = [&]()
+                          ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || !queue_.empty() || !inflight.empty(); };
+      mu_.Await(absl::Condition(&has_work));
       if (stopping_ && (std::chrono::steady_clock::now() >= stop_deadline_ || (queue_.empty() && inflight.empty()))) {
         // What is still in flight goes back to the queue so Stop reports it.
         for (auto it = inflight.rbegin(); it != inflight.rend(); ++it) queue_.push_front(std::move(*it));
@@ -193,8 +188,11 @@ void SinkWriter::Run() {
       continue;
     }
     if (metrics_.retries != nullptr) metrics_.retries->Increment();
-    std::unique_lock lock(mu_);
-    work_cv_.wait_for(lock, backoff, [&] { return stopping_ && std::chrono::steady_clock::now() >= stop_deadline_; });
+    absl::MutexLock lock(&mu_);
+    auto stop_due = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      return stopping_ && std::chrono::steady_clock::now() >= stop_deadline_;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&stop_due), absl::FromChrono(backoff));
     backoff = std::min(backoff * 2, options_.backoff_max);
   }
 }

@@ -3,9 +3,9 @@
 // rows may take while they wait.
 //
 // Backpressure: Enqueue never blocks and never drops; processing threads ask
-// HasRoom()/WaitForRoom() before they consume more records, so a slow or absent
-// store pauses consumption and pending rows stay near max_pending_bytes (plus
-// what one consume batch emits).
+// HasRoom() before they consume more records of a partition writing here, so a
+// slow or absent store pauses those partitions (only) and pending rows stay
+// near max_pending_bytes (plus what one consume batch emits).
 //
 // Fencing: a batch the store refuses with FAILED_PRECONDITION (a stale epoch)
 // marks its partition's counters `fenced` and is dropped: a newer owner
@@ -15,17 +15,19 @@
 // until the deadline and joins. Thread-safe.
 #pragma once
 
+#include <absl/base/thread_annotations.h>
+#include <absl/synchronization/mutex.h>
+
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "worker/partition_outputs.h"
 #include "worker/partition_task.h"
 
 namespace prometheus {
@@ -59,27 +61,26 @@ struct SinkWriterMetrics {
   prometheus::Gauge* pending_bytes = nullptr;
 };
 
-class SinkWriter {
+class SinkWriter final : public RowOutput {
  public:
   SinkWriter(std::string address, SinkWriterOptions options, SinkWriterMetrics metrics);
-  ~SinkWriter();
+  ~SinkWriter() override;
   SinkWriter(const SinkWriter&) = delete;
   SinkWriter& operator=(const SinkWriter&) = delete;
 
-  const std::string& address() const { return address_; }
+  const std::string& address() const override { return address_; }
 
   void Start();
   // Sends what is queued until `deadline`, then drops the rest (logged) and joins.
   void Stop(std::chrono::steady_clock::time_point deadline);
 
-  void Enqueue(PendingRows rows);
-  // Forgets queued rows of a partition its owner gave up (cancelled, moved).
-  void Drop(const std::string& job, int32_t partition);
+  void Enqueue(PendingRows rows) override;
+  void Drop(const std::string& job, int32_t partition) override;
 
-  bool HasRoom() const;
+  bool HasRoom() const override;
   // Waits up to `max_wait` for pending bytes to fall below the bound.
   bool WaitForRoom(std::chrono::milliseconds max_wait);
-  size_t pending_bytes() const;
+  size_t pending_bytes() const override;
 
  private:
   void Run();
@@ -99,14 +100,12 @@ class SinkWriter {
   struct Stub;
   std::unique_ptr<Stub> stub_;
 
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;                      // the sender waits for rows or stop
-  std::condition_variable room_cv_;                      // producers wait for room
-  std::deque<PendingRows> queue_;                        // guarded by mu_
-  size_t pending_bytes_ = 0;                             // guarded by mu_: queued + in flight
-  bool stopping_ = false;                                // guarded by mu_
-  std::chrono::steady_clock::time_point stop_deadline_;  // guarded by mu_
-  uint64_t next_batch_id_ = 0;                           // sender thread only
+  mutable absl::Mutex mu_;
+  std::deque<PendingRows> queue_ ABSL_GUARDED_BY(mu_);
+  size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // queued + in flight
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::chrono::steady_clock::time_point stop_deadline_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_batch_id_ = 0;  // sender thread only
   // Sender thread only: each job's series of `metrics_.row_latency`.
   std::map<std::string, prometheus::Histogram*> row_latency_;
   std::thread thread_;

@@ -13,8 +13,9 @@
 #include "common/clock.h"
 #include "daemon/grpc_util.h"
 #include "daemon/http_status_server.h"
-#include "spec/spec_hash.h"
 #include "weir/v1/services.grpc.pb.h"
+#include "worker/kafka_partition_source.h"
+#include "worker/worker_metrics.h"
 
 namespace weir::worker {
 namespace {
@@ -28,143 +29,6 @@ std::chrono::system_clock::time_point Deadline() { return std::chrono::system_cl
 
 }  // namespace
 
-// Per-partition series and the worker-wide ones. Counters advance by the
-// difference since the last update, as the PartitionCounters are cumulative.
-struct Worker::Metrics {
-  explicit Metrics(prometheus::Registry& r)
-      : records_in(prometheus::BuildCounter()
-                       .Name("weir_worker_records_in_total")
-                       .Help("Records consumed, per partition (dead letters included)")
-                       .Register(r)),
-        rows_out(prometheus::BuildCounter()
-                     .Name("weir_worker_rows_out_total")
-                     .Help("Feature rows acknowledged by the feature store, per partition")
-                     .Register(r)),
-        dead_letters(prometheus::BuildCounter()
-                         .Name("weir_worker_dead_letters_total")
-                         .Help("Records sent to the dead-letter topic, per partition and reason")
-                         .Register(r)),
-        watermark(prometheus::BuildGauge()
-                      .Name("weir_worker_watermark_ms")
-                      .Help("Event-time watermark per partition, ms since the Unix epoch (absent before any record)")
-                      .Register(r)),
-        lag(prometheus::BuildGauge()
-                .Name("weir_worker_consumer_lag")
-                .Help("Records between the partition's end and the next offset to read (-1 unknown)")
-                .Register(r)),
-        partitions(prometheus::BuildGauge()
-                       .Name("weir_worker_partitions")
-                       .Help("Partitions this worker owns")
-                       .Register(r)
-                       .Add({})),
-        row_latency(prometheus::BuildHistogram()
-                        .Name("weir_worker_row_ack_latency_seconds")
-                        .Help("From a window firing (the watermark passing its end) to the store acknowledging the "
-                              "row durable and readable, per job")
-                        .Register(r)),
-        sink_retries(prometheus::BuildCounter()
-                         .Name("weir_worker_sink_retries_total")
-                         .Help("Feature-store writes retried after a failure")
-                         .Register(r)
-                         .Add({})),
-        fenced_batches(prometheus::BuildCounter()
-                           .Name("weir_worker_sink_fenced_batches_total")
-                           .Help("Write batches the store refused for a stale epoch")
-                           .Register(r)
-                           .Add({})),
-        pending_bytes_family(prometheus::BuildGauge()
-                                 .Name("weir_worker_sink_pending_bytes")
-                                 .Help("Rows waiting for the feature store, bytes (bounded: backpressure)")
-                                 .Register(r)),
-        heartbeat_failures(prometheus::BuildCounter()
-                               .Name("weir_worker_heartbeat_failures_total")
-                               .Help("Heartbeats the coordinator did not answer")
-                               .Register(r)
-                               .Add({})),
-        checkpoint_failures(prometheus::BuildCounter()
-                                .Name("weir_worker_checkpoint_write_failures_total")
-                                .Help("Snapshot files that could not be written (the checkpoint is abandoned)")
-                                .Register(r)
-                                .Add({})),
-        restores(&r) {}
-
-  struct PartitionSeries {
-    prometheus::Counter* records_in;
-    prometheus::Counter* rows_out;
-    std::array<prometheus::Counter*, 4> dead_letters;
-    prometheus::Gauge* watermark;
-    prometheus::Gauge* lag;
-    int64_t last_records_in = 0, last_rows_out = 0;
-    std::array<int64_t, 4> last_dead{};
-  };
-
-  PartitionSeries& SeriesFor(const PartitionCounters& c) {
-    auto key = std::make_pair(c.job, c.partition);
-    auto it = series.find(key);
-    if (it != series.end()) return it->second;
-    const std::map<std::string, std::string> labels = {{"job", c.job}, {"partition", std::to_string(c.partition)}};
-    PartitionSeries s{};
-    s.records_in = &records_in.Add(labels);
-    s.rows_out = &rows_out.Add(labels);
-    for (int r = 0; r < 4; ++r) {
-      auto l = labels;
-      l["reason"] = engine::DeadLetterReasonName(static_cast<engine::DeadLetterReason>(r));
-      s.dead_letters[static_cast<size_t>(r)] = &dead_letters.Add(l);
-    }
-    s.watermark = &watermark.Add(labels);
-    s.lag = &lag.Add(labels);
-    return series.emplace(key, s).first->second;
-  }
-
-  // The counters of a partition (re)started at a new epoch begin at zero.
-  void Restart(const PartitionCounters& c) {
-    auto it = series.find({c.job, c.partition});
-    if (it == series.end()) return;
-    it->second.last_records_in = it->second.last_rows_out = 0;
-    it->second.last_dead = {};
-  }
-
-  void Update(const PartitionCounters& c) {
-    PartitionSeries& s = SeriesFor(c);
-    auto advance = [](prometheus::Counter* counter, int64_t now, int64_t* last) {
-      if (now > *last) counter->Increment(static_cast<double>(now - *last));
-      *last = now;
-    };
-    advance(s.records_in, c.records_in.load(), &s.last_records_in);
-    advance(s.rows_out, c.rows_acked.load(), &s.last_rows_out);
-    for (size_t r = 0; r < 4; ++r) advance(s.dead_letters[r], c.dead_letters[r].load(), &s.last_dead[r]);
-    const int64_t w = c.watermark.load();
-    s.watermark->Set(w == kMinTime ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(w));
-    s.lag->Set(static_cast<double>(c.lag()));
-  }
-
-  void Remove(const std::string& job, int32_t partition) {
-    auto it = series.find({job, partition});
-    if (it == series.end()) return;
-    records_in.Remove(it->second.records_in);
-    rows_out.Remove(it->second.rows_out);
-    for (auto* d : it->second.dead_letters) dead_letters.Remove(d);
-    watermark.Remove(it->second.watermark);
-    lag.Remove(it->second.lag);
-    series.erase(it);
-  }
-
-  prometheus::Family<prometheus::Counter>& records_in;
-  prometheus::Family<prometheus::Counter>& rows_out;
-  prometheus::Family<prometheus::Counter>& dead_letters;
-  prometheus::Family<prometheus::Gauge>& watermark;
-  prometheus::Family<prometheus::Gauge>& lag;
-  prometheus::Gauge& partitions;
-  prometheus::Family<prometheus::Histogram>& row_latency;  // by job
-  prometheus::Counter& sink_retries;
-  prometheus::Counter& fenced_batches;
-  prometheus::Family<prometheus::Gauge>& pending_bytes_family;
-  prometheus::Counter& heartbeat_failures;
-  prometheus::Counter& checkpoint_failures;
-  RestoreMetrics restores;
-  std::map<std::pair<std::string, int32_t>, PartitionSeries> series;
-};
-
 struct Worker::Control {
   std::shared_ptr<prometheus::Registry> registry = std::make_shared<prometheus::Registry>();
   std::unique_ptr<pb::ControlPlane::Stub> stub;
@@ -173,7 +37,7 @@ struct Worker::Control {
 };
 
 Worker::Worker(WorkerOptions options) : options_(std::move(options)), control_(std::make_unique<Control>()) {
-  metrics_ = std::make_unique<Metrics>(*control_->registry);
+  metrics_ = std::make_unique<WorkerMetrics>(*control_->registry);
 }
 
 Worker::~Worker() { Stop(); }
@@ -198,24 +62,28 @@ Status Worker::Start() {
   checkpoint_writer_ = std::make_unique<CheckpointWriter>(&metrics_->checkpoint_failures);
   checkpoint_writer_->Start();
   ProcessingOptions processing;
-  processing.client_id = "weir-worker-" + options_.id;
+  processing.sources =
+      options_.sources ? options_.sources : KafkaSourceFactory(KafkaSourceOptions{"weir-worker-" + options_.id});
   processing.restores = &metrics_->restores;
+  std::vector<ProcessingThread*> threads;
   for (int i = 0; i < std::max(1, options_.threads); ++i) {
     threads_.push_back(std::make_unique<ProcessingThread>(i, processing));
     threads_.back()->Start();
+    threads.push_back(threads_.back().get());
   }
+  reconciler_ =
+      std::make_unique<Reconciler>(std::move(threads), static_cast<OutputDirectory*>(this), checkpoint_writer_.get());
   control_thread_ = std::thread([this] { ControlLoop(); });
   return Status::Ok();
 }
 
 void Worker::Stop() {
   {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stopped_) return;
     stopped_ = true;
     stop_ = true;
   }
-  cv_.notify_all();
   if (control_thread_.joinable()) control_thread_.join();
   // Partitions stop at a record boundary and write their handoff snapshots;
   // the writers then get the shutdown timeout to deliver the last rows.
@@ -223,6 +91,7 @@ void Worker::Stop() {
   for (auto& t : threads_) {
     for (HandoffSnapshot& h : t->StopWithHandoff()) handoffs.push_back(std::move(h));
   }
+  reconciler_.reset();  // it points at the threads
   threads_.clear();
   const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_timeout;
   for (auto& [address, sink] : sinks_) sink->Stop(deadline);
@@ -243,8 +112,8 @@ void Worker::Leave(const std::vector<HandoffSnapshot>& handoffs) {
     }
     pb::PartitionStatus* s = request.add_handoffs();
     s->set_job(h.job);
-    s->set_partition(h.partition);
-    s->set_epoch(h.epoch);
+    s->set_partition(h.partition.value());
+    s->set_epoch(h.epoch.value());
     s->set_owner(options_.id);
     *s->mutable_snapshot() = h.ref;
   }
@@ -285,21 +154,8 @@ Status Worker::Register() {
 Status Worker::Heartbeat() {
   pb::HeartbeatRequest request;
   request.set_worker_id(options_.id);
-  for (auto& [id, running] : running_) {
-    PartitionCounters& c = *running.counters;
-    pb::PartitionStatus* s = request.add_partitions();
-    s->set_job(c.job);
-    s->set_partition(c.partition);
-    s->set_owner(options_.id);
-    s->set_epoch(c.epoch);
-    s->set_offset(c.next_offset.load());
-    s->set_watermark(c.watermark.load());
-    s->set_lag(c.lag());
-    s->set_rows_out(c.rows_acked.load());
-    s->set_records_in(c.records_in.load());
-    s->set_dead_letters(c.dead_letters_total());
-    if (auto snapshot = running.counters->ReportableSnapshot()) *s->mutable_snapshot() = *snapshot;
-  }
+  reconciler_->Report(options_.id, &request);
+  for (pb::JobSpecRef& ref : jobs_.Refs()) *request.add_specs() = std::move(ref);
   grpc::ClientContext context;
   context.set_deadline(Deadline());
   pb::HeartbeatResponse response;
@@ -311,95 +167,15 @@ Status Worker::Heartbeat() {
   if (!s.ok()) return Unavailable(s.error_message());
   control_->last_heartbeat_ok_ms.store(WallClockMs());
 
-  std::map<std::string, std::shared_ptr<const JobRuntime>> jobs;
-  for (const pb::JobSpec& spec : response.jobs()) {
-    // Every heartbeat carries the specs; a plan is compiled only when one is new or changed.
-    auto known = jobs_.find(spec.name());
-    if (known != jobs_.end() && known->second->spec_hash == SpecHash(spec)) {
-      jobs[spec.name()] = known->second;
-      continue;
-    }
-    auto runtime = MakeJobRuntime(spec);
-    if (!runtime.ok()) {
-      spdlog::error("job {}: the coordinator's spec does not compile here: {}", spec.name(),
-                    runtime.status().message());
-      continue;
-    }
-    jobs[spec.name()] = *runtime;
+  jobs_.Update(response);
+  reconciler_->Reconcile({response.assignments().begin(), response.assignments().end()}, jobs_);
+  for (const pb::CheckpointTrigger& t : response.checkpoints()) {
+    reconciler_->RequestCheckpoint(t.job(), CheckpointId(t.checkpoint()));
   }
-  Reconcile({response.assignments().begin(), response.assignments().end()}, jobs);
-  jobs_ = std::move(jobs);
-  for (const pb::CheckpointTrigger& t : response.checkpoints()) RequestCheckpoint(t.job(), t.checkpoint());
   return Status::Ok();
 }
 
-void Worker::StopPartition(const PartitionId& id) {
-  auto it = running_.find(id);
-  if (it == running_.end()) return;
-  it->second.thread->Remove(id.first, id.second);
-  metrics_->Remove(id.first, id.second);
-  running_.erase(it);
-}
-
-void Worker::RequestCheckpoint(const std::string& job, uint64_t id) {
-  for (auto& [pid, running] : running_) {
-    if (pid.first != job || running.counters->checkpoint_requested >= id) continue;
-    running.counters->checkpoint_requested = id;
-    running.thread->Checkpoint(job, pid.second, id);
-  }
-}
-
-void Worker::Reconcile(const std::vector<weir::v1::Assignment>& assigned,
-                       const std::map<std::string, std::shared_ptr<const JobRuntime>>& jobs) {
-  std::map<PartitionId, const weir::v1::Assignment*> desired;
-  for (const pb::Assignment& a : assigned) desired[{a.job(), a.partition()}] = &a;
-
-  // Stop what was lost, moved to a new epoch, fenced, or whose spec changed.
-  std::vector<PartitionId> stop;
-  for (const auto& [id, running] : running_) {
-    auto want = desired.find(id);
-    auto job = jobs.find(id.first);
-    if (running.counters->fenced.load()) {
-      fenced_.emplace(id.first, id.second, running.epoch);
-      stop.push_back(id);
-    } else if (want == desired.end() || want->second->epoch() != running.epoch || job == jobs.end() ||
-               job->second->spec_hash != running.job->spec_hash) {
-      stop.push_back(id);
-    }
-  }
-  for (const PartitionId& id : stop) StopPartition(id);
-
-  for (const auto& [id, assignment] : desired) {
-    const uint64_t epoch = assignment->epoch();
-    if (running_.count(id) != 0 || fenced_.count({id.first, id.second, epoch}) != 0) continue;
-    auto job = jobs.find(id.first);
-    if (job == jobs.end()) continue;  // its spec did not compile (logged)
-    auto producer = DeadLettersFor(job->second->spec.source().kafka().brokers());
-    if (!producer.ok()) {
-      spdlog::error("job {} partition {}: {}", id.first, id.second, producer.status().message());
-      continue;
-    }
-    ProcessingThread* thread = threads_.front().get();
-    for (auto& t : threads_) {
-      if (t->load() < thread->load()) thread = t.get();
-    }
-    auto counters = std::make_shared<PartitionCounters>(id.first, id.second, epoch);
-    metrics_->Restart(*counters);
-    PartitionGrant grant{job->second,
-                         id.second,
-                         epoch,
-                         SinkFor(job->second->sink_address),
-                         *producer,
-                         counters,
-                         checkpoint_writer_.get(),
-                         {assignment->restore_from().begin(), assignment->restore_from().end()}};
-    thread->Add(std::move(grant));
-    running_[id] = Running{job->second, epoch, thread, counters};
-  }
-  metrics_->partitions.Set(static_cast<double>(running_.size()));
-}
-
-SinkWriter* Worker::SinkFor(const std::string& address) {
+RowOutput* Worker::RowsTo(const std::string& address) {
   auto it = sinks_.find(address);
   if (it != sinks_.end()) return it->second.get();
   SinkWriterOptions options;
@@ -409,22 +185,18 @@ SinkWriter* Worker::SinkFor(const std::string& address) {
   metrics.row_latency_buckets = kRowLatencyBuckets;
   metrics.retries = &metrics_->sink_retries;
   metrics.fenced_batches = &metrics_->fenced_batches;
-  metrics.pending_bytes = &metrics_->pending_bytes_family.Add({{"store", address}});
+  metrics.pending_bytes = &metrics_->pending_bytes.Add({{"store", address}});
   auto sink = std::make_unique<SinkWriter>(address, options, metrics);
   sink->Start();
   return sinks_.emplace(address, std::move(sink)).first->second.get();
 }
 
-Result<DeadLetterProducer*> Worker::DeadLettersFor(const std::string& brokers) {
+Result<DeadLetterOutput*> Worker::DeadLettersTo(const std::string& brokers) {
   auto it = dead_letters_.find(brokers);
-  if (it != dead_letters_.end()) return it->second.get();
+  if (it != dead_letters_.end()) return static_cast<DeadLetterOutput*>(it->second.get());
   auto producer = DeadLetterProducer::Create(brokers, "weir-worker-" + options_.id + "-dlq");
   if (!producer.ok()) return producer.status();
-  return dead_letters_.emplace(brokers, std::move(*producer)).first->second.get();
-}
-
-void Worker::UpdateMetrics() {
-  for (auto& [id, running] : running_) metrics_->Update(*running.counters);
+  return static_cast<DeadLetterOutput*>(dead_letters_.emplace(brokers, std::move(*producer)).first->second.get());
 }
 
 void Worker::ControlLoop() {
@@ -447,12 +219,12 @@ void Worker::ControlLoop() {
       }
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     }
-    UpdateMetrics();
+    metrics_->Sync(reconciler_->Counters());
     const auto wait = registered_.load() && s.ok() ? std::chrono::milliseconds(heartbeat_interval_ms_.load()) : backoff;
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, wait, [&] { return stop_; })) break;
+    absl::MutexLock lock(&mu_);
+    if (mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::FromChrono(wait))) break;
   }
-  UpdateMetrics();
+  metrics_->Sync(reconciler_->Counters());
 }
 
 }  // namespace weir::worker

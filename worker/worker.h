@@ -1,36 +1,41 @@
 // Worker: the wiring of the weir-worker daemon. It registers with the
-// coordinator, heartbeats its partitions' progress, and follows the
-// assignments each heartbeat returns: partitions it gains go to the least
-// loaded processing thread, partitions it loses are stopped. It owns the
-// processing threads, one sink writer per feature store, one dead-letter
-// producer per Kafka cluster, and the HTTP status server with per-partition
-// metrics.
+// coordinator, heartbeats every assigned partition's state and progress, and
+// follows the assignments each heartbeat returns (Reconciler): partitions it
+// gains go to the least loaded processing thread, partitions it loses are
+// stopped. It owns the processing threads, one sink writer per feature store,
+// one dead-letter producer per Kafka cluster, the job specs it holds
+// (JobCatalog), and the HTTP status server with per-partition metrics.
 //
 // Lifecycle: Start() then Stop() (in reverse order of construction: control
 // loop, processing threads, sink writers, producers, HTTP). The control loop
 // runs on its own thread.
 #pragma once
 
+#include <absl/base/thread_annotations.h>
+#include <absl/synchronization/mutex.h>
+
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <set>
 #include <string>
 #include <thread>
-#include <tuple>
 #include <vector>
 
 #include "common/status.h"
 #include "worker/checkpoint_writer.h"
 #include "worker/dead_letter_producer.h"
+#include "worker/job_catalog.h"
+#include "worker/partition_source.h"
 #include "worker/processing_thread.h"
+#include "worker/reconciler.h"
 #include "worker/sink_writer.h"
 
 namespace weir::worker {
+
+class WorkerMetrics;
 
 struct WorkerOptions {
   std::string id;  // unique in the cluster; default the hostname
@@ -41,12 +46,14 @@ struct WorkerOptions {
   int threads = 1;                      // processing threads
   size_t max_pending_bytes = 64 << 20;  // per feature store
   std::chrono::milliseconds shutdown_timeout{5000};
+  // Where partitions are read from; empty: Kafka (the spec's brokers).
+  PartitionSourceFactory sources;
 };
 
-class Worker {
+class Worker : private OutputDirectory {
  public:
   explicit Worker(WorkerOptions options);
-  ~Worker();
+  ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
@@ -63,52 +70,33 @@ class Worker {
   std::string metrics_address() const;
 
  private:
-  struct Metrics;
-  struct Running {
-    std::shared_ptr<const JobRuntime> job;
-    uint64_t epoch = 0;
-    ProcessingThread* thread = nullptr;
-    std::shared_ptr<PartitionCounters> counters;
-  };
-  using PartitionId = std::pair<std::string, int32_t>;  // job, partition
-
   void ControlLoop();
   Status Register();
-  // One heartbeat; applies the assignments it returns.
+  // One heartbeat; applies the assignments and specs it returns.
   Status Heartbeat();
-  // REQUIRES: called on the control thread.
-  void Reconcile(const std::vector<weir::v1::Assignment>& assigned,
-                 const std::map<std::string, std::shared_ptr<const JobRuntime>>& jobs);
-  // Asks each owned partition of `job` for checkpoint `id` (once).
-  void RequestCheckpoint(const std::string& job, uint64_t id);
   // Tells the coordinator this worker leaves, with the handoff snapshots
   // whose rows the store acknowledged.
   void Leave(const std::vector<HandoffSnapshot>& handoffs);
-  void StopPartition(const PartitionId& id);
-  SinkWriter* SinkFor(const std::string& address);
-  Result<DeadLetterProducer*> DeadLettersFor(const std::string& brokers);
-  void UpdateMetrics();
+  // OutputDirectory, for the reconciler (control thread).
+  RowOutput* RowsTo(const std::string& address) override;
+  Result<DeadLetterOutput*> DeadLettersTo(const std::string& brokers) override;
 
   const WorkerOptions options_;
   struct Control;
   std::unique_ptr<Control> control_;
-  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<WorkerMetrics> metrics_;
   std::vector<std::unique_ptr<ProcessingThread>> threads_;
   std::unique_ptr<CheckpointWriter> checkpoint_writer_;
   std::map<std::string, std::unique_ptr<SinkWriter>> sinks_;                 // control thread
   std::map<std::string, std::unique_ptr<DeadLetterProducer>> dead_letters_;  // control thread
-  std::map<PartitionId, Running> running_;                                   // control thread
-  // (job, partition, epoch) the store fenced: not restarted at that epoch.
-  std::set<std::tuple<std::string, int32_t, uint64_t>> fenced_;  // control thread
-  // Compiled jobs by name; replaced when a spec changes.
-  std::map<std::string, std::shared_ptr<const JobRuntime>> jobs_;  // control thread
+  JobCatalog jobs_;                                                          // control thread
+  std::unique_ptr<Reconciler> reconciler_;                                   // control thread
 
   std::atomic<bool> registered_{false};
   std::atomic<int64_t> heartbeat_interval_ms_{500};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;     // guarded by mu_
-  bool stopped_ = false;  // guarded by mu_: Stop() ran
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;  // Stop() ran
   std::thread control_thread_;
 };
 

@@ -21,7 +21,7 @@ weir::v1::SnapshotRef WriteSnapshot(const std::string& path, uint64_t checkpoint
   for (int i = 0; i < records; ++i) {
     task.OnRecord(R"({"user":"u","ts":)" + std::to_string(i * 1000) + "}", "u", i);
   }
-  REQUIRE(WriteSnapshotBytes(path, EncodeSnapshotFile(task.Snapshot(checkpoint))).ok());
+  REQUIRE(WriteSnapshotBytes(path, EncodeSnapshotFile(task.Snapshot(CheckpointId(checkpoint)))).ok());
   weir::v1::SnapshotRef ref;
   ref.set_checkpoint(checkpoint);
   ref.set_path(path);
@@ -51,7 +51,7 @@ TEST_CASE("a partition restores the first readable restore point and the recover
   const RestoreOutcome outcome = RestorePartition(task, points);
   CHECK(outcome.source == RestoreSource::kCheckpoint);
   CHECK(outcome.fallbacks == 2);
-  CHECK(task.start_offset() == 60);
+  CHECK(task.start_offset() == KafkaOffset(60));
   metrics.Record("clicks", outcome);
 
   // A readable handoff comes first.
@@ -59,7 +59,7 @@ TEST_CASE("a partition restores the first readable restore point and the recover
   const RestoreOutcome from_handoff = RestorePartition(handed, {WriteSnapshot(root + "/handoff.snap", 0, 70)});
   CHECK(from_handoff.source == RestoreSource::kHandoff);
   CHECK(from_handoff.fallbacks == 0);
-  CHECK(handed.start_offset() == 70);
+  CHECK(handed.start_offset() == KafkaOffset(70));
   metrics.Record("clicks", from_handoff);
 
   const std::string text = Text(registry);
@@ -77,11 +77,11 @@ TEST_CASE("a partition none of whose restore points reads back starts as new, co
   REQUIRE(WriteSnapshotBytes(root + "/chk-5.snap", "not a snapshot at all, but long enough").ok());
 
   PartitionTask task(CountJob(), 0, 2);
-  task.set_start_offset(-2);  // OFFSET_BEGINNING, as the job's `start: earliest` sets it
+  task.set_start_offset(kOffsetBeginning);  // as the job's `start: earliest` sets it
   const RestoreOutcome outcome = RestorePartition(task, {Ref(root + "/chk-5.snap", 5), Ref(root + "/chk-4.snap", 4)});
   CHECK(outcome.source == RestoreSource::kNone);
   CHECK(outcome.fallbacks == 2);
-  CHECK(task.start_offset() == -2);
+  CHECK(task.start_offset() == KafkaOffset(-2));
   metrics.Record("clicks", outcome);
 
   const std::string text = Text(registry);

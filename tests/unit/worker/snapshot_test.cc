@@ -68,7 +68,7 @@ std::vector<std::string> Feed(PartitionTask& task, int from, int to) {
 TEST_CASE("a task restored from a snapshot continues exactly as the original", "[worker]") {
   PartitionTask original(CountJob(), 0, 1);
   Feed(original, 0, 60);
-  const PartitionSnapshot snapshot = original.Snapshot(3);
+  const PartitionSnapshot snapshot = original.Snapshot(CheckpointId(3));
   CHECK(snapshot.next_offset == 60);
   CHECK(snapshot.checkpoint == 3);
   const auto expected = Feed(original, 60, 200);
@@ -76,7 +76,7 @@ TEST_CASE("a task restored from a snapshot continues exactly as the original", "
 
   PartitionTask restored(CountJob(), 0, 2);
   REQUIRE(restored.Restore(*DecodeSnapshotFile(EncodeSnapshotFile(snapshot))).ok());
-  CHECK(restored.start_offset() == 60);
+  CHECK(restored.start_offset() == KafkaOffset(60));
   CHECK(restored.counters()->next_offset.load() == 60);
   CHECK(Feed(restored, 60, 200) == expected);
 
@@ -88,7 +88,7 @@ TEST_CASE("a snapshot is reportable only once the rows before it are acknowledge
   weir::testing::TempDir dir;
   CheckpointWriter writer;
   writer.Start();
-  auto counters = std::make_shared<PartitionCounters>("clicks", 0, 1);
+  auto counters = std::make_shared<PartitionCounters>("clicks", PartitionId(0), Epoch(1));
   counters->rows_emitted.store(5);
   counters->rows_acked.store(3);
   SnapshotJob job;

@@ -1,0 +1,174 @@
+#include <catch2/catch.hpp>
+
+#include "tests/unit/worker/fake_partition_source.h"
+#include "tests/unit/worker/worker_test_support.h"
+#include "worker/processing_thread.h"
+
+namespace weir::worker {
+namespace {
+
+using testing::CountJob;
+using testing::Eventually;
+using testing::FakeClock;
+using testing::FakeDeadLetters;
+using testing::FakeRows;
+using testing::FakeSources;
+using testing::FakeTopics;
+
+// A processing thread over fake sources and a fake clock, and what a test
+// needs to grant it partitions.
+struct ThreadFixture {
+  ThreadFixture() : sources(&topics) {
+    ProcessingOptions options;
+    options.sources = sources.Factory();
+    options.now = clock.Function();
+    thread = std::make_unique<ProcessingThread>(0, options);
+    thread->Start();
+  }
+  ~ThreadFixture() { thread->Stop(); }
+
+  std::shared_ptr<PartitionCounters> Grant(const std::shared_ptr<const JobRuntime>& job, int32_t partition,
+                                           RowOutput* rows) {
+    auto counters = std::make_shared<PartitionCounters>(job->spec.name(), PartitionId(partition), Epoch(1));
+    thread->Add(PartitionGrant{job, PartitionId(partition), Epoch(1), rows, &dead_letters, counters, nullptr, {}});
+    return counters;
+  }
+
+  // One record per user at `second` of minute `minute`, then a tick that closes the minute.
+  void Minute(const std::string& topic, int32_t partition, int minute, int users) {
+    const int64_t start = minute * int64_t{60000};
+    for (int u = 0; u < users; ++u) {
+      const std::string user = "u" + std::to_string(u);
+      topics.Append(topic, PartitionId(partition), user,
+                    R"({"user":")" + user + R"(","ts":)" + std::to_string(start + 1000) + "}");
+    }
+    topics.Append(topic, PartitionId(partition), "tick",
+                  R"({"user":"tick","ts":)" + std::to_string(start + 60000) + "}");
+  }
+
+  FakeTopics topics;
+  FakeSources sources;
+  FakeClock clock;
+  FakeRows rows;
+  FakeDeadLetters dead_letters;
+  std::unique_ptr<ProcessingThread> thread;
+};
+
+PartitionState StateOf(const PartitionCounters& c) { return c.state().state; }
+
+// A job like CountJob on another topic and store.
+std::shared_ptr<const JobRuntime> JobOn(const std::string& name, const std::string& topic) {
+  weir::v1::JobSpec spec = CountJob()->spec;
+  spec.set_name(name);
+  spec.mutable_source()->mutable_kafka()->set_topic(topic);
+  auto job = MakeJobRuntime(spec);
+  REQUIRE(job.ok());
+  return *job;
+}
+
+TEST_CASE("a partition whose source cannot be made is failed with the reason, retried with backoff, then runs",
+          "[worker]") {
+  ThreadFixture f;
+  f.sources.create_failures = 2;
+  f.Minute("events", 0, 0, 3);
+  auto counters = f.Grant(CountJob(), 0, &f.rows);
+
+  REQUIRE(Eventually([&] { return StateOf(*counters) == weir::v1::PARTITION_STATE_FAILED; }));
+  CHECK_THAT(counters->state().reason, Catch::Contains("cannot create a Kafka consumer for brokers 127.0.0.1:1"));
+  CHECK(f.sources.creates == 1);
+
+  // Retried after 1 s (still failing), then after 2 more.
+  f.clock.Advance(std::chrono::seconds(1));
+  REQUIRE(Eventually([&] { return f.sources.creates == 2; }));
+  CHECK(StateOf(*counters) == weir::v1::PARTITION_STATE_FAILED);
+  // 1 s later it is not due yet: a partition granted now (an observable turn
+  // of the thread's loop) starts, the failed one is not attempted again.
+  f.clock.Advance(std::chrono::seconds(1));
+  auto other = f.Grant(JobOn("other", "other-events"), 0, &f.rows);
+  REQUIRE(Eventually([&] { return StateOf(*other) == weir::v1::PARTITION_STATE_RUNNING; }));
+  CHECK(f.sources.creates == 3);  // the other job's source only
+  CHECK(StateOf(*counters) == weir::v1::PARTITION_STATE_FAILED);
+
+  f.clock.Advance(std::chrono::seconds(1));
+  REQUIRE(Eventually([&] { return StateOf(*counters) == weir::v1::PARTITION_STATE_RUNNING; }));
+  CHECK(counters->state().reason.empty());
+  CHECK(Eventually([&] { return f.rows.count() == 3; }));  // the minute's rows: it runs
+  CHECK(counters->next_offset.load() == 4);
+  REQUIRE(counters->state().restored.has_value());
+  CHECK(counters->state().restored->source() == weir::v1::RESTORE_SOURCE_START);
+}
+
+TEST_CASE("a partition the source refuses to assign is failed with the reason, retried, then runs", "[worker]") {
+  ThreadFixture f;
+  f.sources.assign_failures = 1;
+  f.Minute("events", 2, 0, 2);
+  auto counters = f.Grant(CountJob(), 2, &f.rows);
+
+  REQUIRE(Eventually([&] { return StateOf(*counters) == weir::v1::PARTITION_STATE_FAILED; }));
+  CHECK_THAT(counters->state().reason, Catch::Contains("refused to assign topic \"events\" partition 2"));
+  f.clock.Advance(std::chrono::seconds(1));
+  REQUIRE(Eventually([&] { return StateOf(*counters) == weir::v1::PARTITION_STATE_RUNNING; }));
+  CHECK(f.sources.assigns == 2);
+  CHECK(Eventually([&] { return f.rows.count() == 2; }));
+}
+
+TEST_CASE("a full store pauses only the partitions writing to it; another job keeps flowing; nothing is dropped",
+          "[worker]") {
+  FakeRows slow("slow-store");  // outlives the thread
+  ThreadFixture f;
+  slow.SetFull(true);
+  auto stuck = f.Grant(JobOn("stuck", "stuck-events"), 0, &slow);
+  auto flowing = f.Grant(JobOn("flowing", "flowing-events"), 0, &f.rows);
+  for (int minute = 0; minute < 5; ++minute) {
+    f.Minute("stuck-events", 0, minute, 4);
+    f.Minute("flowing-events", 0, minute, 4);
+  }
+
+  REQUIRE(
+      Eventually([&] { return f.rows.count() == 5 * 4 + 4; }));  // every minute's users, and the ticks' but the last
+  REQUIRE(Eventually([&] { return StateOf(*stuck) == weir::v1::PARTITION_STATE_PAUSED; }));
+  CHECK_THAT(stuck->state().reason, Catch::Contains("slow-store"));
+  CHECK(f.sources.paused("stuck-events", PartitionId(0)));
+  CHECK(StateOf(*flowing) == weir::v1::PARTITION_STATE_RUNNING);
+  CHECK(stuck->next_offset.load() < static_cast<int64_t>(f.topics.size("stuck-events", PartitionId(0))));
+
+  slow.SetFull(false);
+  REQUIRE(Eventually([&] { return StateOf(*stuck) == weir::v1::PARTITION_STATE_RUNNING; }));
+  CHECK_FALSE(f.sources.paused("stuck-events", PartitionId(0)));
+  CHECK(Eventually([&] { return slow.count() == 5 * 4 + 4; }));
+  CHECK(stuck->next_offset.load() == static_cast<int64_t>(f.topics.size("stuck-events", PartitionId(0))));
+}
+
+TEST_CASE("a partition its source cannot read is failed with the source's reason until it reads again", "[worker]") {
+  ThreadFixture f;
+  auto counters = f.Grant(CountJob(), 1, &f.rows);
+  REQUIRE(Eventually([&] { return StateOf(*counters) == weir::v1::PARTITION_STATE_RUNNING; }));
+
+  f.sources.SetProblem("events", PartitionId(1), "cannot read topic \"events\" partition 1: brokers down");
+  REQUIRE(Eventually([&] { return StateOf(*counters) == weir::v1::PARTITION_STATE_FAILED; }));
+  CHECK(counters->state().reason == "cannot read topic \"events\" partition 1: brokers down");
+
+  f.sources.SetProblem("events", PartitionId(1), "");
+  REQUIRE(Eventually([&] { return StateOf(*counters) == weir::v1::PARTITION_STATE_RUNNING; }));
+  CHECK(counters->state().reason.empty());
+  CHECK(f.sources.creates == 1);  // no restart: the source recovers by itself
+}
+
+TEST_CASE("a removed partition stops being read and its job's source is closed", "[worker]") {
+  ThreadFixture f;
+  auto counters = f.Grant(CountJob(), 0, &f.rows);
+  REQUIRE(Eventually([&] { return StateOf(*counters) == weir::v1::PARTITION_STATE_RUNNING; }));
+  CHECK(f.thread->load() == 1);
+  f.thread->Remove("clicks", PartitionId(0));
+  REQUIRE(Eventually([&] { return f.thread->load() == 0; }));
+  f.Minute("events", 0, 0, 2);
+  // Granted again: a new source reads the partition from the start.
+  auto again = f.Grant(CountJob(), 0, &f.rows);
+  REQUIRE(Eventually([&] { return f.rows.count() == 2; }));
+  CHECK(f.sources.creates == 2);
+  CHECK(counters->records_in.load() == 0);
+  CHECK(again->records_in.load() == 3);
+}
+
+}  // namespace
+}  // namespace weir::worker

@@ -1,0 +1,262 @@
+#include "worker/kafka_partition_source.h"
+
+#include <librdkafka/rdkafkacpp.h>
+#include <simdjson.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+#include <utility>
+
+namespace weir::worker {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr auto kErrorLogPeriod = std::chrono::seconds(10);
+
+// Collects librdkafka's errors and statistics as the consumer serves them.
+class SourceEvents : public RdKafka::EventCb {
+ public:
+  void event_cb(RdKafka::Event& event) override {
+    switch (event.type()) {
+      case RdKafka::Event::EVENT_ERROR:
+        last_error = event.str();
+        ++errors;
+        break;
+      case RdKafka::Event::EVENT_STATS: stats = event.str(); break;
+      case RdKafka::Event::EVENT_LOG:
+        if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
+          spdlog::debug("librdkafka {}: {}", event.fac(), event.str());
+        }
+        break;
+      default: break;
+    }
+  }
+
+  std::string last_error;
+  uint64_t errors = 0;  // error events so far
+  std::string stats;    // the newest statistics JSON not yet read; empty when none
+};
+
+class KafkaPartitionSource final : public PartitionSource {
+ public:
+  KafkaPartitionSource(const JobRuntime& job, std::unique_ptr<SourceEvents> events,
+                       std::unique_ptr<RdKafka::KafkaConsumer> consumer)
+      : topic_(job.spec.source().kafka().topic()),
+        brokers_(job.spec.source().kafka().brokers()),
+        job_(job.spec.name()),
+        events_(std::move(events)),
+        consumer_(std::move(consumer)) {}
+
+  ~KafkaPartitionSource() override {
+    held_.clear();
+    consumer_->close();
+  }
+
+  Status Assign(PartitionId partition, KafkaOffset offset) override {
+    std::unique_ptr<RdKafka::TopicPartition> tp(
+        RdKafka::TopicPartition::create(topic_, partition.value(), offset.value()));
+    std::unique_ptr<RdKafka::Error> error(consumer_->incremental_assign({tp.get()}));
+    if (error != nullptr) {
+      return Unavailable("Kafka refused to assign topic \"" + topic_ + "\" partition " +
+                         std::to_string(partition.value()) + " at " + brokers_ + ": " + error->str());
+    }
+    health_[partition.value()] = PartitionHealth{};
+    return Status::Ok();
+  }
+
+  void Unassign(PartitionId partition) override {
+    std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(topic_, partition.value()));
+    std::unique_ptr<RdKafka::Error> error(consumer_->incremental_unassign({tp.get()}));
+    if (error != nullptr) {
+      spdlog::warn("job {} partition {}: unassign: {}", job_, partition.value(), error->str());
+    }
+    health_.erase(partition.value());
+  }
+
+  void Poll(const PollLimits& limits, std::vector<SourceRecord>* out) override {
+    held_.clear();  // the previous poll's records are done with
+    const auto deadline = SteadyClock::now() + limits.max_time;
+    int wait_ms = static_cast<int>(limits.first_wait.count());
+    size_t n = 0;
+    while (n < limits.max_records) {
+      std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait_ms));
+      wait_ms = 0;
+      const RdKafka::ErrorCode err = m->err();
+      if (err == RdKafka::ERR__TIMED_OUT) break;
+      if (err == RdKafka::ERR__PARTITION_EOF) {
+        Readable(m->partition());
+        continue;
+      }
+      if (err != RdKafka::ERR_NO_ERROR) {
+        events_->last_error = m->errstr();
+        ++events_->errors;
+        break;
+      }
+      Readable(m->partition());
+      out->push_back(SourceRecord{PartitionId(m->partition()), KafkaOffset(m->offset()),
+                                  m->key_pointer() != nullptr
+                                      ? std::string_view(static_cast<const char*>(m->key_pointer()), m->key_len())
+                                      : std::string_view(),
+                                  std::string_view(static_cast<const char*>(m->payload()), m->len())});
+      held_.push_back(std::move(m));
+      ++n;
+      if ((n & 255) == 0 && SteadyClock::now() >= deadline) break;
+    }
+    TakeEvents();
+  }
+
+  void Pause(PartitionId partition) override { PauseOrResume(partition, true); }
+  void Resume(PartitionId partition) override { PauseOrResume(partition, false); }
+
+  std::optional<KafkaOffset> EndOffset(PartitionId partition) override {
+    int64_t low = 0, high = 0;
+    if (consumer_->get_watermark_offsets(topic_, partition.value(), &low, &high) != RdKafka::ERR_NO_ERROR || high < 0) {
+      return std::nullopt;
+    }
+    return KafkaOffset(high);
+  }
+
+  std::string Problem(PartitionId partition) override {
+    auto it = health_.find(partition.value());
+    if (!degraded_ || it == health_.end() || it->second.leader_up) return "";
+    return "cannot read topic \"" + topic_ + "\" partition " + std::to_string(partition.value()) +
+           " from the Kafka brokers at " + brokers_ + ": " + events_->last_error +
+           " (the worker keeps retrying; check source.kafka.brokers and that the brokers are up and reachable from "
+           "this worker)";
+  }
+
+ private:
+  struct PartitionHealth {
+    // Its leader broker was up at the last statistics, or a record (or its
+    // end) came since. False until known.
+    bool leader_up = false;
+  };
+
+  void PauseOrResume(PartitionId partition, bool pause) {
+    std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(topic_, partition.value()));
+    std::vector<RdKafka::TopicPartition*> list = {tp.get()};
+    const RdKafka::ErrorCode err = pause ? consumer_->pause(list) : consumer_->resume(list);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      spdlog::warn("job {} partition {}: {}: {}", job_, partition.value(), pause ? "pause" : "resume",
+                   RdKafka::err2str(err));
+    }
+  }
+
+  void Readable(int32_t partition) {
+    auto it = health_.find(partition);
+    if (it != health_.end()) it->second.leader_up = true;
+  }
+
+  // Applies what the callbacks collected during the poll.
+  void TakeEvents() {
+    if (events_->errors != errors_seen_) {
+      errors_seen_ = events_->errors;
+      degraded_ = true;  // a partition whose leader is not up at the next statistics has a problem
+      if (SteadyClock::now() - last_error_log_ >= kErrorLogPeriod) {
+        last_error_log_ = SteadyClock::now();
+        spdlog::warn("job {}: Kafka at {}: {} (librdkafka retries)", job_, brokers_, events_->last_error);
+      }
+    }
+    if (!events_->stats.empty()) {
+      ReadStatistics(events_->stats);
+      events_->stats.clear();
+    }
+  }
+
+  // From librdkafka's statistics JSON: which assigned partitions' leaders are
+  // up. All up ends the degraded state.
+  void ReadStatistics(const std::string& json) {
+    simdjson::dom::element root;
+    if (parser_.parse(json).get(root) != simdjson::SUCCESS) return;
+    std::map<int64_t, bool> broker_up;  // by node id
+    simdjson::dom::object brokers;
+    if (root["brokers"].get_object().get(brokers) == simdjson::SUCCESS) {
+      for (auto [name, broker] : brokers) {
+        int64_t node = -1;
+        std::string_view state;
+        if (broker["nodeid"].get_int64().get(node) != simdjson::SUCCESS ||
+            broker["state"].get_string().get(state) != simdjson::SUCCESS) {
+          continue;
+        }
+        if (node >= 0) broker_up[node] = state == "UP";
+      }
+    }
+    simdjson::dom::object partitions;
+    if (root["topics"][topic_]["partitions"].get_object().get(partitions) != simdjson::SUCCESS) return;
+    bool all_up = true;
+    for (auto& [partition, health] : health_) {
+      int64_t leader = -1;
+      if (partitions[std::to_string(partition)]["leader"].get_int64().get(leader) != simdjson::SUCCESS) leader = -1;
+      auto up = broker_up.find(leader);
+      health.leader_up = up != broker_up.end() && up->second;
+      all_up = all_up && health.leader_up;
+    }
+    if (all_up) degraded_ = false;
+  }
+
+  const std::string topic_;
+  const std::string brokers_;
+  const std::string job_;
+  std::unique_ptr<SourceEvents> events_;  // outlives the consumer, which calls it
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::vector<std::unique_ptr<RdKafka::Message>> held_;  // the last poll's records
+  std::map<int32_t, PartitionHealth> health_;            // by assigned partition
+  bool degraded_ = false;                                // an error since every partition was last seen readable
+  uint64_t errors_seen_ = 0;
+  SteadyClock::time_point last_error_log_ = SteadyClock::now() - kErrorLogPeriod;
+  simdjson::dom::parser parser_;
+};
+
+Status SettingRefused(const std::string& brokers, const std::string& name, const std::string& value,
+                      const std::string& error) {
+  std::string message = "cannot create a Kafka consumer for brokers " + brokers;
+  message += ": setting " + name + "=\"" + value + "\" refused: " + error;
+  return InvalidArgument(std::move(message));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PartitionSource>> MakeKafkaSource(const JobRuntime& job, const KafkaSourceOptions& options) {
+  const std::string& brokers = job.spec.source().kafka().brokers();
+  auto events = std::make_unique<SourceEvents>();
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  const std::pair<const char*, std::string> settings[] = {
+      {"bootstrap.servers", brokers},
+      {"client.id", options.client_id},
+      // Required by the C++ consumer API; never joined, since Weir assigns
+      // partitions itself and never subscribes.
+      {"group.id", "weir-" + job.spec.name()},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"fetch.wait.max.ms", "10"},
+      {"queued.max.messages.kbytes", "16384"},
+      {"reconnect.backoff.max.ms", "1000"},
+      // A restored offset that retention already deleted resumes at the
+      // oldest record rather than skipping to the newest.
+      {"auto.offset.reset", "earliest"},
+      // Reaching a partition's end proves it readable (Problem()).
+      {"enable.partition.eof", "true"},
+      {"statistics.interval.ms", "1000"},
+  };
+  for (const auto& [name, value] : settings) {
+    if (conf->set(name, value, err) != RdKafka::Conf::CONF_OK) return SettingRefused(brokers, name, value, err);
+  }
+  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(events.get()), err) != RdKafka::Conf::CONF_OK) {
+    return Internal("cannot create a Kafka consumer for brokers " + brokers + ": " + err);
+  }
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));
+  if (consumer == nullptr) {
+    return Unavailable("cannot create a Kafka consumer for brokers " + brokers + ": " + err +
+                       " (check source.kafka.brokers in the job's spec)");
+  }
+  return std::unique_ptr<PartitionSource>(
+      std::make_unique<KafkaPartitionSource>(job, std::move(events), std::move(consumer)));
+}
+
+PartitionSourceFactory KafkaSourceFactory(KafkaSourceOptions options) {
+  return [options = std::move(options)](const JobRuntime& job) { return MakeKafkaSource(job, options); };
+}
+
+}  // namespace weir::worker

@@ -1,0 +1,115 @@
+// ProcessingThread, the partitions' lifecycle: starting them (restore, source,
+// assignment) with retries, pausing them for backpressure, and following
+// their source's problems. Runs on the processing thread.
+#include <spdlog/spdlog.h>
+
+#include "worker/processing_thread.h"
+
+namespace weir::worker {
+
+void ProcessingThread::StartDue() {
+  const TimePoint now = options_.now();
+  for (auto& [name, js] : jobs_) {
+    for (auto& [partition, owned] : js.partitions) {
+      if (!owned.assigned && owned.retry_at <= now) TryStart(js, partition, owned);
+    }
+  }
+}
+
+void ProcessingThread::TryStart(JobSource& js, PartitionId partition, Owned& owned) {
+  const std::string& name = js.job->spec.name();
+  PartitionCounters& counters = *owned.task->counters();
+  if (!owned.restored) {
+    owned.restored = true;
+    if (owned.restore_from.empty()) {
+      counters.SetRestored(ToRestoreInfo(nullptr));
+    } else {
+      counters.SetState(weir::v1::PARTITION_STATE_RESTORING);
+      const RestoreOutcome restored = RestorePartition(*owned.task, owned.restore_from);
+      if (options_.restores != nullptr) options_.restores->Record(name, restored);
+      counters.SetRestored(ToRestoreInfo(&restored));
+      owned.restore_from.clear();
+    }
+    counters.SetState(weir::v1::PARTITION_STATE_STARTING);
+  }
+  if (js.source == nullptr) {
+    auto source = options_.sources(*js.job);
+    if (!source.ok()) return StartFailed(name, partition, owned, source.status().message());
+    js.source = std::move(*source);
+  }
+  const KafkaOffset start = owned.task->start_offset();
+  if (const Status s = js.source->Assign(partition, start); !s.ok()) {
+    return StartFailed(name, partition, owned, s.message());
+  }
+  owned.assigned = true;
+  owned.backoff.Succeeded();
+  counters.SetState(weir::v1::PARTITION_STATE_RUNNING);
+  spdlog::info("job {} partition {}: started at epoch {} from offset {} (thread {})", name, partition.value(),
+               owned.task->epoch().value(),
+               start == kOffsetEnd         ? std::string("latest")
+               : start == kOffsetBeginning ? std::string("earliest")
+                                           : std::to_string(start.value()),
+               index_);
+}
+
+void ProcessingThread::StartFailed(const std::string& job, PartitionId partition, Owned& owned,
+                                   const std::string& reason) {
+  const auto delay = owned.backoff.Failed();
+  owned.retry_at = options_.now() + delay;
+  owned.task->counters()->SetState(weir::v1::PARTITION_STATE_FAILED, reason);
+  spdlog::error("job {} partition {}: cannot start: {} (retrying in {} ms)", job, partition.value(), reason,
+                delay.count());
+}
+
+PartitionState ProcessingThread::StartedState(const Owned& owned) {
+  return owned.paused ? weir::v1::PARTITION_STATE_PAUSED : weir::v1::PARTITION_STATE_RUNNING;
+}
+
+void ProcessingThread::UpdatePauses() {
+  for (auto& [name, js] : jobs_) {
+    for (auto& [partition, owned] : js.partitions) {
+      if (!owned.assigned) continue;
+      const bool full = !owned.sink->HasRoom();
+      if (full == owned.paused) continue;
+      owned.paused = full;
+      if (full) {
+        js.source->Pause(partition);
+        spdlog::debug("job {} partition {}: paused, feature store {} full", name, partition.value(),
+                      owned.sink->address());
+      } else {
+        js.source->Resume(partition);
+      }
+      if (!owned.problem.empty()) continue;  // failed wins
+      if (full) {
+        owned.task->counters()->SetState(
+            weir::v1::PARTITION_STATE_PAUSED,
+            "the feature store at " + owned.sink->address() + " has " +
+                std::to_string(owned.sink->pending_bytes() >> 20) +
+                " MiB of rows waiting (the --max-pending-mib bound): consumption resumes as it accepts them");
+      } else {
+        owned.task->counters()->SetState(weir::v1::PARTITION_STATE_RUNNING);
+      }
+    }
+  }
+}
+
+void ProcessingThread::UpdateProblems(JobSource& js) {
+  for (auto& [partition, owned] : js.partitions) {
+    if (!owned.assigned) continue;
+    std::string problem = js.source->Problem(partition);
+    if (problem == owned.problem) continue;
+    PartitionCounters& counters = *owned.task->counters();
+    if (problem.empty()) {
+      spdlog::info("job {} partition {}: readable again", js.job->spec.name(), partition.value());
+      counters.SetState(StartedState(owned));
+    } else {
+      // Logged when it starts; the reason's details may change while it lasts.
+      if (owned.problem.empty())
+        spdlog::error("job {} partition {}: {}", js.job->spec.name(), partition.value(), problem);
+      counters.SetState(weir::v1::PARTITION_STATE_FAILED, problem);
+    }
+    owned.problem = std::move(problem);
+  }
+}
+
+}  // namespace weir::worker

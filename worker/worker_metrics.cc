@@ -1,0 +1,149 @@
+#include "worker/worker_metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <limits>
+#include <set>
+
+namespace weir::worker {
+
+WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
+    : row_latency(prometheus::BuildHistogram()
+                      .Name("weir_worker_row_ack_latency_seconds")
+                      .Help("From a window firing (the watermark passing its end) to the store acknowledging the "
+                            "row durable and readable, per job")
+                      .Register(r)),
+      sink_retries(prometheus::BuildCounter()
+                       .Name("weir_worker_sink_retries_total")
+                       .Help("Feature-store writes retried after a failure")
+                       .Register(r)
+                       .Add({})),
+      fenced_batches(prometheus::BuildCounter()
+                         .Name("weir_worker_sink_fenced_batches_total")
+                         .Help("Write batches the store refused for a stale epoch")
+                         .Register(r)
+                         .Add({})),
+      pending_bytes(prometheus::BuildGauge()
+                        .Name("weir_worker_sink_pending_bytes")
+                        .Help("Rows waiting for the feature store, bytes (bounded: backpressure)")
+                        .Register(r)),
+      heartbeat_failures(prometheus::BuildCounter()
+                             .Name("weir_worker_heartbeat_failures_total")
+                             .Help("Heartbeats the coordinator did not answer")
+                             .Register(r)
+                             .Add({})),
+      checkpoint_failures(prometheus::BuildCounter()
+                              .Name("weir_worker_checkpoint_write_failures_total")
+                              .Help("Snapshot files that could not be written (the checkpoint is abandoned)")
+                              .Register(r)
+                              .Add({})),
+      restores(&r),
+      records_in_(prometheus::BuildCounter()
+                      .Name("weir_worker_records_in_total")
+                      .Help("Records consumed, per partition (dead letters included)")
+                      .Register(r)),
+      rows_out_(prometheus::BuildCounter()
+                    .Name("weir_worker_rows_out_total")
+                    .Help("Feature rows acknowledged by the feature store, per partition")
+                    .Register(r)),
+      dead_letters_(prometheus::BuildCounter()
+                        .Name("weir_worker_dead_letters_total")
+                        .Help("Records sent to the dead-letter topic, per partition and reason")
+                        .Register(r)),
+      watermark_(prometheus::BuildGauge()
+                     .Name("weir_worker_watermark_ms")
+                     .Help("Event-time watermark per partition, ms since the Unix epoch (absent before any record)")
+                     .Register(r)),
+      lag_(prometheus::BuildGauge()
+               .Name("weir_worker_consumer_lag")
+               .Help("Records between the partition's end and the next offset to read (-1 unknown)")
+               .Register(r)),
+      state_(prometheus::BuildGauge()
+                 .Name("weir_worker_partition_state")
+                 .Help("1 for the state each assigned partition is in (starting, restoring, running, paused, "
+                       "failed, fenced), 0 for the others")
+                 .Register(r)),
+      partitions_(prometheus::BuildGauge()
+                      .Name("weir_worker_partitions")
+                      .Help("Partitions assigned to this worker")
+                      .Register(r)
+                      .Add({})) {}
+
+WorkerMetrics::~WorkerMetrics() = default;
+
+WorkerMetrics::PartitionSeries& WorkerMetrics::SeriesFor(const PartitionCounters& c) {
+  const Key key(c.job, c.partition);
+  auto it = series_.find(key);
+  if (it != series_.end()) return it->second;
+  const std::map<std::string, std::string> labels = {{"job", c.job},
+                                                     {"partition", std::to_string(c.partition.value())}};
+  PartitionSeries s;
+  s.records_in = &records_in_.Add(labels);
+  s.rows_out = &rows_out_.Add(labels);
+  for (size_t r = 0; r < engine::kDeadLetterReasons; ++r) {
+    auto l = labels;
+    l["reason"] = engine::DeadLetterReasonName(static_cast<engine::DeadLetterReason>(r));
+    s.dead_letters[r] = &dead_letters_.Add(l);
+  }
+  s.watermark = &watermark_.Add(labels);
+  s.lag = &lag_.Add(labels);
+  for (size_t i = 0; i < kPartitionStates.size(); ++i) {
+    auto l = labels;
+    l["state"] = PartitionStateName(kPartitionStates[i]);
+    s.state[i] = &state_.Add(l);
+  }
+  return series_.emplace(key, s).first->second;
+}
+
+void WorkerMetrics::Update(const std::shared_ptr<PartitionCounters>& counters) {
+  const PartitionCounters& c = *counters;
+  PartitionSeries& s = SeriesFor(c);
+  if (s.counters.lock() != counters) {  // (re)started (new epoch or spec): its counters begin at zero
+    s.counters = counters;
+    s.last_records_in = s.last_rows_out = 0;
+    s.last_dead = {};
+  }
+  auto advance = [](prometheus::Counter* counter, int64_t now, int64_t* last) {
+    if (now > *last) counter->Increment(static_cast<double>(now - *last));
+    *last = now;
+  };
+  advance(s.records_in, c.records_in.load(), &s.last_records_in);
+  advance(s.rows_out, c.rows_acked.load(), &s.last_rows_out);
+  for (size_t r = 0; r < engine::kDeadLetterReasons; ++r) {
+    advance(s.dead_letters[r], c.dead_letters[r].load(), &s.last_dead[r]);
+  }
+  const int64_t w = c.watermark.load();
+  s.watermark->Set(w == kMinTime ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(w));
+  s.lag->Set(static_cast<double>(c.lag()));
+  const PartitionState state = c.fenced.load() ? weir::v1::PARTITION_STATE_FENCED : c.state().state;
+  for (size_t i = 0; i < kPartitionStates.size(); ++i) s.state[i]->Set(kPartitionStates[i] == state ? 1 : 0);
+}
+
+void WorkerMetrics::Remove(std::map<Key, PartitionSeries>::iterator it) {
+  records_in_.Remove(it->second.records_in);
+  rows_out_.Remove(it->second.rows_out);
+  for (auto* d : it->second.dead_letters) dead_letters_.Remove(d);
+  watermark_.Remove(it->second.watermark);
+  lag_.Remove(it->second.lag);
+  for (auto* s : it->second.state) state_.Remove(s);
+  series_.erase(it);
+}
+
+void WorkerMetrics::Sync(const std::vector<std::shared_ptr<PartitionCounters>>& partitions) {
+  std::set<Key> assigned;
+  for (const auto& c : partitions) {
+    Update(c);
+    assigned.emplace(c->job, c->partition);
+  }
+  for (auto it = series_.begin(); it != series_.end();) {
+    auto current = it++;
+    if (assigned.count(current->first) == 0) Remove(current);
+  }
+  partitions_.Set(static_cast<double>(partitions.size()));
+}
+
+}  // namespace weir::worker
