@@ -52,6 +52,11 @@ pb::ClusterEvent WorkerRegistered(const std::string& worker, const std::string& 
   return Event(pb::CLUSTER_EVENT_WORKER_REGISTERED, "", -1, worker, std::move(message));
 }
 
+pb::ClusterEvent WorkerRefused(const std::string& worker, const std::string& address, const std::string& why) {
+  return Event(pb::CLUSTER_EVENT_WORKER_REFUSED, "", -1, worker,
+               "registration of " + worker + " from " + address + " refused: " + why);
+}
+
 pb::ClusterEvent WorkerLeft(const std::string& worker, size_t handoffs) {
   return Event(pb::CLUSTER_EVENT_WORKER_LEFT, "", -1, worker,
                "worker " + worker + " left with " + std::to_string(handoffs) + " handoff snapshot" +

@@ -18,6 +18,8 @@ weir::v1::ClusterEvent JobCancelled(const std::string& job);
 // `was_lost`: it had been declared lost.
 weir::v1::ClusterEvent WorkerRegistered(const std::string& worker, const std::string& address, bool again,
                                         bool was_lost);
+// A registration from `address` refused because another live process holds the id.
+weir::v1::ClusterEvent WorkerRefused(const std::string& worker, const std::string& address, const std::string& why);
 weir::v1::ClusterEvent WorkerLeft(const std::string& worker, size_t handoffs);
 weir::v1::ClusterEvent WorkerLost(const std::string& worker, int64_t silent_ms, int64_t timeout_ms);
 

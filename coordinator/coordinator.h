@@ -38,6 +38,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -255,6 +256,9 @@ class Coordinator {
   std::map<std::string, Discovery> discoveries_ ABSL_GUARDED_BY(mu_);  // by job name
   std::map<std::string, uint64_t> spec_hashes_ ABSL_GUARDED_BY(mu_);   // SpecHash of every job, by name
   int64_t partition_moves_ ABSL_GUARDED_BY(mu_) = 0;
+  // Refused registrations already logged, as (id, address): a duplicate
+  // retrying every few seconds makes one event, not thousands.
+  std::set<std::pair<std::string, std::string>> refused_ ABSL_GUARDED_BY(mu_);
   uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
 };
 

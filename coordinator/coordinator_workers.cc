@@ -21,7 +21,16 @@ Result<pb::RegisterWorkerResponse> Coordinator::RegisterWorker(const std::string
   uint64_t version = 0;
   {
     absl::MutexLock lock(&mu_);
-    const WorkerRegistry::Registered how = workers_.Register(id, address, now_ms);
+    const Result<WorkerRegistry::Registered> registered = workers_.Register(id, address, now_ms);
+    if (!registered.ok()) {
+      if (refused_.insert({id, address}).second) {
+        spdlog::warn("refused a registration: {}", registered.status().message());
+        events_.Append(events::WorkerRefused(id, address, registered.status().message()), now_ms);
+      }
+      return registered.status();
+    }
+    const WorkerRegistry::Registered how = *registered;
+    std::erase_if(refused_, [&](const auto& refused) { return refused.first == id; });
     const bool again = how != WorkerRegistry::Registered::kNew;
     const bool was_lost = how == WorkerRegistry::Registered::kAfterLost;
     spdlog::info("worker {} registered{} ({})", id, again ? (was_lost ? " again, was dead" : " again") : "", address);

@@ -2,7 +2,16 @@
 
 namespace weir::coordinator {
 
-WorkerRegistry::Registered WorkerRegistry::Register(const std::string& id, const std::string& address, int64_t now_ms) {
+Result<WorkerRegistry::Registered> WorkerRegistry::Register(const std::string& id, const std::string& address,
+                                                            int64_t now_ms) {
+  if (auto held = workers_.find(id);
+      held != workers_.end() && held->second.address != address && OnTime(held->second, now_ms)) {
+    return AlreadyExists("worker id \"" + id + "\" is in use by a live worker at " + held->second.address +
+                         " (last heartbeat " + std::to_string(now_ms - held->second.last_heartbeat_ms) +
+                         " ms ago): give each worker a unique --id (WEIR_ID). A restarted worker is let in once the "
+                         "old process misses its heartbeats for " +
+                         std::to_string(timeout_ms_) + " ms");
+  }
   auto [it, added] = workers_.try_emplace(id);
   Worker& w = it->second;
   const Registered result = added ? Registered::kNew : (w.alive ? Registered::kAgain : Registered::kAfterLost);

@@ -42,7 +42,13 @@ class WorkerRegistry {
       : timeout_ms_(worker_timeout_ms), retention_ms_(dead_worker_retention_ms) {}
 
   // Adds a worker, or makes a known one (lost or not) live again.
-  Registered Register(const std::string& id, const std::string& address, int64_t now_ms);
+  // AlreadyExists when another process holds the id: a live worker with that
+  // id and another address has heartbeated within the timeout. (Two
+  // processes with one id would run the same partitions at the same epoch,
+  // which fencing cannot tell apart.) The same address registering again is
+  // the same process (its earlier reply was lost) and is let in; so is any
+  // process once the holder misses its heartbeats for the timeout.
+  Result<Registered> Register(const std::string& id, const std::string& address, int64_t now_ms);
   // Records a heartbeat. NotFound, saying what to do, for a worker that is
   // not registered or was declared lost: it must register again.
   Status Heartbeat(const std::string& id, int64_t now_ms);

@@ -140,6 +140,11 @@ Status Worker::Register() {
   request.set_address(options_.listen.empty() ? metrics_address() : options_.listen);
   pb::RegisterWorkerResponse response;
   const grpc::Status s = control_->stub->RegisterWorker(&context, request, &response);
+  if (s.error_code() == grpc::StatusCode::ALREADY_EXISTS) {
+    // Another live process holds this id: run nothing, and keep asking (a
+    // restarted worker gets in once its old process misses its heartbeats).
+    return FromGrpcStatus(s);
+  }
   if (!s.ok()) {
     return Unavailable("cannot register with the coordinator at " + options_.coordinator + " (" + s.error_message() +
                        "): is weir-coordinator running there? set --coordinator or WEIR_COORDINATOR");
@@ -208,6 +213,13 @@ void Worker::ControlLoop() {
     if (s.ok() && !was_registered) continue;  // heartbeat at once for the first assignments
     if (s.ok() && registered_.load()) {
       backoff = std::chrono::milliseconds(100);
+    } else if (s.code() == StatusCode::kAlreadyExists) {
+      metrics_->heartbeat_failures.Increment();
+      if (std::chrono::steady_clock::now() - last_error_log >= std::chrono::seconds(10)) {
+        last_error_log = std::chrono::steady_clock::now();
+        spdlog::error("the coordinator refused this worker: {}; retrying, running nothing meanwhile", s.message());
+      }
+      backoff = std::chrono::milliseconds(1000);
     } else if (s.code() == StatusCode::kNotFound) {
       spdlog::warn("the coordinator does not know this worker ({}); registering again", s.message());
       backoff = std::chrono::milliseconds(0);

@@ -237,3 +237,24 @@ TEST_CASE_METHOD(EventsTest, "GetJob shows each partition's state and the reason
   CHECK(Partition(0).owner().empty());
   CHECK(Partition(0).state() == pb::PARTITION_STATE_UNSPECIFIED);
 }
+
+TEST_CASE_METHOD(EventsTest, "a second process with a live worker's id is refused, logged once, and runs nothing",
+                 "[coordinator][events]") {
+  REQUIRE(c->SubmitJob(JobA(), 0).ok());
+  REQUIRE(c->RegisterWorker("w1", "10.0.0.1:9466", 0).ok());
+  for (int64_t t : {100, 200, 300}) {
+    auto refused = c->RegisterWorker("w1", "10.0.0.2:9466", t);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.status().code() == weir::StatusCode::kAlreadyExists);
+  }
+  // Both partitions stay with the first process, at their epochs.
+  CHECK(Partition(0).owner() == "w1");
+  CHECK(Partition(0).epoch() == 1);
+  std::vector<std::string> refusals;
+  for (const auto& e : c->ListEvents("", 0, 0).events) {
+    if (e.kind() == pb::CLUSTER_EVENT_WORKER_REFUSED) refusals.push_back(e.message());
+  }
+  REQUIRE(refusals.size() == 1);
+  CHECK_THAT(refusals[0], Catch::StartsWith("registration of w1 from 10.0.0.2:9466 refused: worker id \"w1\" is in "
+                                            "use by a live worker at 10.0.0.1:9466"));
+}

@@ -10,8 +10,8 @@ using weir::coordinator::WorkerRegistry;
 TEST_CASE("a worker lives while its heartbeats come within the timeout, then is lost, then forgotten",
           "[coordinator][workers]") {
   WorkerRegistry workers(/*worker_timeout_ms=*/3000, /*dead_worker_retention_ms=*/10000);
-  CHECK(workers.Register("w2", "addr2", 0) == WorkerRegistry::Registered::kNew);
-  CHECK(workers.Register("w1", "addr1", 0) == WorkerRegistry::Registered::kNew);
+  CHECK(*workers.Register("w2", "addr2", 0) == WorkerRegistry::Registered::kNew);
+  CHECK(*workers.Register("w1", "addr1", 0) == WorkerRegistry::Registered::kNew);
   CHECK(workers.Live() == std::vector<std::string>{"w1", "w2"});
   REQUIRE(workers.Heartbeat("w2", 2000).ok());
 
@@ -33,10 +33,10 @@ TEST_CASE("a worker lives while its heartbeats come within the timeout, then is 
   CHECK(workers.Heartbeat("nobody", 4000).code() == StatusCode::kNotFound);
 
   // Registering again revives it.
-  CHECK(workers.Register("w1", "addr1b", 5000) == WorkerRegistry::Registered::kAfterLost);
+  CHECK(*workers.Register("w1", "addr1b", 5000) == WorkerRegistry::Registered::kAfterLost);
   CHECK(workers.IsLive("w1"));
   CHECK(workers.all().at("w1").address == "addr1b");
-  CHECK(workers.Register("w1", "addr1b", 5100) == WorkerRegistry::Registered::kAgain);
+  CHECK(*workers.Register("w1", "addr1b", 5100) == WorkerRegistry::Registered::kAgain);
 
   // w2 goes silent after 2000: lost at 5001, forgotten 10 s later; w1 keeps beating.
   CHECK(workers.Check(5001).lost.size() == 1);
@@ -51,4 +51,25 @@ TEST_CASE("a worker lives while its heartbeats come within the timeout, then is 
   CHECK(workers.Remove("w1"));
   CHECK_FALSE(workers.Remove("w1"));
   CHECK(workers.all().empty());
+}
+
+TEST_CASE("a second process cannot register the id of a live worker", "[coordinator][workers]") {
+  WorkerRegistry workers(/*worker_timeout_ms=*/3000, /*dead_worker_retention_ms=*/10000);
+  REQUIRE(workers.Register("w1", "10.0.0.1:9466", 0).ok());
+  REQUIRE(workers.Heartbeat("w1", 1000).ok());
+
+  auto duplicate = workers.Register("w1", "10.0.0.2:9466", 1500);
+  REQUIRE_FALSE(duplicate.ok());
+  CHECK(duplicate.status().code() == StatusCode::kAlreadyExists);
+  CHECK(duplicate.status().message() ==
+        "worker id \"w1\" is in use by a live worker at 10.0.0.1:9466 (last heartbeat 500 ms ago): give each worker a "
+        "unique --id (WEIR_ID). A restarted worker is let in once the old process misses its heartbeats for 3000 ms");
+  CHECK(workers.all().at("w1").address == "10.0.0.1:9466");  // the holder keeps its id
+
+  // The same process registering again (its reply was lost) is let in.
+  CHECK(*workers.Register("w1", "10.0.0.1:9466", 1600) == WorkerRegistry::Registered::kAgain);
+  // Once the holder is late, a restarted process takes the id, even before Check() declares the old one lost.
+  CHECK_FALSE(workers.Register("w1", "10.0.0.2:9466", 4600).ok());
+  CHECK(*workers.Register("w1", "10.0.0.2:9466", 4601) == WorkerRegistry::Registered::kAgain);
+  CHECK(workers.all().at("w1").address == "10.0.0.2:9466");
 }
