@@ -5,8 +5,8 @@
 # (no workers here; the worker protocol is covered by weir_coordinator_tests);
 # bad specs and unknown jobs exit 2 naming what is wrong; a missing topic
 # leaves the job pending with the reason; cancel works; the jobs survive
-# kill -9; a taken port, a corrupt state file and an unreachable coordinator
-# are clear errors.
+# kill -9; a taken port, a corrupt state file, an unreachable coordinator and
+# weirctl features aimed at the coordinator are clear errors.
 #   coordinator_test.sh WEIRCTL WEIR_COORDINATOR WEIR_DEVKAFKA
 set -euo pipefail
 weirctl=$1
@@ -117,6 +117,12 @@ grep -q '^weir_coordinator_jobs{state="cancelled"} 1$' "$tmp/metrics.txt" || fai
 grep -q '^weir_coordinator_workers{state="alive"} 0$' "$tmp/metrics.txt" || fail "workers gauge"
 grep -q '^weir_coordinator_heartbeats_total 0$' "$tmp/metrics.txt" || fail "heartbeats counter"
 grep -q '^weir_coordinator_partition_moves_total 0$' "$tmp/metrics.txt" || fail "moves counter"
+
+# 5b. weirctl features pointed at the coordinator (no feature store there):
+# exit 1, the gRPC code named and what to set, never "failed: " with no reason.
+expect_exit 1 "$tmp/wrong.txt" timeout 20 "$weirctl" --store "$coord" features get --view user_clicks --key u1
+grep -q "failed: UNIMPLEMENTED (is this the right service at that address?); set --store or WEIR_STORE" \
+  "$tmp/wrong.txt" || fail "features at the coordinator: $(cat "$tmp/wrong.txt")"
 
 # 6. A taken port: exit 1 with a message.
 expect_exit 1 "$tmp/taken.txt" timeout 20 "$coordinator" --listen "$coord" --metrics-listen 127.0.0.1:0 \
