@@ -66,7 +66,8 @@ int Run(const Flags& flags) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// An exception that reaches here is a bug: std::terminate prints it and aborts.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   CLI::App app{"weir-featurestore: the Weir feature store (gRPC write, online read and export; RocksDB storage)"};
   Flags flags;
   weir::AddDaemonFlag(app, "--listen", flags.listen, "gRPC address HOST:PORT (port 0 picks a free one)");

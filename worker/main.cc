@@ -47,7 +47,8 @@ int Run(const weir::worker::WorkerOptions& options) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// An exception that reaches here is a bug: std::terminate prints it and aborts.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   CLI::App app{"weir-worker: runs Weir jobs' partitions as the coordinator assigns them"};
   weir::worker::WorkerOptions options;
   options.id = Hostname();
