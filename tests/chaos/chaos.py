@@ -14,6 +14,12 @@ per iteration, at random:
   sigterm-worker    SIGTERM a worker (it hands its partitions off at their
                     snapshots), then start it again (it joins and takes some back)
 
+Each fault waits (bounded) until its effect is observable: a kill's
+partitions written again at a new epoch, a zombie's partitions moved, a broker
+reported down and up, a corrupt snapshot reported unreadable by the next
+owner. A fault that could not be applied, or whose effect is not seen, fails
+its iteration and the run. Faults start once a first checkpoint is committed.
+
 At the end the feature store's export must equal the failure-free reference,
 `weirctl replay` of each partition's records, exactly: no missing rows, no
 extra rows, identical values and revisions. It prints iterations and faults,
@@ -214,9 +220,8 @@ def committed_checkpoints(root):
 
 def owned_partitions(cluster, victim):
     """partition -> epoch of every partition `victim` owns now."""
-    st = cluster.status("chaos")
-    if st is None:
-        raise FaultNotApplied("weirctl status failed, so the victim's partitions are unknown")
+    st = wait_until("weirctl status kept failing, so the victim's partitions are unknown",
+                    lambda: cluster.status("chaos"), timeout=10)
     return {p: int(s.get("epoch", 0)) for p, s in partition_rows(st).items() if s.get("owner") == victim}
 
 
@@ -233,12 +238,11 @@ def corrupt_snapshot(cluster, rng, work, args):
     """Kills the owner of a partition, truncates that partition's file in the
     newest committed checkpoint (and in any committed before the partition
     moves), and requires the next owner to log that it could not restore it."""
-    st = cluster.status("chaos")
-    if st is None:
-        raise FaultNotApplied("weirctl status failed")
-    owners = {p: s.get("owner") for p, s in partition_rows(st).items() if s.get("owner") in cluster.worker_ids}
-    if not owners:
-        raise FaultNotApplied("no partition has a live owner")
+    def owners_now():
+        st = cluster.status("chaos")
+        return {p: s.get("owner") for p, s in partition_rows(st).items()
+                if s.get("owner") in cluster.worker_ids} if st else {}
+    owners = wait_until("no partition had an owner", owners_now, timeout=10)
     partition = rng.choice(sorted(owners))
     owner = owners[partition]
     owned = owned_partitions(cluster, owner)
