@@ -103,7 +103,7 @@ if [ "${SKIP_TSAN:-0}" != "1" ]; then
   cmake --build build-tsan -j "$JOBS" --target "${threaded_targets[@]}"
   end
   begin "tsan tests"
-  TSAN_OPTIONS="suppressions=$root/tests/sanitizers/tsan.supp:halt_on_error=1:second_deadlock_stack=1:print_suppressions=0" \
+  TSAN_OPTIONS="suppressions=$root/tests/sanitizers/tsan.supp:ignore_noninstrumented_modules=1:halt_on_error=1:second_deadlock_stack=1" \
     ctest --test-dir build-tsan -L unit --output-on-failure -j "$JOBS" --timeout 900
   end
 fi
