@@ -11,7 +11,8 @@
 #   tsan        the threaded unit tests (worker, coordinator with its gRPC
 #               service, feature store, daemon) under TSan (build-tsan/;
 #               suppressions for uninstrumented libraries: tests/sanitizers/tsan.supp)
-# Every build goes through ccache. Exits non-zero on any failure.
+# Every build goes through ccache. A failed phase does not stop the next ones
+# (but a failed build stops all); exits non-zero if any failed.
 #
 #   ./scripts/test.sh                  everything
 #   SKIP_ASAN=1 SKIP_TSAN=1 SKIP_TIDY=1 ./scripts/test.sh   skip those phases (local iteration)
@@ -32,51 +33,34 @@ configure() {  # configure BUILD_DIR CMAKE_ARGS...
 
 phase_names=()
 phase_seconds=()
-phase_start=0
-current=""
-begin() {
-  current=$1
-  phase_start=$SECONDS
-  echo "== $1"
-}
-end() {
-  phase_names+=("$current")
-  phase_seconds+=($((SECONDS - phase_start)))
-  echo "== $current: $((SECONDS - phase_start)) s"
-  current=""
+failed=()
+# phase NAME FUNCTION: runs it, timed; a failure is recorded and the next
+# phases still run (so one CI log shows every problem), except after a failed
+# build, which nothing else can use.
+phase() {
+  local name=$1 start=$SECONDS code=0
+  echo "== $name"
+  "$2" || code=$?  # the phases chain their steps with &&: set -e does not apply under ||
+  phase_names+=("$name")
+  phase_seconds+=($((SECONDS - start)))
+  if [ $code -ne 0 ]; then
+    failed+=("$name")
+    echo "== $name: FAILED after $((SECONDS - start)) s"
+  else
+    echo "== $name: $((SECONDS - start)) s"
+  fi
+  return $code
 }
 summary() {
-  local code=$?
-  [ -n "$current" ] && { phase_names+=("$current (failed)"); phase_seconds+=($((SECONDS - phase_start))); }
   echo "== phase times"
-  for i in "${!phase_names[@]}"; do printf '   %-24s %5d s\n' "${phase_names[$i]}" "${phase_seconds[$i]}"; done
-  printf '   %-24s %5d s\n' total "$SECONDS"
-  exit $code
+  for i in "${!phase_names[@]}"; do printf '   %-12s %5d s\n' "${phase_names[$i]}" "${phase_seconds[$i]}"; done
+  printf '   %-12s %5d s\n' total "$SECONDS"
+  if [ ${#failed[@]} -gt 0 ]; then
+    echo "== FAILED: ${failed[*]}"
+    exit 1
+  fi
+  echo "== all phases passed"
 }
-trap summary EXIT
-
-begin setup
-./scripts/setup.sh
-end
-
-begin format
-./scripts/check-format.sh
-end
-
-begin build
-configure build
-cmake --build build -j "$JOBS"
-end
-
-begin tests
-ctest --test-dir build --output-on-failure -j "$JOBS" --timeout 600
-end
-
-if [ "${SKIP_TIDY:-0}" != "1" ]; then
-  begin clang-tidy
-  ./scripts/clang-tidy.sh build
-  end
-fi
 
 # The unit test binaries of every module; the TSan build runs the threaded ones.
 unit_targets=(weir_common_tests weir_spec_tests weir_engine_tests weir_decode_tests weir_coordinator_tests
@@ -84,26 +68,31 @@ unit_targets=(weir_common_tests weir_spec_tests weir_engine_tests weir_decode_te
 threaded_targets=(weir_worker_tests weir_coordinator_tests weir_coordinator_grpc_tests weir_featurestore_tests
   weir_daemon_tests)
 
-if [ "${SKIP_ASAN:-0}" != "1" ]; then
-  begin "asan build"
-  configure build-asan -DWEIR_SANITIZE=address -DWEIR_BUILD_BENCH=OFF
-  cmake --build build-asan -j "$JOBS" --target "${unit_targets[@]}"
-  end
-  begin "asan tests"
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
-    LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp:print_suppressions=0" \
-    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan -L unit --output-on-failure -j "$JOBS" --timeout 900
-  end
-fi
+setup() { ./scripts/setup.sh; }
+format() { ./scripts/check-format.sh; }
+build() { configure build && cmake --build build -j "$JOBS"; }
+tests() { ctest --test-dir build --output-on-failure -j "$JOBS" --timeout 600; }
+tidy() { ./scripts/clang-tidy.sh build; }
+asan() {
+  configure build-asan -DWEIR_SANITIZE=address -DWEIR_BUILD_BENCH=OFF &&
+    cmake --build build-asan -j "$JOBS" --target "${unit_targets[@]}" &&
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
+      LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp" \
+      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir build-asan -L unit --output-on-failure -j "$JOBS" --timeout 900
+}
+tsan() {
+  configure build-tsan -DWEIR_SANITIZE=thread -DWEIR_BUILD_BENCH=OFF &&
+    cmake --build build-tsan -j "$JOBS" --target "${threaded_targets[@]}" &&
+    TSAN_OPTIONS="suppressions=$root/tests/sanitizers/tsan.supp:ignore_noninstrumented_modules=1:halt_on_error=1:second_deadlock_stack=1" \
+      ctest --test-dir build-tsan -L unit --output-on-failure -j "$JOBS" --timeout 900
+}
 
-if [ "${SKIP_TSAN:-0}" != "1" ]; then
-  begin "tsan build"
-  configure build-tsan -DWEIR_SANITIZE=thread -DWEIR_BUILD_BENCH=OFF
-  cmake --build build-tsan -j "$JOBS" --target "${threaded_targets[@]}"
-  end
-  begin "tsan tests"
-  TSAN_OPTIONS="suppressions=$root/tests/sanitizers/tsan.supp:ignore_noninstrumented_modules=1:halt_on_error=1:second_deadlock_stack=1" \
-    ctest --test-dir build-tsan -L unit --output-on-failure -j "$JOBS" --timeout 900
-  end
-fi
+phase setup setup || { summary; exit 1; }
+phase format format || true
+phase build build || { summary; exit 1; }
+phase tests tests || true
+[ "${SKIP_TIDY:-0}" = "1" ] || phase clang-tidy tidy || true
+[ "${SKIP_ASAN:-0}" = "1" ] || phase asan asan || true
+[ "${SKIP_TSAN:-0}" = "1" ] || phase tsan tsan || true
+summary
