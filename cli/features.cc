@@ -5,10 +5,12 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <utility>
 
 #include <grpcpp/grpcpp.h>
 #include <simdjson.h>
 
+#include "daemon/grpc_util.h"
 #include "engine/row_format.h"
 #include "weir/v1/services.grpc.pb.h"
 
@@ -19,21 +21,24 @@ namespace pb = weir::v1;
 
 constexpr auto kRpcTimeout = std::chrono::seconds(30);
 
-std::shared_ptr<grpc::Channel> Connect(const std::string& store) {
-  return grpc::CreateChannel(store, grpc::InsecureChannelCredentials());
-}
+std::shared_ptr<grpc::Channel> Connect(const std::string& store) { return MakeChannel(store); }
 
-// A gRPC failure as a Status that says which store and what to check.
+// A gRPC failure as a Status that says which store and what to check. The
+// code and the reason come from FromGrpcStatus (never an empty reason).
 Status RpcError(const grpc::Status& s, const std::string& store, const std::string& what) {
-  const std::string message = what + " at " + store + " failed: " + s.error_message();
+  const Status status = FromGrpcStatus(s);
+  std::string message = what + " at " + store + " failed: " + status.message();
   switch (s.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return Unavailable(message + " (is weir-featurestore running there? set --store or WEIR_STORE)");
-    case grpc::StatusCode::INVALID_ARGUMENT: return InvalidArgument(message);
-    case grpc::StatusCode::FAILED_PRECONDITION: return FailedPrecondition(message);
-    default: return Internal(message);
+      message += " (is weir-featurestore running there? set --store or WEIR_STORE)";
+      break;
+    case grpc::StatusCode::UNIMPLEMENTED:  // something else answers there, say the coordinator
+      message += "; set --store or WEIR_STORE to a weir-featurestore's address";
+      break;
+    default: break;
   }
+  return Status(status.code(), std::move(message));
 }
 
 void AppendRow(std::string& out, const pb::FeatureRow& row) {

@@ -102,7 +102,7 @@ class SinkService final : public pb::FeatureSink::Service {
     while (reader->Read(&batch)) {
       if (batch.job().empty()) {
         if (auto s = apply(); !s.ok()) return s;
-        return {grpc::StatusCode::INVALID_ARGUMENT, "WriteBatch.job is empty"};
+        return ToGrpcStatus(InvalidArgument("WriteBatch.job is empty"));
       }
       RowBatch rows;
       rows.job = batch.job();
@@ -132,8 +132,8 @@ class StoreService final : public pb::FeatureStore::Service {
 
   grpc::Status GetOnlineFeatures(grpc::ServerContext*, const pb::GetOnlineFeaturesRequest* request,
                                  pb::GetOnlineFeaturesResponse* response) override {
-    if (request->view().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "view is required"};
-    if (request->keys().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "at least one key is required"};
+    if (request->view().empty()) return ToGrpcStatus(InvalidArgument("view is required"));
+    if (request->keys().empty()) return ToGrpcStatus(InvalidArgument("at least one key is required"));
     const auto start = std::chrono::steady_clock::now();
     int64_t as_of = request->as_of_ms();
     if (as_of == 0) as_of = WallClockMs();
@@ -147,7 +147,7 @@ class StoreService final : public pb::FeatureStore::Service {
 
   grpc::Status Export(grpc::ServerContext* context, const pb::ExportRequest* request,
                       grpc::ServerWriter<pb::FeatureRow>* writer) override {
-    if (request->view().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "view is required"};
+    if (request->view().empty()) return ToGrpcStatus(InvalidArgument("view is required"));
     bool cancelled = false;
     const Status s = store_->Export(request->view(), [&](const pb::FeatureRow& row) {
       if (context->IsCancelled() || !writer->Write(row)) {

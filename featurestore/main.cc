@@ -1,71 +1,78 @@
 // weir-featurestore: the reference feature store (docs/architecture.md).
 // Serves FeatureSink (writes) and FeatureStore (online reads, export) over
 // gRPC, with rows in RocksDB under --data-dir. Stops cleanly on SIGTERM/SIGINT.
-#include <csignal>
+//
+// Threads: gRPC's pool runs the handlers; the HTTP status server has its own;
+// main waits for a stop signal and stops the rest in reverse order
+// (ServiceStack).
+#include <atomic>
 #include <iostream>
 #include <string>
-#include <thread>
 
-#include <grpcpp/grpcpp.h>
 #include <prometheus/registry.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include "daemon/daemon_flags.h"
+#include "daemon/grpc_server.h"
 #include "daemon/http_status_server.h"
+#include "daemon/service_stack.h"
 #include "daemon/stop_signals.h"
 #include "featurestore/feature_store_service.h"
 
-int main(int argc, char** argv) {
-  CLI::App app{"weir-featurestore: the Weir feature store (gRPC write, online read and export; RocksDB storage)"};
+namespace {
+
+struct Flags {
   std::string listen = "127.0.0.1:7070";
   std::string data_dir = "./data/featurestore";
   std::string log_level = "info";
   std::string metrics_listen = "127.0.0.1:9464";
-  weir::AddDaemonFlag(app, "--listen", listen, "gRPC address HOST:PORT (port 0 picks a free one)");
-  weir::AddDaemonFlag(app, "--data-dir", data_dir, "Directory of the RocksDB store (created if missing)");
-  weir::AddMetricsAndLogFlags(app, metrics_listen, log_level);
-  if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "featurestore", log_level)) return *exit_code;
+};
 
-  // Before gRPC starts its own threads: they inherit the blocked signals.
+int Run(const Flags& flags) {
+  // Before any thread starts: they inherit the blocked signals.
   const weir::StopSignals signals;
 
-  auto store = weir::featurestore::RowStore::Open(data_dir);
+  auto store = weir::featurestore::RowStore::Open(flags.data_dir);
   if (!store.ok()) {
     spdlog::error("{}", store.status().message());
     return 1;
   }
   auto registry = std::make_shared<prometheus::Registry>();
   auto services = weir::featurestore::MakeFeatureStoreServices(store->get(), registry.get());
-  grpc::ServerBuilder builder;
-  int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(services.sink.get());
-  builder.RegisterService(services.store.get());
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
-    spdlog::error("cannot listen on {} (is the address valid and the port free?)", listen);
-    return 1;
-  }
-  const std::string host = listen.substr(0, listen.rfind(':'));
-  // Ready once the gRPC server is up, which it is from here on.
-  weir::HttpStatusServer http(registry, [] { return true; });
-  if (auto s = http.Start(metrics_listen); !s.ok()) {
-    spdlog::error("{}", s.message());
-    server->Shutdown();
-    return 1;
-  }
-  spdlog::info("listening on {}:{}, metrics on {}, data in {}", host, port, http.address(), data_dir);
-  std::cout << "weir-featurestore listening on " << host << ":" << port << std::endl;
-  std::cout << "weir-featurestore metrics on " << http.address() << std::endl;
+  std::atomic<bool> ready{false};
+  weir::HttpStatusServer http(registry, [&ready] { return ready.load(); });
+  weir::GrpcServer grpc({services.sink.get(), services.store.get()}, {});
 
-  std::thread waiter([&] {
-    spdlog::info("{} received, stopping", weir::StopSignals::Name(signals.Wait()));
-    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  });
-  server->Wait();
-  waiter.join();
-  http.Stop();
-  spdlog::info("stopped");
+  // Declared after what it stops, so everything above outlives its stops.
+  weir::ServiceStack stack;
+  weir::Status started = stack.Start(
+      "HTTP status server", [&] { return http.Start(flags.metrics_listen); }, [&] { http.Stop(); });
+  if (started.ok())
+    started = stack.Start(
+        "gRPC server", [&] { return grpc.Start(flags.listen); }, [&] { grpc.Stop(); });
+  if (!started.ok()) {
+    spdlog::error("{}", started.message());
+    return 1;
+  }
+  ready = true;  // the store open, gRPC serving
+  stack.Defer("readiness", [&] { ready = false; });
+  spdlog::info("listening on {}, metrics on {}, data in {}", grpc.address(), http.address(), flags.data_dir);
+  std::cout << "weir-featurestore listening on " << grpc.address() << std::endl;
+  std::cout << "weir-featurestore metrics on " << http.address() << std::endl;
+  stack.StopOnSignal(signals);
   return 0;
+}
+
+}  // namespace
+
+// An exception that reaches here is a bug: std::terminate prints it and aborts.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
+  CLI::App app{"weir-featurestore: the Weir feature store (gRPC write, online read and export; RocksDB storage)"};
+  Flags flags;
+  weir::AddDaemonFlag(app, "--listen", flags.listen, "gRPC address HOST:PORT (port 0 picks a free one)");
+  weir::AddDaemonFlag(app, "--data-dir", flags.data_dir, "Directory of the RocksDB store (created if missing)");
+  weir::AddMetricsAndLogFlags(app, flags.metrics_listen, flags.log_level);
+  if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "featurestore", flags.log_level)) return *exit_code;
+  return Run(flags);
 }

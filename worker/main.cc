@@ -1,9 +1,11 @@
 // weir-worker: consumes assigned Kafka partitions, runs the engine on them and
 // writes feature rows to the feature store (docs/architecture.md and docs/checkpoints.md).
 // Stops cleanly on SIGTERM/SIGINT.
+//
+// Threads: the Worker owns its own (worker/README.md); main waits for a stop
+// signal and stops it (ServiceStack).
 #include <unistd.h>
 
-#include <csignal>
 #include <iostream>
 #include <string>
 
@@ -11,6 +13,7 @@
 #include <CLI/CLI.hpp>
 
 #include "daemon/daemon_flags.h"
+#include "daemon/service_stack.h"
 #include "daemon/stop_signals.h"
 #include "worker/worker.h"
 
@@ -22,9 +25,30 @@ std::string Hostname() {
   return name;
 }
 
+int Run(const weir::worker::WorkerOptions& options) {
+  // Before the worker starts its threads: they inherit the blocked signals.
+  const weir::StopSignals signals;
+
+  weir::worker::Worker worker(options);
+  // Declared after what it stops, so the worker outlives its stop.
+  weir::ServiceStack stack;
+  if (auto s = stack.Start(
+          "worker", [&] { return worker.Start(); }, [&] { worker.Stop(); });
+      !s.ok()) {
+    spdlog::error("{}", s.message());
+    return 1;
+  }
+  spdlog::info("worker {} started; coordinator {}, metrics on {}", options.id, options.coordinator,
+               worker.metrics_address());
+  std::cout << "weir-worker " << options.id << " metrics on " << worker.metrics_address() << std::endl;
+  stack.StopOnSignal(signals);
+  return 0;
+}
+
 }  // namespace
 
-int main(int argc, char** argv) {
+// An exception that reaches here is a bug: std::terminate prints it and aborts.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   CLI::App app{"weir-worker: runs Weir jobs' partitions as the coordinator assigns them"};
   weir::worker::WorkerOptions options;
   options.id = Hostname();
@@ -55,21 +79,5 @@ int main(int argc, char** argv) {
   }
   options.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);
   options.max_pending_bytes = max_pending_mib << 20;
-
-  // Before the worker starts its threads: they inherit the blocked signals.
-  const weir::StopSignals signals;
-
-  weir::worker::Worker worker(options);
-  if (auto s = worker.Start(); !s.ok()) {
-    spdlog::error("{}", s.message());
-    return 1;
-  }
-  spdlog::info("worker {} started; coordinator {}, metrics on {}", options.id, options.coordinator,
-               worker.metrics_address());
-  std::cout << "weir-worker " << options.id << " metrics on " << worker.metrics_address() << std::endl;
-
-  spdlog::info("{} received, stopping", weir::StopSignals::Name(signals.Wait()));
-  worker.Stop();
-  spdlog::info("stopped");
-  return 0;
+  return Run(options);
 }

@@ -14,6 +14,12 @@ per iteration, at random:
   sigterm-worker    SIGTERM a worker (it hands its partitions off at their
                     snapshots), then start it again (it joins and takes some back)
 
+Each fault waits (bounded) until its effect is observable: a kill's
+partitions written again at a new epoch, a zombie's partitions moved, a broker
+reported down and up, a corrupt snapshot reported unreadable by the next
+owner. A fault that could not be applied, or whose effect is not seen, fails
+its iteration and the run. Faults start once a first checkpoint is committed.
+
 At the end the feature store's export must equal the failure-free reference,
 `weirctl replay` of each partition's records, exactly: no missing rows, no
 extra rows, identical values and revisions. It prints iterations and faults,
@@ -27,9 +33,9 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,10 +46,22 @@ FAULTS = ["kill-worker", "zombie-worker", "kill-coordinator", "broker-down", "re
           "corrupt-snapshot"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+class FaultNotApplied(Exception):
+    """A fault that could not be injected, or whose effect could not be
+    seen: its iteration fails rather than passing having tested nothing."""
+
+
+def wait_until(what, done, timeout, interval=0.1):
+    """Polls `done` until it returns a true value, which it returns; raises
+    FaultNotApplied naming `what` after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while True:
+        value = done()
+        if value:
+            return value
+        if time.time() >= deadline:
+            raise FaultNotApplied(f"{what} within {timeout:.0f} s")
+        time.sleep(interval)
 
 
 class Cluster:
@@ -56,8 +74,12 @@ class Cluster:
         self.log_files = {}
         self.worker_ids = [f"w{i + 1}" for i in range(workers)]
         self.worker_timeout_ms = worker_timeout_ms
-        self.coordinator_addr = f"127.0.0.1:{free_port()}"
-        self.store_addr = f"127.0.0.1:{free_port()}"
+        # Port 0 on the first start (the daemon binds a free port itself, no
+        # probe-then-bind race); restarts reuse the address it printed, which
+        # the workers and the job spec know.
+        self.coordinator_addr = "127.0.0.1:0"
+        self.store_addr = "127.0.0.1:0"
+        self.worker_metrics = {}
         self.kafka = self.start_devkafka(partitions)
 
     def binary(self, *parts):
@@ -87,21 +109,31 @@ class Cluster:
                                        "--topic", f"events:{partitions}"], "weir-devkafka bootstrap ")
 
     def start_store(self):
-        self.spawn("store", [self.binary("featurestore", "weir-featurestore"), "--listen", self.store_addr,
-                             "--metrics-listen", "127.0.0.1:0", "--data-dir", os.path.join(self.work, "store")],
-                   "weir-featurestore listening on ")
+        self.store_addr = self.spawn(
+            "store", [self.binary("featurestore", "weir-featurestore"), "--listen", self.store_addr,
+                      "--metrics-listen", "127.0.0.1:0", "--data-dir", os.path.join(self.work, "store")],
+            "weir-featurestore listening on ")
 
     def start_coordinator(self):
-        self.spawn("coordinator", [self.binary("coordinator", "weir-coordinator"), "--listen", self.coordinator_addr,
-                                   "--metrics-listen", "127.0.0.1:0", "--data-dir",
-                                   os.path.join(self.work, "coordinator"),
-                                   "--worker-timeout", str(self.worker_timeout_ms)],
-                   "weir-coordinator listening on ")
+        self.coordinator_addr = self.spawn(
+            "coordinator", [self.binary("coordinator", "weir-coordinator"), "--listen", self.coordinator_addr,
+                            "--metrics-listen", "127.0.0.1:0", "--data-dir", os.path.join(self.work, "coordinator"),
+                            "--worker-timeout", str(self.worker_timeout_ms)],
+            "weir-coordinator listening on ")
 
     def start_worker(self, wid):
-        self.spawn(wid, [self.binary("worker", "weir-worker"), "--id", wid, "--coordinator", self.coordinator_addr,
-                         "--metrics-listen", "127.0.0.1:0", "--data-dir", os.path.join(self.work, wid)],
-                   f"weir-worker {wid} metrics on ")
+        self.worker_metrics[wid] = self.spawn(
+            wid, [self.binary("worker", "weir-worker"), "--id", wid, "--coordinator", self.coordinator_addr,
+                  "--metrics-listen", "127.0.0.1:0", "--data-dir", os.path.join(self.work, wid)],
+            f"weir-worker {wid} metrics on ")
+
+    def worker_log(self):
+        """Every worker's log so far, as text."""
+        text = ""
+        for wid in self.worker_ids:
+            with open(os.path.join(self.logs, wid + ".log"), "rb") as f:
+                text += f.read().decode(errors="replace")
+        return text
 
     def kill9(self, name):
         p = self.procs[name]
@@ -173,6 +205,151 @@ def measure_recovery(cluster, owned_before, started, timeout=30):
     return None
 
 
+def latest_checkpoint(cluster):
+    """The job's newest committed checkpoint id, 0 while there is none."""
+    st = cluster.status("chaos")
+    return int(st.get("latest_checkpoint", 0)) if st else 0
+
+
+def committed_checkpoints(root):
+    """Ids of the committed checkpoints (those with a _metadata) under `root`, oldest first."""
+    names = os.listdir(root) if os.path.isdir(root) else []
+    return sorted(int(d[4:]) for d in names
+                  if d.startswith("chk-") and os.path.exists(os.path.join(root, d, "_metadata")))
+
+
+def owned_partitions(cluster, victim):
+    """partition -> epoch of every partition `victim` owns now."""
+    st = wait_until("weirctl status kept failing, so the victim's partitions are unknown",
+                    lambda: cluster.status("chaos"), timeout=10)
+    return {p: int(s.get("epoch", 0)) for p, s in partition_rows(st).items() if s.get("owner") == victim}
+
+
+def wait_moved(cluster, owned, timeout):
+    """Waits until every partition of `owned` (partition -> epoch) has a newer epoch."""
+    def moved():
+        st = cluster.status("chaos")
+        parts = partition_rows(st) if st else {}
+        return all(int(parts.get(p, {}).get("epoch", 0)) > e for p, e in owned.items())
+    wait_until(f"partitions {sorted(owned)} were not reassigned", moved, timeout)
+
+
+def corrupt_snapshot(cluster, rng, work, args):
+    """Kills the owner of a partition, truncates that partition's file in the
+    newest committed checkpoint (and in any committed before the partition
+    moves), and requires the next owner to log that it could not restore it."""
+    def owners_now():
+        st = cluster.status("chaos")
+        return {p: s.get("owner") for p, s in partition_rows(st).items()
+                if s.get("owner") in cluster.worker_ids} if st else {}
+    owners = wait_until("no partition had an owner", owners_now, timeout=10)
+    partition = rng.choice(sorted(owners))
+    owner = owners[partition]
+    owned = owned_partitions(cluster, owner)
+    root = os.path.join(work, "checkpoints", "chaos")
+    if not committed_checkpoints(root):
+        raise FaultNotApplied("no committed checkpoint to corrupt")
+    cluster.kill9(owner)
+    truncated = set()
+
+    def truncate_newest():
+        chk = committed_checkpoints(root)[-1]
+        if chk in truncated:
+            return
+        snaps = [f for f in os.listdir(os.path.join(root, f"chk-{chk}"))
+                 if f.endswith(".snap") and f.startswith(f"p{partition}-")]
+        if not snaps:
+            raise FaultNotApplied(f"checkpoint {chk} has no snapshot of partition {partition}")
+        for name in snaps:
+            path = os.path.join(root, f"chk-{chk}", name)
+            with open(path, "r+b") as f:
+                f.truncate(os.path.getsize(path) // 2)
+        truncated.add(chk)
+        print(f"chaos:   truncated partition {partition}'s snapshot in checkpoint {chk}; its owner {owner} is "
+              f"killed", flush=True)
+
+    # A checkpoint the owner acknowledged before dying can still commit until
+    # its partitions move: corrupt each newest one until then, so the next
+    # owner's first restore point is a corrupt file.
+    deadline = time.time() + args.worker_timeout_ms / 1000 + 30
+    while True:
+        truncate_newest()
+        st = cluster.status("chaos")
+        parts = partition_rows(st) if st else {}
+        if int(parts.get(partition, {}).get("epoch", 0)) > owned[partition]:
+            break
+        if time.time() >= deadline:
+            raise FaultNotApplied(f"partition {partition} was not reassigned after {owner} was killed")
+        time.sleep(0.05)
+    truncate_newest()
+    wait_until(f"no worker logged that it could not restore partition {partition} from checkpoints "
+               f"{sorted(truncated)}",
+               lambda: any(f"job chaos partition {partition}: cannot restore checkpoint {c}:" in cluster.worker_log()
+                           for c in truncated), timeout=30)
+    cluster.start_worker(owner)
+
+
+def inject(cluster, fault, args, rng, work, recoveries):
+    """Injects `fault` and waits until its effect is seen; raises
+    FaultNotApplied when it could not be injected or had no effect."""
+    timeout_s = args.worker_timeout_ms / 1000
+    if fault == "kill-worker":
+        victim = rng.choice(cluster.worker_ids)
+        owned = owned_partitions(cluster, victim)
+        cluster.kill9(victim)
+        started = time.time()
+        if owned:
+            rec = measure_recovery(cluster, owned, started)
+            if rec is None:
+                raise FaultNotApplied(f"{victim}'s partitions {sorted(owned)} did not write again within 30 s")
+            recoveries.append(rec)
+            print(f"chaos:   {victim} owned partitions {sorted(owned)}; rows again after {rec:.2f} s", flush=True)
+        else:
+            print(f"chaos:   {victim} owned no partition", flush=True)
+        cluster.start_worker(victim)  # a replacement with the same id joins
+    elif fault == "zombie-worker":
+        victim = rng.choice(cluster.worker_ids)
+        owned = owned_partitions(cluster, victim)
+        cluster.signal(victim, signal.SIGSTOP)
+        try:
+            if owned:  # declared dead: its partitions move while it is stopped
+                wait_moved(cluster, owned, timeout_s + 30)
+            else:
+                time.sleep(timeout_s + 1.5)
+        finally:
+            cluster.signal(victim, signal.SIGCONT)
+    elif fault == "kill-coordinator":
+        cluster.kill9("coordinator")
+        cluster.start_coordinator()
+    elif fault == "broker-down":
+        log = os.path.join(cluster.logs, "devkafka.log")
+
+        def said(state):
+            with open(log, "rb") as f:
+                return len(re.findall(rb"weir-devkafka: broker \d+ " + state.encode() + rb"\n", f.read()))
+        downs, ups = said("down"), said("up")
+        cluster.signal("devkafka", signal.SIGUSR1)
+        wait_until("weir-devkafka did not say a broker went down", lambda: said("down") > downs, timeout=10)
+        time.sleep(3)  # the fault's length: clients see a broker gone
+        cluster.signal("devkafka", signal.SIGUSR2)
+        wait_until("weir-devkafka did not say the broker came back up", lambda: said("up") > ups, timeout=10)
+    elif fault == "corrupt-snapshot":
+        corrupt_snapshot(cluster, rng, work, args)
+    elif fault == "sigterm-worker":
+        victim = rng.choice(cluster.worker_ids)
+        cluster.signal(victim, signal.SIGTERM)
+        try:
+            code = cluster.procs[victim].wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            raise FaultNotApplied(f"{victim} did not stop within 20 s of SIGTERM")
+        if code != 0:
+            raise FaultNotApplied(f"{victim} exited with {code} on SIGTERM")
+        cluster.start_worker(victim)
+    elif fault == "restart-store":
+        cluster.kill9("store")
+        cluster.start_store()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", required=True, help="build directory with the Weir binaries")
@@ -226,76 +403,25 @@ def run(cluster, args, rng, work):
 
     faults = {f: 0 for f in FAULTS}
     recoveries = []
-    time.sleep(4)  # the first checkpoints commit
+    try:
+        # Faults start once a checkpoint is committed: before it,
+        # corrupt-snapshot has nothing to corrupt and a restore nothing to read.
+        first = wait_until("no checkpoint of the job was committed",
+                           lambda: latest_checkpoint(cluster), timeout=60)
+        print(f"chaos: checkpoint {first} committed; injecting faults", flush=True)
+    except FaultNotApplied as e:
+        print(f"chaos: {e}", flush=True)
+        return False
     for i in range(args.iterations):
         fault = rng.choice(FAULTS)
         faults[fault] += 1
         t0 = time.time()
         print(f"chaos: iteration {i + 1}: {fault}", flush=True)
-        if fault == "kill-worker":
-            victim = rng.choice(cluster.worker_ids)
-            st = cluster.status("chaos")
-            owned = {p: int(s.get("epoch", 0)) for p, s in partition_rows(st).items()
-                     if s.get("owner") == victim} if st else {}
-            cluster.kill9(victim)
-            started = time.time()
-            if owned:
-                rec = measure_recovery(cluster, owned, started)
-                if rec is not None:
-                    recoveries.append(rec)
-                    print(f"chaos:   {victim} owned partitions {sorted(owned)}; rows again after {rec:.2f} s",
-                          flush=True)
-                else:
-                    print(f"chaos:   no recovery of {sorted(owned)} within 30 s", flush=True)
-            cluster.start_worker(victim)  # a replacement with the same id joins
-        elif fault == "zombie-worker":
-            victim = rng.choice(cluster.worker_ids)
-            cluster.signal(victim, signal.SIGSTOP)
-            time.sleep(args.worker_timeout_ms / 1000 + 1.5)
-            cluster.signal(victim, signal.SIGCONT)
-        elif fault == "kill-coordinator":
-            cluster.kill9("coordinator")
-            time.sleep(0.5)
-            cluster.start_coordinator()
-        elif fault == "broker-down":
-            cluster.signal("devkafka", signal.SIGUSR1)
-            time.sleep(3)
-            cluster.signal("devkafka", signal.SIGUSR2)
-        elif fault == "corrupt-snapshot":
-            root = os.path.join(work, "checkpoints", "chaos")
-            committed = sorted(int(d[4:]) for d in (os.listdir(root) if os.path.isdir(root) else [])
-                               if d.startswith("chk-") and os.path.exists(os.path.join(root, d, "_metadata")))
-            snaps = [f for f in os.listdir(os.path.join(root, f"chk-{committed[-1]}"))
-                     if f.endswith(".snap")] if committed else []
-            st = cluster.status("chaos")
-            if snaps and st:
-                name = rng.choice(snaps)
-                path = os.path.join(root, f"chk-{committed[-1]}", name)
-                with open(path, "r+b") as f:
-                    f.truncate(os.path.getsize(path) // 2)
-                partition = int(name[1:name.index("-")])
-                owner = partition_rows(st).get(partition, {}).get("owner")
-                print(f"chaos:   truncated {name} of checkpoint {committed[-1]}; killing its owner {owner}", flush=True)
-                if owner in cluster.worker_ids:
-                    cluster.kill9(owner)
-                    time.sleep(args.worker_timeout_ms / 1000 + 1.5)
-                    cluster.start_worker(owner)
-        elif fault == "sigterm-worker":
-            victim = rng.choice(cluster.worker_ids)
-            cluster.signal(victim, signal.SIGTERM)
-            try:
-                code = cluster.procs[victim].wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                print(f"chaos:   {victim} did not stop within 20 s of SIGTERM", flush=True)
-                return False
-            if code != 0:
-                print(f"chaos:   {victim} exited with {code} on SIGTERM", flush=True)
-                return False
-            cluster.start_worker(victim)
-        elif fault == "restart-store":
-            cluster.kill9("store")
-            time.sleep(1)
-            cluster.start_store()
+        try:
+            inject(cluster, fault, args, rng, work, recoveries)
+        except FaultNotApplied as e:
+            print(f"chaos: iteration {i + 1} FAILED: {fault} was not applied: {e}", flush=True)
+            return False
         time.sleep(max(0.0, args.interval - (time.time() - t0)))
 
     if loadgen.wait(timeout=duration * 3 + 60) != 0:

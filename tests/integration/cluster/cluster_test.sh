@@ -11,7 +11,8 @@
 #    with its reason, source partition and offset in headers.
 #  - Status: 4 partitions spread 2 and 2 over the workers, lag 0 at the end;
 #    the workers' /metrics carry per-partition series.
-#  - Cancel: a cancelled job stops writing.
+#  - Cancel: a cancelled job stops writing (a control job on the same topic
+#    processes what came after, the cancelled one's rows stay as they were).
 #   cluster_test.sh WEIRCTL DEVKAFKA FEATURESTORE COORDINATOR WORKER
 set -euo pipefail
 weirctl=$1
@@ -155,23 +156,52 @@ expect_dead late '"type":"late"'
 echo "dead letters: $(grep -c . "$tmp/dlq") records with reasons and source coordinates"
 
 # ---- Cancel: no more writes ----
+# Cancelled, the job's partitions stop on the workers: observable as their
+# per-partition series leaving /metrics. Then events are produced, a sentinel
+# last; a control job on the same topic and store must process the sentinel
+# (so the events were there to read, and time enough passed for a worker
+# still running the cancelled job to write them) while the cancelled job's
+# rows stay exactly as they were.
 "$weirctl" cancel interop > "$tmp/cancel.out" 2>&1 || fail "cancel: $(cat "$tmp/cancel.out")"
 ok=0
-for _ in $(seq 40); do
-  if [ "$(cat "$tmp/w1.log" "$tmp/w2.log" | grep -c 'job interop partition [0-3]: stopped')" -eq 4 ]; then
+for _ in $(seq 80); do
+  metrics=""
+  for w in w1 w2; do metrics+=$(http_body "${worker_metrics[$w]}" /metrics); done
+  if ! grep -q '^weir_worker_records_in_total{job="interop",' <<< "$metrics" &&
+    [ "$(grep -c 'job interop partition [0-3]: stopped' "$tmp/w1.log" "$tmp/w2.log" | awk -F: '{n += $2} END {print n}')" -eq 4 ]; then
     ok=1
     break
   fi
   sleep 0.25
 done
-[ $ok -eq 1 ] || fail "the workers did not stop the cancelled job's 4 partitions"
-"$weirctl" features export --view interop --output "$tmp/before" 2>/dev/null
-for i in $(seq 0 99); do
-  echo "u$((i % 20)):{\"user_id\":\"u$((i % 20))\",\"ts\":$((t0 + 3600000 + i * 1000)),\"amount\":1}"
-done | timeout 30 kcat -b "$bootstrap" -P -t events -K: || fail "kcat produce after cancel failed"
-sleep 3
-"$weirctl" features export --view interop --output "$tmp/after" 2>/dev/null
-cmp -s "$tmp/before" "$tmp/after" || fail "the store changed after the job was cancelled"
+[ $ok -eq 1 ] || fail "the workers did not stop the cancelled job's 4 partitions: $(grep '{job="interop"' <<< "$metrics")"
+"$weirctl" features export --view interop --output "$tmp/before" 2>/dev/null || fail "export after cancel failed"
+{
+  for i in $(seq 0 99); do
+    echo "u$((i % 20)):{\"user_id\":\"u$((i % 20))\",\"ts\":$((t0 + 3600000 + i * 1000)),\"amount\":1}"
+  done
+  # The sentinel's minute fires when the second record moves its partition's
+  # watermark two minutes on.
+  echo "sentinel:{\"user_id\":\"sentinel\",\"ts\":$((t0 + 7200000)),\"amount\":1}"
+  echo "sentinel:{\"user_id\":\"sentinel\",\"ts\":$((t0 + 7320000)),\"amount\":1}"
+} | timeout 30 kcat -b "$bootstrap" -P -t events -K: || fail "kcat produce after cancel failed"
+sed -e "s|@BOOTSTRAP@|$bootstrap|" -e "s|@STORE@|$store|" -e "s|^name: interop|name: control|" \
+  -e "s|^view: interop|view: control|" "$here/job.yaml.in" > "$tmp/control.yaml"
+"$weirctl" submit "$tmp/control.yaml" > "$tmp/submit-control.out" 2>&1 ||
+  fail "submit control: $(cat "$tmp/submit-control.out")"
+ok=0
+for _ in $(seq 120); do
+  "$weirctl" features get --view control --key sentinel --feature n_1m > "$tmp/sentinel" 2>/dev/null || true
+  if grep -q '"key":"sentinel"' "$tmp/sentinel"; then ok=1; break; fi
+  sleep 0.5
+done
+[ $ok -eq 1 ] || fail "the control job did not process the sentinel within 60 s"
+"$weirctl" features export --view interop --output "$tmp/after" 2>/dev/null || fail "export after control failed"
+cmp -s "$tmp/before" "$tmp/after" || {
+  diff "$tmp/before" "$tmp/after" | head -10 >&2
+  fail "the cancelled job's rows changed after it was cancelled (above: < at cancel, > after the control job)"
+}
+echo "cancel: the cancelled job wrote nothing while a control job processed the same events"
 "$weirctl" status interop > "$tmp/status" 2>&1 || fail "status after cancel failed"
 grep -qi cancel "$tmp/status" || fail "status does not say cancelled: $(cat "$tmp/status")"
 

@@ -5,9 +5,10 @@
 # (no workers here; the worker protocol is covered by weir_coordinator_tests);
 # bad specs and unknown jobs exit 2 naming what is wrong; a missing topic
 # leaves the job pending with the reason; cancel works; the jobs survive
-# kill -9; a taken port, a corrupt state file and an unreachable coordinator
-# are clear errors. weirctl events lists what happened, filtered by job, as
-# JSON, and follows new events until interrupted.
+# kill -9; a taken port, a corrupt state file, an unreachable coordinator and
+# weirctl features aimed at the coordinator are clear errors. weirctl events
+# lists what happened, filtered by job, as JSON, and follows new events until
+# interrupted.
 #   coordinator_test.sh WEIRCTL WEIR_COORDINATOR WEIR_DEVKAFKA
 set -euo pipefail
 weirctl=$1
@@ -149,6 +150,12 @@ grep -q "job later cancelled" "$tmp/follow.txt" || fail "events --follow missed 
 [ "$(grep -c 'job-submitted' "$tmp/follow.txt")" -eq 3 ] || fail "events --follow repeated or lost events: $(cat "$tmp/follow.txt")"
 kill -TERM $follow_pid  # (a background job of a script ignores SIGINT)
 wait $follow_pid 2>/dev/null || true
+
+# 5c. weirctl features pointed at the coordinator (no feature store there):
+# exit 1, the gRPC code named and what to set, never "failed: " with no reason.
+expect_exit 1 "$tmp/wrong.txt" timeout 20 "$weirctl" --store "$coord" features get --view user_clicks --key u1
+grep -q "failed: UNIMPLEMENTED (is this the right service at that address?); set --store or WEIR_STORE" \
+  "$tmp/wrong.txt" || fail "features at the coordinator: $(cat "$tmp/wrong.txt")"
 
 # 6. A taken port: exit 1 with a message.
 expect_exit 1 "$tmp/taken.txt" timeout 20 "$coordinator" --listen "$coord" --metrics-listen 127.0.0.1:0 \

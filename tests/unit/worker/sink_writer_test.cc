@@ -33,6 +33,33 @@ PendingRows RowsFrom(PartitionTask& task, int keys, int window = 0) {
   return rows;
 }
 
+// A weir-featurestore's services on `address`, "unix:PATH".
+class UnixStoreServer {
+ public:
+  UnixStoreServer(const std::string& dir, const std::string& address) {
+    auto store = featurestore::RowStore::Open(dir);
+    REQUIRE(store.ok());
+    store_ = std::move(*store);
+    services_ = featurestore::MakeFeatureStoreServices(store_.get());
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(services_.sink.get());
+    builder.RegisterService(services_.store.get());
+    server_ = builder.BuildAndStart();
+    REQUIRE(server_ != nullptr);
+    REQUIRE(port != 0);  // bound
+  }
+  ~UnixStoreServer() { server_->Shutdown(std::chrono::system_clock::now()); }
+
+  featurestore::RowStore& store() { return *store_; }
+
+ private:
+  std::unique_ptr<featurestore::RowStore> store_;
+  featurestore::FeatureStoreServices services_;
+  std::unique_ptr<grpc::Server> server_;
+};
+
 std::vector<weir::v1::FeatureRow> Online(featurestore::RowStore& store, const std::string& key) {
   auto rows = store.GetOnline("clicks", {key}, {}, std::numeric_limits<int64_t>::max());
   REQUIRE(rows.ok());
@@ -65,19 +92,17 @@ TEST_CASE("the sink writer delivers batches and counts acknowledged rows, their 
 
 TEST_CASE("an absent store pauses the writer with bounded memory and loses nothing", "[worker]") {
   weir::testing::TempDir dir;
-  int port = 0;
-  {
-    StoreServer probe((dir.path / "probe").string());  // finds a free port, then frees it
-    port = probe.port();
-  }
+  // A Unix-domain socket: an address that stays this test's while nothing
+  // listens on it, where a TCP port freed by a probe could be taken by
+  // another process before the store binds it again.
+  const std::string address = "unix:" + (dir.path / "store.sock").string();
   SinkWriterOptions options;
   options.max_pending_bytes = 4096;
   options.backoff_max = std::chrono::milliseconds(100);
-  const std::string address = "127.0.0.1:" + std::to_string(port);
   SinkWriter writer(address, options, SinkWriterMetrics{});
   writer.Start();
 
-  PartitionTask task(CountJob(address), 0, 1);
+  PartitionTask task(CountJob(), 0, 1);
   int batches = 0;
   int64_t rows = 0;
   while (writer.HasRoom()) {
@@ -93,7 +118,7 @@ TEST_CASE("an absent store pauses the writer with bounded memory and loses nothi
   CHECK(writer.pending_bytes() < options.max_pending_bytes + 4096);
   CHECK(task.counters()->rows_acked.load() == 0);
 
-  StoreServer server((dir.path / "store").string(), port);
+  UnixStoreServer server((dir.path / "store").string(), address);
   CHECK(Eventually([&] { return task.counters()->rows_acked.load() == rows; }));
   CHECK(writer.HasRoom());
   CHECK(writer.pending_bytes() == 0);
