@@ -70,7 +70,7 @@ sink: { feature_store: "127.0.0.1:7070" }
       for (int k = 0; k < keys; ++k) {
         weir::engine::Event e;
         e.key = names[static_cast<size_t>(k)];
-        e.time = 1'700'000'000'000 + round * 1000;  // one open window per key
+        e.time = 1'700'000'000'000 + int64_t{round} * 1000;  // one open window per key
         e.offset = weir::KafkaOffset(offset++);
         e.fields = &amount;
         engine.Process(e);

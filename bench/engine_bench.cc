@@ -89,8 +89,8 @@ struct MinuteOfEvents {
 };
 
 const MinuteOfEvents& Events() {
-  static const MinuteOfEvents events;
-  return events;
+  static const MinuteOfEvents kEvents;
+  return kEvents;
 }
 
 // Warms an engine up for `warm_minutes`, then times one minute per iteration.
@@ -115,20 +115,25 @@ void RunSteadyState(benchmark::State& state, const std::string& feature, int war
   benchmark::DoNotOptimize(sink.checksum);
 }
 
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark's BM_ names
 void BM_TumblingCount(benchmark::State& state) {
   RunSteadyState(state, "{ name: n, agg: count, window: { tumbling: 1m } }", 2);
 }
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark's BM_ names
 void BM_TumblingSum(benchmark::State& state) {
   RunSteadyState(state, "{ name: s, agg: sum, field: amount, window: { tumbling: 1m } }", 2);
 }
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark's BM_ names
 void BM_Sliding1h1mSum(benchmark::State& state) {
   RunSteadyState(state, "{ name: s, agg: sum, field: amount, window: { sliding: { size: 1h, slide: 1m } } }", 61);
 }
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark's BM_ names
 void BM_SessionCount(benchmark::State& state) {
   RunSteadyState(state, "{ name: s, agg: count, window: { session: { gap: 30s } } }", 2);
 }
 
 // JSON records decoded with simdjson and aggregated into a tumbling count.
+// NOLINTNEXTLINE(readability-identifier-naming): Google Benchmark's BM_ names
 void BM_JsonDecodeTumblingCount(benchmark::State& state) {
   constexpr int kRecords = 1'000'000;
   std::vector<std::string> lines;

@@ -15,7 +15,7 @@
 
 #include <CLI/CLI.hpp>
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exception here is a bug; let it abort loudly
   CLI::App app{"weir_kafka_consume_bench: raw librdkafka consume rate of a whole topic"};
   std::string brokers = "127.0.0.1:9092";
   std::string topic;

@@ -20,7 +20,7 @@
 
 #include "weir/v1/services.grpc.pb.h"
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exception here is a bug; let it abort loudly
   CLI::App app{"weir_online_read_bench: GetOnlineFeatures latency at a fixed request rate"};
   std::string store = "127.0.0.1:7070";
   std::string view;
@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   std::atomic<int64_t> errors{0}, empty{0};
   const auto start = Clock::now() + std::chrono::milliseconds(200);
   std::vector<std::thread> pool;
+  pool.reserve(static_cast<size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       grpc::ChannelArguments args;

@@ -50,7 +50,7 @@ void PrintSummary(const weir::cli::ReplaySummary& s) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exception here is a bug; let it abort loudly
   CLI::App app{"weirctl: the Weir command-line client"};
   app.require_subcommand(1);
 

@@ -92,7 +92,7 @@ Result<int64_t> ParseRfc3339Millis(std::string_view text) {
     const size_t first = pos;
     int scale = 100;
     while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      fraction_ms += (text[pos] - '0') * scale;  // digits past the third have scale 0: dropped
+      fraction_ms += int64_t{text[pos] - '0'} * scale;  // digits past the third have scale 0: dropped
       scale /= 10;
       ++pos;
     }
@@ -124,8 +124,8 @@ Result<int64_t> ParseRfc3339Millis(std::string_view text) {
   if (second > 59) return BadTime(text, "the second must be 00-59");
 
   // Years 0000-9999 keep every term far from int64 limits (|ms| < 3.2e14).
-  const int64_t seconds =
-      DaysFromCivil(year, month, day) * 86'400 + hour * 3'600 + minute * 60 + second - offset_minutes * 60;
+  const int64_t seconds = DaysFromCivil(year, month, day) * 86'400 + int64_t{hour} * 3'600 + int64_t{minute} * 60 +
+                          second - int64_t{offset_minutes} * 60;
   return seconds * 1000 + fraction_ms;
 }
 

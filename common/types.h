@@ -16,7 +16,8 @@ class StrongInt {
   constexpr StrongInt() = default;
   constexpr explicit StrongInt(Rep v) : v_(v) {}
   constexpr Rep value() const { return v_; }
-  constexpr auto operator<=>(const StrongInt&) const = default;
+  constexpr auto operator<=>(const StrongInt&) const =
+      default;  // NOLINT(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
 
  private:
   Rep v_{};

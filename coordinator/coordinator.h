@@ -72,7 +72,7 @@ struct CoordinatorOptions {
   int64_t worker_timeout_ms = 3000;     // no heartbeat for longer: the worker is dead
   int64_t discovery_retry_ms = 2000;    // between discovery attempts of one job
   // A dead worker is listed (alive = false) this long, then forgotten.
-  int64_t dead_worker_retention_ms = 10 * 60 * 1000;
+  int64_t dead_worker_retention_ms = int64_t{10} * 60 * 1000;
   // Committed checkpoints kept per job; older ones are deleted (docs/checkpoints.md: 3).
   size_t checkpoints_to_keep = 3;
   // A pending checkpoint not fully acknowledged within

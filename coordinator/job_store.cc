@@ -168,9 +168,9 @@ std::optional<PartitionOwner> JobStore::Owner(const std::string& job, PartitionI
 }
 
 const std::set<JobPartition>& JobStore::OwnedBy(const std::string& worker) const {
-  static const std::set<JobPartition> none;
+  static const std::set<JobPartition> kNone;
   auto it = owned_.find(worker);
-  return it == owned_.end() ? none : it->second;
+  return it == owned_.end() ? kNone : it->second;
 }
 
 Assignment JobStore::AssignmentOf(const pb::JobRecord& job) {

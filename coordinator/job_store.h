@@ -44,7 +44,8 @@ struct JobPartition {
   std::string job;
   PartitionId partition;
 
-  auto operator<=>(const JobPartition&) const = default;
+  auto operator<=>(const JobPartition&) const =
+      default;  // NOLINT(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
 };
 
 class JobStore {

@@ -117,7 +117,7 @@ void DDSketch::Store::Serialize(ByteWriter& w) const {
   }
   const int32_t lo = MinIndex();
   const int32_t hi = MaxIndex();
-  w.PutVarint(static_cast<uint64_t>(hi - lo + 1));
+  w.PutVarint(static_cast<uint64_t>(int64_t{hi} - lo + 1));
   w.PutSignedVarint(lo);
   for (int32_t i = lo; i <= hi; ++i) w.PutVarint(counts_[i - offset_]);
 }
@@ -183,7 +183,8 @@ void DDSketch::Add(double v) {
 void DDSketch::Merge(const DDSketch& other) {
   if (other.count_ == 0) return;
   if (this == &other) {
-    DDSketch copy(other);
+    // Merging into itself reads what it writes: merge a copy.
+    const DDSketch copy(other);  // NOLINT(performance-unnecessary-copy-initialization)
     Merge(copy);
     return;
   }

@@ -129,7 +129,7 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
   if (*applied > 0) {
     rocksdb::WriteOptions options;
     options.sync = true;
-    const Status s = FromRocks(db_->Write(options, &wb), "cannot write to the feature store");
+    Status s = FromRocks(db_->Write(options, &wb), "cannot write to the feature store");
     if (!s.ok()) {
       *applied = 0;
       return s;

@@ -9,7 +9,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librdkafka-dev libboost-dev libspdlog-dev libfmt-dev catch2 librocksdb-dev
   libyaml-cpp-dev prometheus-cpp-dev libsimdjson-dev libabsl-dev
-  libxxhash-dev libcli11-dev libbenchmark-dev kcat clang-format clang-tidy python3
+  libxxhash-dev libcli11-dev libbenchmark-dev kcat clang-format clang-tidy clang-14 libclang-rt-14-dev python3
 )
 
 missing=()

@@ -11,11 +11,13 @@
 #   tsan        the threaded unit tests (worker, coordinator with its gRPC
 #               service, feature store, daemon) under TSan (build-tsan/;
 #               suppressions for uninstrumented libraries: tests/sanitizers/tsan.supp)
+#   fuzz        every libFuzzer target (tests/fuzz/, clang, build-fuzz/) from
+#               its seed corpus for FUZZ_SECONDS (default 20) each
 # Every build goes through ccache. A failed phase does not stop the next ones
 # (but a failed build stops all); exits non-zero if any failed.
 #
 #   ./scripts/test.sh                  everything
-#   SKIP_ASAN=1 SKIP_TSAN=1 SKIP_TIDY=1 ./scripts/test.sh   skip those phases (local iteration)
+#   SKIP_ASAN=1 SKIP_TSAN=1 SKIP_TIDY=1 SKIP_FUZZ=1 ./scripts/test.sh   skip those phases (local iteration)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -87,6 +89,7 @@ tsan() {
     TSAN_OPTIONS="suppressions=$root/tests/sanitizers/tsan.supp:ignore_noninstrumented_modules=1:halt_on_error=1:second_deadlock_stack=1" \
       ctest --test-dir build-tsan -L unit --output-on-failure -j "$JOBS" --timeout 900
 }
+fuzz() { JOBS=$JOBS ./scripts/fuzz.sh --seconds "${FUZZ_SECONDS:-20}"; }
 
 phase setup setup || { summary; exit 1; }
 phase format format || true
@@ -95,4 +98,5 @@ phase tests tests || true
 [ "${SKIP_TIDY:-0}" = "1" ] || phase clang-tidy tidy || true
 [ "${SKIP_ASAN:-0}" = "1" ] || phase asan asan || true
 [ "${SKIP_TSAN:-0}" = "1" ] || phase tsan tsan || true
+[ "${SKIP_FUZZ:-0}" = "1" ] || phase fuzz fuzz || true
 summary

@@ -19,7 +19,7 @@ struct SinkWriter::Stub {
 };
 
 SinkWriter::SinkWriter(std::string address, SinkWriterOptions options, SinkWriterMetrics metrics)
-    : address_(std::move(address)), options_(options), metrics_(metrics), stub_(std::make_unique<Stub>()) {
+    : address_(std::move(address)), options_(options), metrics_(std::move(metrics)), stub_(std::make_unique<Stub>()) {
   stub_->stub = weir::v1::FeatureSink::NewStub(MakeChannel(address_));
 }
 

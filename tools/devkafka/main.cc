@@ -88,7 +88,7 @@ class Relay : public std::enable_shared_from_this<Relay> {
     std::vector<uint8_t> out;
   };
 
-  static constexpr size_t kReadChunk = 64 * 1024;
+  static constexpr size_t kReadChunk = size_t{64} * 1024;
   static constexpr int32_t kMaxFrame = 512 * 1024 * 1024;
 
   void Pump(Direction& d) {
@@ -215,7 +215,7 @@ std::string DialAddress(const asio::ip::address& listen, int port) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exception here is a bug; let it abort loudly
   CLI::App app{"weir-devkafka: a local Kafka (librdkafka's mock cluster) for development and tests"};
   int port = 9092;
   int brokers = 1;

@@ -41,7 +41,7 @@ int64_t DurationFlag(const std::string& name, const std::string& text) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exception here is a bug; let it abort loudly
   CLI::App app{"weir-loadgen: produce keyed JSON events into Kafka at a target rate"};
   std::string brokers = "127.0.0.1:9092";
   std::string topic = "transactions";
@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, OnSignal);
 
   std::mt19937_64 rng(seed);
-  const char* kTypes[] = {"click", "click", "view", "purchase"};
+  constexpr const char* kTypes[] = {"click", "click", "view", "purchase"};
   const auto started = std::chrono::steady_clock::now();
   const int64_t time_base = start_ms != 0 ? start_ms : weir::WallClockMs();
   int64_t sent = 0;
