@@ -18,6 +18,7 @@
 #include "common/rfc3339.h"
 #include "common/types.h"
 #include "daemon/grpc_util.h"
+#include "daemon/rpc_metadata.h"
 #include "spec/job_spec_yaml.h"
 #include "weir/v1/services.grpc.pb.h"
 
@@ -27,9 +28,6 @@ namespace {
 namespace pb = weir::v1;
 
 constexpr auto kRpcTimeout = std::chrono::seconds(15);
-// Set by the coordinator on SubmitJob and GetJob while a job's partition
-// count is unknown (coordinator/coordinator_service.h, kPartitionsPendingKey).
-constexpr char kPartitionsPendingKey[] = "weir-partitions-pending";
 
 // The partitions-pending trailer of a finished call, "" when there is none.
 std::string PendingReason(const grpc::ClientContext& ctx) {

@@ -13,6 +13,7 @@
 
 #include "common/clock.h"
 #include "coordinator/coordinator.h"
+#include "daemon/rpc_metadata.h"
 
 namespace prometheus {
 class Counter;
@@ -26,8 +27,9 @@ class Family;
 namespace weir::coordinator {
 
 // Trailing metadata of SubmitJob and GetJob while a running job's partition
-// count is unknown: why (printable ASCII). weirctl shows it.
-inline constexpr char kPartitionsPendingKey[] = "weir-partitions-pending";
+// count is unknown: why (printable ASCII). weirctl shows it. One definition,
+// shared with weirctl: daemon/rpc_metadata.h.
+using ::weir::kPartitionsPendingKey;
 
 // The coordinator's Prometheus metrics (docs in coordinator/README.md).
 // Thread-safe. With a null registry every call does nothing.

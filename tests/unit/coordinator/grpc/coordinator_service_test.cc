@@ -52,14 +52,15 @@ struct Fixture {
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<pb::JobService::Stub> jobs;
   std::unique_ptr<pb::ControlPlane::Stub> control;
-  int64_t now_ms = 1'700'000'000'000;
+  std::atomic<int64_t> now_ms{1'700'000'000'000};  // read by gRPC handler threads through the clock
   int port = 0;
   std::string address;  // where weirctl reaches it
 
   Fixture() {
     coordinator = OpenCoordinator(dir.path, &discovery, now_ms);
     metrics = std::make_unique<CoordinatorMetrics>(registry.get());
-    services = weir::coordinator::MakeCoordinatorServices(coordinator.get(), metrics.get(), [this] { return now_ms; });
+    services =
+        weir::coordinator::MakeCoordinatorServices(coordinator.get(), metrics.get(), [this] { return now_ms.load(); });
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(services.jobs.get());
