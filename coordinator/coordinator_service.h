@@ -13,16 +13,8 @@
 
 #include "common/clock.h"
 #include "coordinator/coordinator.h"
+#include "daemon/prometheus_fwd.h"
 #include "daemon/rpc_metadata.h"
-
-namespace prometheus {
-class Counter;
-class Gauge;
-class Histogram;
-class Registry;
-template <typename T>
-class Family;
-}  // namespace prometheus
 
 namespace weir::coordinator {
 

@@ -12,10 +12,7 @@
 #include <string>
 
 #include "common/status.h"
-
-namespace prometheus {
-class Registry;
-}
+#include "daemon/prometheus_fwd.h"
 
 namespace weir {
 

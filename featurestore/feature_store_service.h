@@ -8,11 +8,8 @@
 
 #include <grpcpp/impl/codegen/service_type.h>
 
+#include "daemon/prometheus_fwd.h"
 #include "featurestore/row_store.h"
-
-namespace prometheus {
-class Registry;
-}
 
 namespace weir::featurestore {
 

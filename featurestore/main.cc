@@ -16,6 +16,7 @@
 #include "daemon/daemon_flags.h"
 #include "daemon/grpc_server.h"
 #include "daemon/http_status_server.h"
+#include "daemon/serve.h"
 #include "daemon/service_stack.h"
 #include "daemon/stop_signals.h"
 #include "featurestore/feature_store_service.h"
@@ -46,11 +47,7 @@ int Run(const Flags& flags) {
 
   // Declared after what it stops, so everything above outlives its stops.
   weir::ServiceStack stack;
-  weir::Status started = stack.Start(
-      "HTTP status server", [&] { return http.Start(flags.metrics_listen); }, [&] { http.Stop(); });
-  if (started.ok())
-    started = stack.Start(
-        "gRPC server", [&] { return grpc.Start(flags.listen); }, [&] { grpc.Stop(); });
+  const weir::Status started = weir::StartHttpAndGrpc(stack, http, flags.metrics_listen, grpc, flags.listen);
   if (!started.ok()) {
     spdlog::error("{}", started.message());
     return 1;

@@ -15,12 +15,9 @@
 #include <string>
 #include <thread>
 
+#include "daemon/prometheus_fwd.h"
 #include "worker/partition_counters.h"
 #include "worker/snapshot_file.h"
-
-namespace prometheus {
-class Counter;
-}
 
 namespace weir::worker {
 

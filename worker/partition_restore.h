@@ -13,15 +13,9 @@
 
 #include "common/types.h"
 
+#include "daemon/prometheus_fwd.h"
 #include "weir/v1/services.pb.h"
 #include "worker/partition_task.h"
-
-namespace prometheus {
-class Counter;
-class Registry;
-template <typename T>
-class Family;
-}  // namespace prometheus
 
 namespace weir::worker {
 

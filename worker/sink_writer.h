@@ -27,16 +27,9 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/prometheus_fwd.h"
 #include "worker/partition_outputs.h"
 #include "worker/partition_task.h"
-
-namespace prometheus {
-class Counter;
-class Gauge;
-class Histogram;
-template <typename T>
-class Family;
-}  // namespace prometheus
 
 namespace weir::worker {
 

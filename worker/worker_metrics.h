@@ -16,17 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/prometheus_fwd.h"
 #include "worker/partition_counters.h"
 #include "worker/partition_restore.h"
-
-namespace prometheus {
-class Counter;
-class Gauge;
-class Histogram;
-class Registry;
-template <typename T>
-class Family;
-}  // namespace prometheus
 
 namespace weir::worker {
 
