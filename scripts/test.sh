@@ -55,14 +55,10 @@ phase() {
 }
 # Phases whose failure is printed (with FAILED and the reason) but does not
 # fail the run, until their known findings are fixed:
-#  - tsan: the worker and coordinator now guard state with absl::Mutex, and
-#    Debian's libabsl is not built with TSan, so TSan cannot see those locks
-#    and reports races on every guarded member (H3's run before that change
-#    was clean). Fix: a TSan-instrumented mutex in the TSan build.
 #  - fuzz: the snapshot target found inputs whose restored state does not
 #    snapshot to stable bytes; not yet triaged.
 # Set STRICT=1 to make them fail the run as every other phase does.
-advisory=(tsan fuzz)
+advisory=(fuzz)
 summary() {
   echo "== phase times"
   for i in "${!phase_names[@]}"; do printf '   %-12s %5d s\n' "${phase_names[$i]}" "${phase_seconds[$i]}"; done
