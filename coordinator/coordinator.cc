@@ -137,7 +137,7 @@ Result<CheckpointId> Coordinator::TriggerCheckpoint(const std::string& name, int
   uint64_t version = 0;
   {
     weir::MutexLock lock(&mu_);
-    id = checkpoints_.Trigger(*store_, name, workers_, now_ms);
+    id = checkpoints_.Trigger(*store_, name, workers_, reports_, now_ms);
     version = store_->version();
   }
   if (!id.ok()) return id;

@@ -210,7 +210,7 @@ void Coordinator::CheckWorkers(int64_t now_ms) {
     }
     for (const std::string& id : checked.forgotten) spdlog::info("worker {} forgotten", id);
     Rebalance(now_ms);
-    checkpoints_.Check(*store_, workers_, now_ms);
+    checkpoints_.Check(*store_, workers_, reports_, now_ms);
     version = store_->version();
   }
   if (Status s = SyncState(version); !s.ok()) spdlog::error("{} (retrying every check)", s.message());

@@ -75,8 +75,12 @@ format() { ./scripts/check-format.sh; }
 build() { configure build && cmake --build build -j "$JOBS"; }
 tests() { ctest --test-dir build --output-on-failure -j "$JOBS" --timeout 600; }
 tidy() { ./scripts/clang-tidy.sh build; }
+# The sanitizer builds compile at -O1 with line tables only (-g1): about a
+# third less compile time than -O2 -g, and stacks still name file and line.
+# Assertions stay on.
+sanitizer_flags=(-DWEIR_BUILD_BENCH=OFF "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O1 -g1")
 asan() {
-  configure build-asan -DWEIR_SANITIZE=address -DWEIR_BUILD_BENCH=OFF &&
+  configure build-asan -DWEIR_SANITIZE=address "${sanitizer_flags[@]}" &&
     cmake --build build-asan -j "$JOBS" --target "${unit_targets[@]}" &&
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
       LSAN_OPTIONS="suppressions=$root/tests/sanitizers/lsan.supp" \
@@ -84,7 +88,7 @@ asan() {
       ctest --test-dir build-asan -L unit --output-on-failure -j "$JOBS" --timeout 900
 }
 tsan() {
-  configure build-tsan -DWEIR_SANITIZE=thread -DWEIR_BUILD_BENCH=OFF &&
+  configure build-tsan -DWEIR_SANITIZE=thread "${sanitizer_flags[@]}" &&
     cmake --build build-tsan -j "$JOBS" --target "${threaded_targets[@]}" &&
     TSAN_OPTIONS="suppressions=$root/tests/sanitizers/tsan.supp:ignore_noninstrumented_modules=1:halt_on_error=1:second_deadlock_stack=1" \
       ctest --test-dir build-tsan -L unit --output-on-failure -j "$JOBS" --timeout 900
