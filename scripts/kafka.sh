@@ -150,8 +150,10 @@ start_nodes() {  # start_nodes DIR BROKERS SASL: 0 once every broker is register
     [ "$sasl" = 1 ] && secured+="${secured:+,}127.0.0.1:${ports[$(((i - 1) * per + 2))]}"
   done
   local cluster_id
-  cluster_id=$(java_cmd "$dir/log4j2.yaml" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
-  local pids=()
+  # A Kafka cluster id: 16 random bytes, base64url without padding (what
+  # `kafka-storage random-uuid` prints, without a JVM's start).
+  cluster_id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  local pids=() formats=()
   for i in $(seq 1 "$n"); do
     local p=${ports[$(((i - 1) * per))]} c=${ports[$(((i - 1) * per + 1))]} props="$dir/node-$i.properties"
     rm -rf "$dir/node-$i"
@@ -191,9 +193,16 @@ start_nodes() {  # start_nodes DIR BROKERS SASL: 0 once every broker is register
     } > "$props"
     local scram=()
     [ "$sasl" = 1 ] && scram=(--add-scram "SCRAM-SHA-512=[name=weir,password=\"$(cat "$dir/sasl-password")\"]")
-    java_cmd "$dir/log4j2.yaml" kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" -c "$props" \
-      "${scram[@]}" > "$dir/node-$i.format.log" 2>&1 || { echo "kafka.sh: format of node $i failed" >&2; return 1; }
-    KAFKA_HEAP=${KAFKA_HEAP:-512m} java_cmd "$dir/log4j2.yaml" kafka.Kafka "$props" > "$dir/node-$i.log" 2>&1 &
+    # Every node's storage is formatted at once (a JVM each), then started.
+    KAFKA_HEAP=256m java_cmd "$dir/log4j2.yaml" kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" \
+      -c "$props" "${scram[@]}" > "$dir/node-$i.format.log" 2>&1 &
+    formats+=($!)
+  done
+  for i in $(seq 1 "$n"); do
+    wait "${formats[$((i - 1))]}" || { echo "kafka.sh: format of node $i failed (see $dir/node-$i.format.log)" >&2; return 1; }
+  done
+  for i in $(seq 1 "$n"); do
+    java_cmd "$dir/log4j2.yaml" kafka.Kafka "$dir/node-$i.properties" > "$dir/node-$i.log" 2>&1 &
     pids+=($!)
   done
   {
