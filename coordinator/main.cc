@@ -72,7 +72,8 @@ int Run(const Flags& flags) {
   auto services =
       weir::coordinator::MakeCoordinatorServices(coordinator, &metrics, weir::WallClockMs, authorizer->get());
   std::atomic<bool> ready{false};
-  weir::HttpStatusServer http(registry, [&ready] { return ready.load(); });
+  weir::HttpStatusServer http(
+      registry, [&ready] { return ready.load(); }, weir::MetricsTls(flags.security));
   weir::GrpcServer grpc({services.jobs.get(), services.control.get()},
                         {.exclusive_port = true, .security = flags.security});
   std::optional<weir::Periodic> ticker;

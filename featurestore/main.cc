@@ -51,7 +51,8 @@ int Run(const Flags& flags) {
   weir::WarnIfInsecure("featurestore", flags.security, registry.get());
   auto services = weir::featurestore::MakeFeatureStoreServices(store->get(), registry.get(), authorizer->get());
   std::atomic<bool> ready{false};
-  weir::HttpStatusServer http(registry, [&ready] { return ready.load(); });
+  weir::HttpStatusServer http(
+      registry, [&ready] { return ready.load(); }, weir::MetricsTls(flags.security));
   weir::GrpcServer grpc({services.sink.get(), services.store.get()}, {.security = flags.security});
 
   // Declared after what it stops, so everything above outlives its stops.

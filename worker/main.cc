@@ -76,7 +76,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       ->check(CLI::Range(0, 600000));
   weir::AddMetricsAndLogFlags(app, options.metrics_listen, log_level);
   weir::ClientSecurity security;
-  weir::AddClientSecurityFlags(app, security);
+  weir::AddClientSecurityFlags(app, security, /*http_server=*/true);
   if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "worker", log_level)) return *exit_code;
   // Before any channel exists: the coordinator's and every store's use it.
   if (auto s = weir::ConfigureClientChannels(security); !s.ok()) {
@@ -84,6 +84,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     return 2;
   }
   weir::WarnIfInsecure("worker", security, nullptr);
+  options.metrics_tls = weir::MetricsTls(security);
   if (options.id.empty()) {
     std::cerr << "weir-worker: --id must not be empty\n";
     return 2;

@@ -6,6 +6,7 @@
 # token; weirctl with each role's token.
 #  - the job runs: the worker registers, heartbeats and writes over TLS;
 #  - a plaintext client, and a TLS client without a certificate, are refused;
+#  - the HTTP status ports serve HTTPS only (--metrics-tls);
 #  - roles: no token and an unknown token are UNAUTHENTICATED; a reader
 #    cannot cancel, an admin cannot import, a worker cannot submit, a reader
 #    reads features;
@@ -42,7 +43,7 @@ printf '# token role[,role...]\nt-admin admin\nt-worker worker\nt-reader reader\
 for role in admin worker reader importer; do echo "t-$role" > "$tmp/$role.token"; done
 echo "t-nobody" > "$tmp/unknown.token"
 server_tls=(--tls-cert "$pki/server.pem" --tls-key "$pki/server.key" --tls-client-ca "$pki/ca.pem"
-  --tokens-file "$tmp/tokens")
+  --tokens-file "$tmp/tokens" --metrics-tls)
 
 "$devkafka" --port 0 --brokers 1 --topic events:1 > "$tmp/devkafka.out" 2> "$tmp/devkafka.log" &
 track $!
@@ -51,10 +52,12 @@ bootstrap=$(wait_for_line "$tmp/devkafka.out" "weir-devkafka bootstrap " $!)
   > "$tmp/store.out" 2> "$tmp/store.log" &
 track $!
 store=$(wait_for_line "$tmp/store.out" "weir-featurestore listening on " $!)
+store_http=$(wait_for_line "$tmp/store.out" "weir-featurestore metrics on " $!)
 "$coordinator" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$tmp/coordinator" "${server_tls[@]}" \
   > "$tmp/coordinator.out" 2> "$tmp/coordinator.log" &
 track $!
 coord=$(wait_for_line "$tmp/coordinator.out" "weir-coordinator listening on " $!)
+coord_http=$(wait_for_line "$tmp/coordinator.out" "weir-coordinator metrics on " $!)
 export WEIR_COORDINATOR=$coord WEIR_STORE=$store
 export WEIR_TLS_CA=$pki/ca.pem WEIR_TLS_CERT=$pki/client.pem WEIR_TLS_KEY=$pki/client.key
 WEIR_TOKEN_FILE=$tmp/worker.token "$worker" --id w1 --coordinator "$coord" --metrics-listen 127.0.0.1:0 \
@@ -110,6 +113,16 @@ expect_exit 1 "$tmp/plain-store.out" env WEIR_TLS_CA= WEIR_TLS_CERT= WEIR_TLS_KE
   WEIR_TOKEN_FILE="$tmp/reader.token" "$weirctl" features get --view ej --key a
 expect_exit 1 "$tmp/nocert.out" env WEIR_TLS_CERT= WEIR_TLS_KEY= WEIR_TOKEN_FILE="$tmp/admin.token" "$weirctl" list
 echo "TLS: plaintext clients and clients without a certificate are refused"
+
+# ---- HTTPS status ports (--metrics-tls) ----
+for http in "$coord_http" "$store_http"; do
+  [ "$(curl -sS --cacert "$pki/ca.pem" "https://$http/readyz")" = "ready" ] || fail "https://$http/readyz not ready"
+  curl -sS --cacert "$pki/ca.pem" "https://$http/metrics" | grep -q '^weir_security_enabled{feature="tls"} 1' ||
+    fail "https://$http/metrics lacks weir_security_enabled{feature=\"tls\"} 1"
+  ! curl -sS --max-time 5 "http://$http/healthz" > "$tmp/plain-http.out" 2>&1 ||
+    fail "plain HTTP answered on the HTTPS port $http: $(cat "$tmp/plain-http.out")"
+done
+echo "HTTPS: the status ports serve /readyz and /metrics over TLS only"
 
 # ---- Roles ----
 expect_exit 2 "$tmp/none.out" "$weirctl" list
