@@ -10,7 +10,7 @@
 namespace weir {
 
 GrpcServer::GrpcServer(std::vector<grpc::Service*> services, Options options)
-    : services_(std::move(services)), options_(options) {}
+    : services_(std::move(services)), options_(std::move(options)) {}
 
 GrpcServer::~GrpcServer() { Stop(); }
 
