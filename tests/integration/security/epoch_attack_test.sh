@@ -6,6 +6,8 @@
 #    the importers' own namespace: the job's partition is not fenced, and the
 #    job keeps writing (a window that closes after the import reaches the
 #    store; no partition-fenced event).
+#  - the daemons start without TLS and tokens, warning in their logs and
+#    with weir_security_enabled{feature} at 0;
 #  - --epoch and the other integer flags are parsed strictly: -1, trailing
 #    junk and overflow are usage errors (exit 2) naming the flag, and write
 #    nothing.
@@ -27,11 +29,20 @@ bootstrap=$(wait_for_line "$tmp/devkafka.out" "weir-devkafka bootstrap " $!)
   > "$tmp/store.out" 2> "$tmp/store.log" &
 track $!
 store=$(wait_for_line "$tmp/store.out" "weir-featurestore listening on " $!)
+store_http=$(wait_for_line "$tmp/store.out" "weir-featurestore metrics on " $!)
 "$coordinator" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$tmp/coordinator" \
   > "$tmp/coordinator.out" 2> "$tmp/coordinator.log" &
 track $!
 coord=$(wait_for_line "$tmp/coordinator.out" "weir-coordinator listening on " $!)
 export WEIR_COORDINATOR=$coord WEIR_STORE=$store
+# Without TLS and tokens the daemons start, and say so: a warning and a gauge.
+for daemon in store coordinator; do
+  grep -q "serves gRPC without TLS" "$tmp/$daemon.log" || fail "no TLS warning in the $daemon's log"
+  grep -q "runs without tokens" "$tmp/$daemon.log" || fail "no tokens warning in the $daemon's log"
+done
+http_body "$store_http" /metrics | grep -q '^weir_security_enabled{feature="auth"} 0' ||
+  fail "the store's /metrics lacks weir_security_enabled{feature=\"auth\"} 0"
+
 "$worker" --id w1 --coordinator "$coord" --metrics-listen 127.0.0.1:0 --data-dir "$tmp/w1" \
   > "$tmp/w1.out" 2> "$tmp/w1.log" &
 track $!
