@@ -135,7 +135,9 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
 
   grpc::Status RegisterWorker(grpc::ServerContext* context, const pb::RegisterWorkerRequest* request,
                               pb::RegisterWorkerResponse* response) override {
-    if (auto s = Authorize(authorizer_, context, Role::kWorker, "ControlPlane.RegisterWorker"); !s.ok()) return s;
+    if (auto s = AuthorizeWorker(authorizer_, context, request->worker_id(), "ControlPlane.RegisterWorker"); !s.ok()) {
+      return s;
+    }
     auto r = coordinator_->RegisterWorker(request->worker_id(), request->address(), clock_());
     metrics_->Update(coordinator_->Stats());
     if (!r.ok()) return ToGrpcStatus(r.status());
@@ -145,7 +147,9 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
 
   grpc::Status Heartbeat(grpc::ServerContext* context, const pb::HeartbeatRequest* request,
                          pb::HeartbeatResponse* response) override {
-    if (auto s = Authorize(authorizer_, context, Role::kWorker, "ControlPlane.Heartbeat"); !s.ok()) return s;
+    if (auto s = AuthorizeWorker(authorizer_, context, request->worker_id(), "ControlPlane.Heartbeat"); !s.ok()) {
+      return s;
+    }
     metrics_->CountHeartbeat();
     auto r = coordinator_->Heartbeat(request->worker_id(), {request->partitions().begin(), request->partitions().end()},
                                      clock_(), {request->specs().begin(), request->specs().end()});
@@ -161,7 +165,9 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
 
   grpc::Status LeaveWorker(grpc::ServerContext* context, const pb::LeaveWorkerRequest* request,
                            pb::LeaveWorkerResponse*) override {
-    if (auto s = Authorize(authorizer_, context, Role::kWorker, "ControlPlane.LeaveWorker"); !s.ok()) return s;
+    if (auto s = AuthorizeWorker(authorizer_, context, request->worker_id(), "ControlPlane.LeaveWorker"); !s.ok()) {
+      return s;
+    }
     if (request->worker_id().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"};
     const Status s = coordinator_->LeaveWorker(request->worker_id(),
                                                {request->handoffs().begin(), request->handoffs().end()}, clock_());

@@ -30,7 +30,8 @@ Result<Role> ParseRole(std::string_view name) {
   if (name == "worker") return Role::kWorker;
   if (name == "reader") return Role::kReader;
   if (name == "importer") return Role::kImporter;
-  return InvalidArgument("unknown role \"" + std::string(name) + "\" (roles: admin, worker, reader, importer)");
+  return InvalidArgument("unknown role \"" + std::string(name) +
+                         "\" (roles: admin, worker, reader, importer; worker:ID for one worker)");
 }
 
 }  // namespace
@@ -62,19 +63,25 @@ Result<TokenTable> TokenTable::Parse(std::string_view text, const std::string& s
     }
     const std::string token(line.substr(0, space));
     std::string_view names = Trim(line.substr(space));
-    Roles roles;
+    Grant grant;
     while (!names.empty()) {
       const size_t comma = names.find(',');
-      auto role = ParseRole(Trim(names.substr(0, comma)));
-      if (!role.ok()) return InvalidArgument(where() + role.status().message());
-      roles = roles | *role;
+      std::string_view name = Trim(names.substr(0, comma));
       names = comma == std::string_view::npos ? std::string_view{} : names.substr(comma + 1);
+      if (name.starts_with("worker:")) {
+        grant.worker_id = std::string(Trim(name.substr(7)));
+        if (grant.worker_id.empty()) return InvalidArgument(where() + "`worker:` needs a worker id after it");
+        name = "worker";
+      }
+      auto role = ParseRole(name);
+      if (!role.ok()) return InvalidArgument(where() + role.status().message());
+      grant.roles = grant.roles | *role;
     }
-    if (!table.roles_.emplace(token, roles).second) {
+    if (!table.grants_.emplace(token, std::move(grant)).second) {
       return InvalidArgument(where() + "a token listed twice (give it all its roles on one line)");
     }
   }
-  if (table.roles_.empty()) {
+  if (table.grants_.empty()) {
     return InvalidArgument(source + " lists no token (one `TOKEN ROLE[,ROLE...]` per line)");
   }
   return table;
@@ -87,8 +94,13 @@ Result<TokenTable> TokenTable::Load(const std::string& path) {
 }
 
 Roles TokenTable::RolesOf(std::string_view token) const {
-  auto it = roles_.find(token);
-  return it == roles_.end() ? Roles() : it->second;
+  const Grant* grant = GrantOf(token);
+  return grant == nullptr ? Roles() : grant->roles;
+}
+
+const Grant* TokenTable::GrantOf(std::string_view token) const {
+  auto it = grants_.find(token);
+  return it == grants_.end() ? nullptr : &it->second;
 }
 
 Result<std::string> ReadTokenFile(const std::string& path) {

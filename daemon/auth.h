@@ -41,23 +41,34 @@ class Roles {
 
 constexpr Roles operator|(Role a, Role b) { return Roles(a) | Roles(b); }
 
+// What one token may do: its roles and, for a worker token bound to one
+// worker (`worker:ID`), that worker's id.
+struct Grant {
+  Roles roles;
+  std::string worker_id;  // empty: any worker id
+};
+
 // A server's tokens: each token's roles.
 class TokenTable {
  public:
   // Reads a tokens file: one token per line, `TOKEN ROLE[,ROLE...]`
-  // (roles: admin, worker, reader, importer); blank lines and lines starting
-  // with '#' are skipped. An error names the file and the line. A file with
-  // no token is an error (it would refuse every call).
+  // (roles: admin, worker, reader, importer; `worker:ID` binds a worker token
+  // to the worker `ID`, which it alone may register and heartbeat as); blank
+  // lines and lines starting with '#' are skipped. An error names the file
+  // and the line. A file with no token is an error (it would refuse every
+  // call).
   [[nodiscard]] static Result<TokenTable> Load(const std::string& path);
   // Parses the text of a tokens file; `source` names it in errors.
   [[nodiscard]] static Result<TokenTable> Parse(std::string_view text, const std::string& source);
 
   // The roles of `token`; empty when the token is unknown.
   Roles RolesOf(std::string_view token) const;
-  size_t size() const { return roles_.size(); }
+  // What `token` may do; null when the token is unknown.
+  const Grant* GrantOf(std::string_view token) const;
+  size_t size() const { return grants_.size(); }
 
  private:
-  std::map<std::string, Roles, std::less<>> roles_;
+  std::map<std::string, Grant, std::less<>> grants_;
 };
 
 // Reads a client's token file: the token is the file's first line, without

@@ -9,7 +9,7 @@
 #  - the HTTP status ports serve HTTPS only (--metrics-tls);
 #  - roles: no token and an unknown token are UNAUTHENTICATED; a reader
 #    cannot cancel, an admin cannot import, a worker cannot submit, a reader
-#    reads features;
+#    reads features; w1's token (worker:w1) cannot register a worker w2;
 #  - the epoch attack with tokens: an import without a token or with the
 #    admin's is refused; with the importer's it is a backfill that does not
 #    fence the job, which keeps writing.
@@ -38,7 +38,7 @@ mkdir -p "$pki"
   openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=weir-client
   openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2
 ) > "$tmp/openssl.out" 2>&1 || fail "openssl: $(cat "$tmp/openssl.out")"
-printf '# token role[,role...]\nt-admin admin\nt-worker worker\nt-reader reader\nt-importer importer\n' \
+printf '# token role[,role...]\nt-admin admin\nt-worker worker:w1\nt-reader reader\nt-importer importer\n' \
   > "$tmp/tokens"
 for role in admin worker reader importer; do echo "t-$role" > "$tmp/$role.token"; done
 echo "t-nobody" > "$tmp/unknown.token"
@@ -139,7 +139,20 @@ as reader status ej > "$tmp/status.out" 2>&1 || fail "reader status: $(cat "$tmp
 expect_exit 2 "$tmp/aget.out" as importer features get --view ej --key a
 grep -q "FeatureStore.GetOnlineFeatures needs a token with the role reader" "$tmp/aget.out" ||
   fail "importer get: $(cat "$tmp/aget.out")"
-echo "roles: each method refuses the tokens without its role"
+# w1's token is bound to w1: another worker id cannot register with it.
+WEIR_TOKEN_FILE=$tmp/worker.token "$worker" --id w2 --coordinator "$coord" --metrics-listen 127.0.0.1:0 \
+  --data-dir "$tmp/w2" > "$tmp/w2.out" 2> "$tmp/w2.log" &
+track $!
+ok=0
+for _ in $(seq 100); do
+  grep -q 'ControlPlane.RegisterWorker as worker "w2" refused: this token may act only as worker "w1"' \
+    "$tmp/w2.log" && { ok=1; break; }
+  sleep 0.1
+done
+[ $ok -eq 1 ] || fail "w2 registered with w1's token: $(cat "$tmp/w2.log")"
+as admin workers > "$tmp/workers.out" 2>&1 || fail "workers: $(cat "$tmp/workers.out")"
+! grep -qw w2 "$tmp/workers.out" || fail "w2 is registered: $(cat "$tmp/workers.out")"
+echo "roles: each method refuses the tokens without its role; a worker token acts only as its worker"
 
 # ---- The epoch attack with tokens ----
 echo "{\"view\":\"ej\",\"key\":\"a\",\"feature\":\"n_1m\",\"window_start\":$t0,\"window_end\":$((t0 + 60000)),\"revision\":0,\"value\":999}" \

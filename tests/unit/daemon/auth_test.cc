@@ -39,3 +39,19 @@ TEST_CASE("an Authorizer without tokens is off", "[daemon]") {
   REQUIRE(table.ok());
   CHECK(weir::Authorizer(std::move(*table)).enabled());
 }
+
+TEST_CASE("a worker token may be bound to one worker id", "[daemon]") {
+  auto table = TokenTable::Parse("t1 worker:w1\nt2 worker, reader\n", "tokens");
+  REQUIRE(table.ok());
+  const weir::Grant* bound = table->GrantOf("t1");
+  REQUIRE(bound != nullptr);
+  CHECK(bound->roles.Intersects(Role::kWorker));
+  CHECK(bound->worker_id == "w1");
+  const weir::Grant* any = table->GrantOf("t2");
+  REQUIRE(any != nullptr);
+  CHECK(any->worker_id.empty());
+  CHECK(table->GrantOf("t3") == nullptr);
+  auto empty_id = TokenTable::Parse("t1 worker:\n", "tokens");
+  REQUIRE_FALSE(empty_id.ok());
+  CHECK_THAT(empty_id.status().message(), Catch::Matchers::Contains("needs a worker id"));
+}
