@@ -16,6 +16,8 @@
 #include "daemon/daemon_flags.h"
 #include "daemon/grpc_server.h"
 #include "daemon/http_status_server.h"
+#include "daemon/security.h"
+#include "daemon/security_flags.h"
 #include "daemon/serve.h"
 #include "daemon/service_stack.h"
 #include "daemon/stop_signals.h"
@@ -28,6 +30,7 @@ struct Flags {
   std::string data_dir = "./data/featurestore";
   std::string log_level = "info";
   std::string metrics_listen = "127.0.0.1:9464";
+  weir::ServerSecurity security;
 };
 
 int Run(const Flags& flags) {
@@ -39,11 +42,18 @@ int Run(const Flags& flags) {
     spdlog::error("{}", store.status().message());
     return 1;
   }
+  auto authorizer = weir::LoadAuthorizer(flags.security);
+  if (!authorizer.ok()) {
+    spdlog::error("{}", authorizer.status().message());
+    return 1;
+  }
   auto registry = std::make_shared<prometheus::Registry>();
-  auto services = weir::featurestore::MakeFeatureStoreServices(store->get(), registry.get());
+  weir::WarnIfInsecure("featurestore", flags.security, registry.get());
+  auto services = weir::featurestore::MakeFeatureStoreServices(store->get(), registry.get(), authorizer->get());
   std::atomic<bool> ready{false};
-  weir::HttpStatusServer http(registry, [&ready] { return ready.load(); });
-  weir::GrpcServer grpc({services.sink.get(), services.store.get()}, {});
+  weir::HttpStatusServer http(
+      registry, [&ready] { return ready.load(); }, weir::MetricsTls(flags.security));
+  weir::GrpcServer grpc({services.sink.get(), services.store.get()}, {.security = flags.security});
 
   // Declared after what it stops, so everything above outlives its stops.
   weir::ServiceStack stack;
@@ -70,6 +80,11 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   weir::AddDaemonFlag(app, "--listen", flags.listen, "gRPC address HOST:PORT (port 0 picks a free one)");
   weir::AddDaemonFlag(app, "--data-dir", flags.data_dir, "Directory of the RocksDB store (created if missing)");
   weir::AddMetricsAndLogFlags(app, flags.metrics_listen, flags.log_level);
+  weir::AddServerSecurityFlags(app, flags.security);
   if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "featurestore", flags.log_level)) return *exit_code;
+  if (auto s = flags.security.Validate(); !s.ok()) {
+    std::cerr << "weir-featurestore: " << s.message() << "\n";
+    return 2;
+  }
   return Run(flags);
 }
