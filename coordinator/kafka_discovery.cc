@@ -5,6 +5,8 @@
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
+#include "spec/kafka_properties.h"
+
 namespace weir::coordinator {
 namespace {
 
@@ -20,14 +22,21 @@ struct KafkaDeleter {
 
 }  // namespace
 
-Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const std::string& topic) {
+Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const std::string& topic,
+                                               const google::protobuf::Map<std::string, std::string>& properties) {
   const std::string where = "topic \"" + topic + "\" at " + brokers;
+  auto settings = spec::ResolveKafkaProperties(properties);
+  if (!settings.ok())
+    return InvalidArgument("cannot read the partitions of " + where + ": " + settings.status().message());
+  settings->insert(settings->begin(), {{"bootstrap.servers", brokers}, {"client.id", "weir-coordinator"}});
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK ||
-      rd_kafka_conf_set(conf, "client.id", "weir-coordinator", err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-    rd_kafka_conf_destroy(conf);
-    return InvalidArgument("cannot read the partitions of " + where + ": " + err);
+  for (const auto& [name, value] : *settings) {  // the job's own client.id, if any, comes later and wins
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return InvalidArgument("cannot read the partitions of " + where + ": " + name + ": " +
+                             spec::RedactSecrets(err, *settings));
+    }
   }
   rd_kafka_conf_set_log_cb(conf, LogToSpdlog);
   // rd_kafka_new takes `conf` on success only.
