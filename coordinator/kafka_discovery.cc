@@ -1,6 +1,10 @@
 #include "coordinator/kafka_discovery.h"
 
 #include <memory>
+#include <string>
+
+#include <absl/base/thread_annotations.h>
+#include "common/mutex.h"
 
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
@@ -14,6 +18,18 @@ namespace {
 // level so a retry every few seconds does not flood the log.
 void LogToSpdlog(const rd_kafka_t*, int, const char* facility, const char* message) {
   spdlog::debug("rdkafka {}: {}", facility, message);
+}
+
+// The last error librdkafka reported for the client (authentication, TLS,
+// connection), which says more than rd_kafka_metadata's timeout.
+struct LastError {
+  weir::Mutex mu;
+  std::string text ABSL_GUARDED_BY(mu);
+};
+void RecordError(rd_kafka_t*, int, const char* reason, void* opaque) {
+  auto* last = static_cast<LastError*>(opaque);
+  weir::MutexLock lock(&last->mu);
+  last->text = reason;
 }
 
 struct KafkaDeleter {
@@ -39,6 +55,9 @@ Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const
     }
   }
   rd_kafka_conf_set_log_cb(conf, LogToSpdlog);
+  LastError last;  // outlives the client (destroyed first, below)
+  rd_kafka_conf_set_error_cb(conf, RecordError);
+  rd_kafka_conf_set_opaque(conf, &last);
   // rd_kafka_new takes `conf` on success only.
   std::unique_ptr<rd_kafka_t, KafkaDeleter> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)));
   if (rk == nullptr) {
@@ -50,8 +69,15 @@ Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const
   const rd_kafka_resp_err_t rc =
       rd_kafka_metadata(rk.get(), /*all_topics=*/1, nullptr, &md, static_cast<int>(timeout_.count()));
   if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Unavailable("cannot read the partitions of " + where + ": " + rd_kafka_err2str(rc) +
-                       " (are the brokers in source.kafka.brokers up and reachable from the coordinator?)");
+    rk.reset();  // no callback runs after this
+    std::string detail;
+    {
+      weir::MutexLock lock(&last.mu);
+      detail = last.text.empty() ? "" : " (" + spec::RedactSecrets(last.text, *settings) + ")";
+    }
+    return Unavailable("cannot read the partitions of " + where + ": " + rd_kafka_err2str(rc) + detail +
+                       "; are the brokers in source.kafka.brokers up and reachable from the coordinator, and its "
+                       "source.kafka.properties right?");
   }
   std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> hold(md, rd_kafka_metadata_destroy);
   for (int i = 0; i < md->topic_cnt; ++i) {
