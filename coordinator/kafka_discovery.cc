@@ -4,11 +4,10 @@
 #include <string>
 
 #include <absl/base/thread_annotations.h>
-#include "common/mutex.h"
-
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
+#include "common/mutex.h"
 #include "spec/kafka_properties.h"
 
 namespace weir::coordinator {
