@@ -68,7 +68,8 @@ Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const
   const rd_kafka_resp_err_t rc =
       rd_kafka_metadata(rk.get(), /*all_topics=*/1, nullptr, &md, static_cast<int>(timeout_.count()));
   if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    rk.reset();  // no callback runs after this
+    rd_kafka_poll(rk.get(), 0);  // serves the queued error events to RecordError
+    rk.reset();                  // no callback runs after this
     std::string detail;
     {
       weir::MutexLock lock(&last.mu);
