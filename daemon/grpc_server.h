@@ -26,6 +26,8 @@ class GrpcServer {
     bool exclusive_port = false;
     // How long Stop() lets calls in flight finish before cancelling them.
     std::chrono::milliseconds shutdown_grace{5000};
+    // The largest message a call may receive; 0: gRPC's default (4 MiB).
+    size_t max_receive_message_bytes = 0;
   };
 
   GrpcServer(std::vector<grpc::Service*> services, Options options);

@@ -28,6 +28,7 @@ struct Flags {
   std::string data_dir = "./data/featurestore";
   std::string log_level = "info";
   std::string metrics_listen = "127.0.0.1:9464";
+  size_t max_message_mib = weir::kDefaultMaxMessageMib;
 };
 
 int Run(const Flags& flags) {
@@ -43,7 +44,9 @@ int Run(const Flags& flags) {
   auto services = weir::featurestore::MakeFeatureStoreServices(store->get(), registry.get());
   std::atomic<bool> ready{false};
   weir::HttpStatusServer http(registry, [&ready] { return ready.load(); });
-  weir::GrpcServer grpc({services.sink.get(), services.store.get()}, {});
+  weir::GrpcServer::Options grpc_options;
+  grpc_options.max_receive_message_bytes = flags.max_message_mib << 20;
+  weir::GrpcServer grpc({services.sink.get(), services.store.get()}, grpc_options);
 
   // Declared after what it stops, so everything above outlives its stops.
   weir::ServiceStack stack;
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   Flags flags;
   weir::AddDaemonFlag(app, "--listen", flags.listen, "gRPC address HOST:PORT (port 0 picks a free one)");
   weir::AddDaemonFlag(app, "--data-dir", flags.data_dir, "Directory of the RocksDB store (created if missing)");
+  weir::AddMaxMessageFlag(app, flags.max_message_mib);
   weir::AddMetricsAndLogFlags(app, flags.metrics_listen, flags.log_level);
   if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "featurestore", flags.log_level)) return *exit_code;
   return Run(flags);

@@ -4,6 +4,10 @@
 //   reason    decode | missing_field | bad_type | late
 //   detail    a sentence for people
 //   job, partition, offset   the source record's coordinates (decimal text)
+//   truncated the value's original size in bytes, only when it was cut
+// A dead letter larger than the largest message (kMaxMessageBytes, Kafka's
+// default topic limit) is never lost: its value is cut to fit, its headers
+// kept, and it is counted (`truncated`).
 //
 // Lifecycle: one per brokers string, shared by the processing threads
 // (librdkafka's producer is thread-safe). Flush(deadline) before destruction
@@ -16,6 +20,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "daemon/prometheus_fwd.h"
 #include "worker/partition_outputs.h"
 #include "worker/partition_task.h"
 
@@ -27,7 +32,12 @@ namespace weir::worker {
 
 class DeadLetterProducer final : public DeadLetterOutput {
  public:
-  static Result<std::unique_ptr<DeadLetterProducer>> Create(const std::string& brokers, const std::string& client_id);
+  // The largest dead letter sent whole (librdkafka's message.max.bytes).
+  static constexpr size_t kMaxMessageBytes = 1000000;
+
+  // `truncated` (may be null) counts dead letters sent with a cut value.
+  static Result<std::unique_ptr<DeadLetterProducer>> Create(const std::string& brokers, const std::string& client_id,
+                                                            prometheus::Counter* truncated = nullptr);
   ~DeadLetterProducer() override;
 
   // Queues one dead letter. When librdkafka's queue is full it waits (serving
@@ -40,6 +50,7 @@ class DeadLetterProducer final : public DeadLetterOutput {
   void Flush(std::chrono::milliseconds timeout);
 
   uint64_t delivery_errors() const { return delivery_errors_.load(); }
+  uint64_t truncated() const { return truncated_.load(); }
 
  private:
   class DeliveryReports;
@@ -48,6 +59,8 @@ class DeadLetterProducer final : public DeadLetterOutput {
   std::unique_ptr<DeliveryReports> reports_;
   std::unique_ptr<RdKafka::Producer> producer_;
   std::atomic<uint64_t> delivery_errors_{0};
+  std::atomic<uint64_t> truncated_{0};
+  prometheus::Counter* truncated_metric_ = nullptr;
 };
 
 }  // namespace weir::worker

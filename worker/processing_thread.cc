@@ -148,7 +148,11 @@ void ProcessingThread::RemovePartition(const std::string& job, PartitionId parti
 
 void ProcessingThread::HandOff(const std::string& job, const std::string& dead_letter_topic, Owned& owned) {
   PendingRows rows;
-  if (owned.task->TakeRows(&rows)) owned.sink->Enqueue(std::move(rows));
+  if (owned.task->TakeRows(&rows)) {
+    rows.dead_letters = owned.dead_letters;
+    rows.dead_letter_topic = dead_letter_topic;
+    owned.sink->Enqueue(std::move(rows));
+  }
   std::vector<DeadLetterRecord> dead;
   owned.task->TakeDeadLetters(&dead);
   for (const DeadLetterRecord& d : dead) owned.dead_letters->Produce(dead_letter_topic, job, d);

@@ -189,9 +189,9 @@ class FakeRows final : public RowOutput {
     for (const auto& row : rows.batch.rows()) rows_.push_back(row);
   }
   void Drop(const std::string&, int32_t) override {}
-  bool HasRoom() const override { return !full_.load(); }
+  bool HasRoom(const std::string&) const override { return !full_.load(); }
   const std::string& address() const override { return address_; }
-  size_t pending_bytes() const override { return full_.load() ? 64 << 20 : 0; }
+  size_t pending_bytes(const std::string&) const override { return full_.load() ? 64 << 20 : 0; }
 
   void SetFull(bool full) { full_.store(full); }
   std::vector<weir::v1::FeatureRow> rows() {
@@ -220,6 +220,10 @@ class FakeDeadLetters final : public DeadLetterOutput {
   size_t count() {
     absl::MutexLock lock(&mu_);
     return records_.size();
+  }
+  std::vector<DeadLetterRecord> records() {
+    absl::MutexLock lock(&mu_);
+    return records_;
   }
 
  private:
