@@ -1,7 +1,7 @@
 // DeadLetterProducer: writes refused records to a job's dead-letter topic
 // (default `<job>.dlq`), the record's bytes as the value, its Kafka key as
 // the key, and headers saying why and where it came from:
-//   reason    decode | missing_field | bad_type | late
+//   reason    decode | missing_field | bad_type | late | sink_refused
 //   detail    a sentence for people
 //   job, partition, offset   the source record's coordinates (decimal text)
 //   truncated the value's original size in bytes, only when it was cut
