@@ -10,26 +10,64 @@
 
 namespace weir::worker {
 
+// Runs inside poll()/flush(), on the thread that called them.
 class DeadLetterProducer::DeliveryReports : public RdKafka::DeliveryReportCb {
  public:
-  explicit DeliveryReports(std::atomic<uint64_t>* errors) : errors_(errors) {}
+  explicit DeliveryReports(DeadLetterProducer* owner) : owner_(owner) {}
   void dr_cb(RdKafka::Message& message) override {
     if (message.err() == RdKafka::ERR_NO_ERROR) return;
-    errors_->fetch_add(1);
+    // The topic takes smaller messages than kMaxMessageBytes: send again
+    // with the value halved, until it fits.
+    if (message.err() == RdKafka::ERR_MSG_SIZE_TOO_LARGE && message.len() > 0 && owner_->Resend(message)) return;
+    owner_->DeliveryFailed();
     spdlog::error("dead letter to {} partition {} not delivered: {}", message.topic_name(), message.partition(),
                   message.errstr());
   }
 
  private:
-  std::atomic<uint64_t>* errors_;
+  DeadLetterProducer* owner_;
 };
+
+void DeadLetterProducer::DeliveryFailed() {
+  delivery_errors_.fetch_add(1);
+  if (delivery_errors_metric_ != nullptr) delivery_errors_metric_->Increment();
+}
+
+void DeadLetterProducer::Truncated() {
+  truncated_.fetch_add(1);
+  if (truncated_metric_ != nullptr) truncated_metric_->Increment();
+}
+
+bool DeadLetterProducer::Resend(RdKafka::Message& message) {
+  RdKafka::Headers* headers = RdKafka::Headers::create();
+  bool was_cut = false;
+  if (const RdKafka::Headers* old = message.headers(); old != nullptr) {
+    for (const RdKafka::Headers::Header& h : old->get_all()) {
+      was_cut = was_cut || h.key() == "truncated";
+      headers->add(h.key(), h.value(), h.value_size());
+    }
+  }
+  if (!was_cut) {
+    headers->add("truncated", std::to_string(message.len()));
+    Truncated();
+  }
+  const std::string* key = message.key();
+  const RdKafka::ErrorCode err = producer_->produce(
+      message.topic_name(), RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, message.payload(),
+      message.len() / 2, key == nullptr ? nullptr : key->data(), key == nullptr ? 0 : key->size(), 0, headers, nullptr);
+  if (err == RdKafka::ERR_NO_ERROR) return true;
+  delete headers;
+  return false;
+}
 
 Result<std::unique_ptr<DeadLetterProducer>> DeadLetterProducer::Create(const std::string& brokers,
                                                                        const std::string& client_id,
-                                                                       prometheus::Counter* truncated) {
+                                                                       prometheus::Counter* truncated,
+                                                                       prometheus::Counter* delivery_errors) {
   std::unique_ptr<DeadLetterProducer> p(new DeadLetterProducer());
   p->truncated_metric_ = truncated;
-  p->reports_ = std::make_unique<DeliveryReports>(&p->delivery_errors_);
+  p->delivery_errors_metric_ = delivery_errors;
+  p->reports_ = std::make_unique<DeliveryReports>(p.get());
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string err;
   if (conf->set("bootstrap.servers", brokers, err) != RdKafka::Conf::CONF_OK ||
@@ -64,8 +102,7 @@ void DeadLetterProducer::Produce(const std::string& topic, const std::string& jo
   const bool cut = fixed + value.size() > kMaxMessageBytes;
   if (cut) {
     value = value.substr(0, kMaxMessageBytes - fixed);
-    truncated_.fetch_add(1);
-    if (truncated_metric_ != nullptr) truncated_metric_->Increment();
+    Truncated();
     spdlog::warn(
         "dead letter of job {} partition {} offset {} ({} bytes) is larger than a message may be; sent "
         "with its value cut to {} bytes (header truncated)",
@@ -85,7 +122,7 @@ void DeadLetterProducer::Produce(const std::string& topic, const std::string& jo
     if (err == RdKafka::ERR_NO_ERROR) return;  // the producer owns the headers now
     delete headers;
     if (err != RdKafka::ERR__QUEUE_FULL) {
-      delivery_errors_.fetch_add(1);
+      DeliveryFailed();
       spdlog::error("cannot queue a dead letter for topic {}: {}", topic, RdKafka::err2str(err));
       return;
     }

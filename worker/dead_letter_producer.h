@@ -7,7 +7,8 @@
 //   truncated the value's original size in bytes, only when it was cut
 // A dead letter larger than the largest message (kMaxMessageBytes, Kafka's
 // default topic limit) is never lost: its value is cut to fit, its headers
-// kept, and it is counted (`truncated`).
+// kept, and it is counted (`truncated`); one a topic with a lower limit
+// refuses is sent again with its value halved until it fits.
 //
 // Lifecycle: one per brokers string, shared by the processing threads
 // (librdkafka's producer is thread-safe). Flush(deadline) before destruction
@@ -25,8 +26,9 @@
 #include "worker/partition_task.h"
 
 namespace RdKafka {
+class Message;
 class Producer;
-}
+}  // namespace RdKafka
 
 namespace weir::worker {
 
@@ -35,9 +37,11 @@ class DeadLetterProducer final : public DeadLetterOutput {
   // The largest dead letter sent whole (librdkafka's message.max.bytes).
   static constexpr size_t kMaxMessageBytes = 1000000;
 
-  // `truncated` (may be null) counts dead letters sent with a cut value.
+  // `truncated` (may be null) counts dead letters sent with a cut value,
+  // `delivery_errors` (may be null) those that could not be delivered.
   static Result<std::unique_ptr<DeadLetterProducer>> Create(const std::string& brokers, const std::string& client_id,
-                                                            prometheus::Counter* truncated = nullptr);
+                                                            prometheus::Counter* truncated = nullptr,
+                                                            prometheus::Counter* delivery_errors = nullptr);
   ~DeadLetterProducer() override;
 
   // Queues one dead letter. When librdkafka's queue is full it waits (serving
@@ -55,12 +59,18 @@ class DeadLetterProducer final : public DeadLetterOutput {
  private:
   class DeliveryReports;
   DeadLetterProducer() = default;
+  void DeliveryFailed();
+  void Truncated();
+  // A dead letter the broker refused as too large, queued again with its
+  // value halved (header `truncated` added once). False if it cannot be queued.
+  bool Resend(RdKafka::Message& message);
 
   std::unique_ptr<DeliveryReports> reports_;
   std::unique_ptr<RdKafka::Producer> producer_;
   std::atomic<uint64_t> delivery_errors_{0};
   std::atomic<uint64_t> truncated_{0};
   prometheus::Counter* truncated_metric_ = nullptr;
+  prometheus::Counter* delivery_errors_metric_ = nullptr;
 };
 
 }  // namespace weir::worker

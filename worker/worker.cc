@@ -202,8 +202,8 @@ RowOutput* Worker::RowsTo(const std::string& address) {
 Result<DeadLetterOutput*> Worker::DeadLettersTo(const std::string& brokers) {
   auto it = dead_letters_.find(brokers);
   if (it != dead_letters_.end()) return static_cast<DeadLetterOutput*>(it->second.get());
-  auto producer =
-      DeadLetterProducer::Create(brokers, "weir-worker-" + options_.id + "-dlq", &metrics_->dead_letters_truncated);
+  auto producer = DeadLetterProducer::Create(brokers, "weir-worker-" + options_.id + "-dlq",
+                                             &metrics_->dead_letters_truncated, &metrics_->dead_letter_delivery_errors);
   if (!producer.ok()) return producer.status();
   return static_cast<DeadLetterOutput*>(dead_letters_.emplace(brokers, std::move(*producer)).first->second.get());
 }

@@ -45,6 +45,11 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
                                        "truncated (header truncated = the original size)")
                                  .Register(r)
                                  .Add({})),
+      dead_letter_delivery_errors(prometheus::BuildCounter()
+                                      .Name("weir_worker_dead_letter_delivery_errors_total")
+                                      .Help("Dead letters that could not be queued or delivered to their topic")
+                                      .Register(r)
+                                      .Add({})),
       pending_bytes(prometheus::BuildGauge()
                         .Name("weir_worker_sink_pending_bytes")
                         .Help("Rows waiting for the feature store, bytes (bounded: backpressure)")

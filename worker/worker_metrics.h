@@ -36,6 +36,7 @@ class WorkerMetrics {
   prometheus::Counter& sink_refused_rows;
   prometheus::Counter& sink_dropped_rows;
   prometheus::Counter& dead_letters_truncated;
+  prometheus::Counter& dead_letter_delivery_errors;
   prometheus::Family<prometheus::Gauge>& pending_bytes;  // by store
   prometheus::Counter& heartbeat_failures;
   prometheus::Counter& checkpoint_failures;
