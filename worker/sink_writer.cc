@@ -194,6 +194,27 @@ std::pair<int, std::string> SinkWriter::SendStream(std::vector<Queued>& batches)
   return {static_cast<int>(status.error_code()), status.error_message()};
 }
 
+std::vector<SinkWriter::Queued> SinkWriter::Halve(Queued whole) {
+  std::vector<Queued> halves(2);
+  const int rows = whole.rows.batch.rows_size();
+  for (Queued& h : halves) {
+    h.seq = whole.seq;
+    h.rows.batch = whole.rows.batch;
+    h.rows.batch.clear_rows();
+    h.rows.first_row_at = whole.rows.first_row_at;
+    h.rows.counters = whole.rows.counters;
+    h.rows.dead_letters = whole.rows.dead_letters;
+    h.rows.dead_letter_topic = whole.rows.dead_letter_topic;
+  }
+  for (int i = 0; i < rows; ++i) {
+    *halves[i < rows / 2 ? 0 : 1].rows.batch.add_rows() = std::move(*whole.rows.batch.mutable_rows(i));
+  }
+  // The halves hold the whole's share of the pending bytes between them.
+  halves[0].rows.bytes = whole.rows.bytes / 2;
+  halves[1].rows.bytes = whole.rows.bytes - halves[0].rows.bytes;
+  return halves;
+}
+
 void SinkWriter::Deliver(std::vector<Queued>& batches) {
   const auto [code, message] = SendStream(batches);
   const WriteOutcome outcome = ClassifyWriteStatus(code, message);
@@ -202,8 +223,9 @@ void SinkWriter::Deliver(std::vector<Queued>& batches) {
     spdlog::warn("feature store {}: write failed ({}: {}); retrying", address_, code, message);
     return;
   }
-  // Fenced or refused: one stream per batch finds which ones (the store
-  // applied those before the refused one; writing them again is harmless).
+  // Fenced, refused or too large: one stream per batch finds which ones (the
+  // store applied those before the refused one; writing them again is
+  // harmless).
   while (!batches.empty()) {
     std::vector<Queued> one;
     one.push_back(std::move(batches.front()));
@@ -219,6 +241,20 @@ void SinkWriter::Deliver(std::vector<Queued>& batches) {
         if (metrics_.fenced_batches != nullptr) metrics_.fenced_batches->Increment();
         Release(b->batch.job(), b->bytes);
         break;
+      case WriteOutcome::kTooLarge:
+        if (b->batch.rows_size() > 1) {
+          // The store's limit is below ours (--max-message-mib differs):
+          // halves, each tried in turn, until single rows.
+          spdlog::warn(
+              "feature store {}: a batch of {} rows is over its message limit ({}); sending it in halves "
+              "(set the same --max-message-mib on the store and the workers)",
+              address_, b->batch.rows_size(), one_message);
+          auto halves = Halve(std::move(one.front()));
+          batches.insert(batches.begin(), std::make_move_iterator(halves.begin()),
+                         std::make_move_iterator(halves.end()));
+          break;
+        }
+        [[fallthrough]];
       case WriteOutcome::kRefused:
         Refuse(*b, one_message + " (gRPC code " + std::to_string(one_code) + ")");
         Release(b->batch.job(), b->bytes);

@@ -7,7 +7,8 @@
 // cuts a partition's rows into batches that fit (write_batches.h). A row too
 // large for any message, and a batch the store refuses for a permanent reason
 // (INVALID_ARGUMENT, a size limit), go to the partition's dead-letter topic
-// with reason sink_refused and count as settled; they are never retried.
+// with reason sink_refused and count as settled; they are never retried. A
+// batch over a store's lower limit (the flags differ) is sent in halves.
 // Transient failures (UNAVAILABLE, DEADLINE_EXCEEDED, ...) are retried with
 // backoff (50 ms doubling to 2 s), per job.
 //
@@ -122,6 +123,8 @@ class SinkWriter final : public RowOutput {
   // Delivers one job's batches; leaves in `batches` those to retry.
   // Should not be called while holding mu_ (it does network I/O).
   void Deliver(std::vector<Queued>& batches);
+  // Two batches, of the first and second half of `whole`'s rows.
+  static std::vector<Queued> Halve(Queued whole);
   // Sends `batches` as one stream. Returns the gRPC status code (as int) and
   // message; OK marks every batch acknowledged and clears `batches`.
   std::pair<int, std::string> SendStream(std::vector<Queued>& batches);

@@ -67,7 +67,7 @@ WriteOutcome ClassifyWriteStatus(int code, std::string_view message) {
     case kInvalidArgument:
     case kOutOfRange: return WriteOutcome::kRefused;
     case kResourceExhausted:
-      return message.find("larger than max") != std::string_view::npos ? WriteOutcome::kRefused : WriteOutcome::kRetry;
+      return message.find("larger than max") != std::string_view::npos ? WriteOutcome::kTooLarge : WriteOutcome::kRetry;
     default: return WriteOutcome::kRetry;
   }
 }

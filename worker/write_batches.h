@@ -39,12 +39,15 @@ enum class WriteOutcome {
   kAcknowledged,  // OK: every batch is in the store
   kFenced,        // FAILED_PRECONDITION: a newer owner of the partition exists
   kRefused,       // permanent: retrying the same batch can never succeed
+  kTooLarge,      // the message is over the store's size limit: smaller ones may pass
   kRetry,         // transient (UNAVAILABLE, DEADLINE_EXCEEDED, ...): retry with backoff
 };
 // `code` is the gRPC status code (as int), `message` its message. Permanent:
-// INVALID_ARGUMENT, OUT_OF_RANGE, and RESOURCE_EXHAUSTED for a message over
-// a size limit ("... larger than max ..."); any other RESOURCE_EXHAUSTED (the
-// store out of memory or disk) is transient.
+// INVALID_ARGUMENT, OUT_OF_RANGE; RESOURCE_EXHAUSTED for a message over a
+// size limit ("... larger than max ...") is kTooLarge (the store's limit is
+// below the worker's: the writer halves the batch, and refuses a single row
+// for good); any other RESOURCE_EXHAUSTED (the store out of memory or disk)
+// is transient.
 WriteOutcome ClassifyWriteStatus(int code, std::string_view message);
 
 // Refused rows as dead letters of the partition's dead-letter topic, reason

@@ -184,6 +184,24 @@ TEST_CASE("a window close larger than the store's message limit is cut to fit an
   writer.Stop(std::chrono::steady_clock::now());
 }
 
+TEST_CASE("a store whose message limit is below the writer's gets its batches in halves, nothing refused",
+          "[worker]") {
+  weir::testing::TempDir dir;
+  StoreServer server(dir.path.string(), 0, 64 << 10);
+  SinkWriter writer(server.address(), SinkWriterOptions{}, SinkWriterMetrics{});  // 4 MiB: the flags differ
+  writer.Start();
+
+  PartitionTask task(CountJob(server.address()), 0, 1);
+  PendingRows rows = RowsFrom(task, 5000);
+  REQUIRE(rows.batch.ByteSizeLong() > 2 * (64 << 10));
+  writer.Enqueue(std::move(rows));
+  CHECK(Eventually([&] { return task.counters()->rows_acked.load() == 5000; }));
+  CHECK(task.counters()->rows_refused.load() == 0);
+  CHECK(writer.pending_bytes() == 0);
+  CHECK(Online(server.store(), "u4999").size() == 1);
+  writer.Stop(std::chrono::steady_clock::now());
+}
+
 TEST_CASE("rows the store refuses for good go to dead letters and never block the writer", "[worker]") {
   weir::testing::TempDir dir;
   constexpr int kLimit = 64 << 10;

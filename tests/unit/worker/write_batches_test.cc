@@ -80,7 +80,7 @@ TEST_CASE("write failures: size and invalid refusals are permanent, unavailabili
   CHECK(ClassifyWriteStatus(0, "") == WriteOutcome::kAcknowledged);
   CHECK(ClassifyWriteStatus(9, "write fenced") == WriteOutcome::kFenced);
   CHECK(ClassifyWriteStatus(3, "WriteBatch.job is empty") == WriteOutcome::kRefused);
-  CHECK(ClassifyWriteStatus(8, "Received message larger than max (4297790 vs. 4194304)") == WriteOutcome::kRefused);
+  CHECK(ClassifyWriteStatus(8, "Received message larger than max (4297790 vs. 4194304)") == WriteOutcome::kTooLarge);
   CHECK(ClassifyWriteStatus(8, "No space left on device") == WriteOutcome::kRetry);
   CHECK(ClassifyWriteStatus(14, "failed to connect") == WriteOutcome::kRetry);
   CHECK(ClassifyWriteStatus(4, "Deadline Exceeded") == WriteOutcome::kRetry);
