@@ -87,6 +87,15 @@ Result<std::unique_ptr<DeadLetterProducer>> DeadLetterProducer::Create(const std
 DeadLetterProducer::~DeadLetterProducer() = default;
 
 void DeadLetterProducer::Produce(const std::string& topic, const std::string& job, const DeadLetterRecord& record) {
+  (void)Queue(topic, job, record, /*wait=*/true);
+}
+
+bool DeadLetterProducer::TryProduce(const std::string& topic, const std::string& job, const DeadLetterRecord& record) {
+  return Queue(topic, job, record, /*wait=*/false);
+}
+
+bool DeadLetterProducer::Queue(const std::string& topic, const std::string& job, const DeadLetterRecord& record,
+                               bool wait) {
   const std::string_view reason = engine::DeadLetterReasonName(record.reason);
   const std::string partition = std::to_string(record.partition);
   const std::string offset = std::to_string(record.offset);
@@ -100,14 +109,7 @@ void DeadLetterProducer::Produce(const std::string& topic, const std::string& jo
                        key.size() + 64;  // header names, "truncated"
   std::string_view value = record.record;
   const bool cut = fixed + value.size() > kMaxMessageBytes;
-  if (cut) {
-    value = value.substr(0, kMaxMessageBytes - fixed);
-    Truncated();
-    spdlog::warn(
-        "dead letter of job {} partition {} offset {} ({} bytes) is larger than a message may be; sent "
-        "with its value cut to {} bytes (header truncated)",
-        job, record.partition, record.offset, record.record.size(), value.size());
-  }
+  if (cut) value = value.substr(0, kMaxMessageBytes - fixed);
   for (;;) {
     RdKafka::Headers* headers = RdKafka::Headers::create();
     headers->add("reason", std::string(reason));
@@ -119,13 +121,23 @@ void DeadLetterProducer::Produce(const std::string& topic, const std::string& jo
     const RdKafka::ErrorCode err = producer_->produce(
         topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
         value.size(), key.empty() ? nullptr : key.data(), key.size(), 0, headers, nullptr);
-    if (err == RdKafka::ERR_NO_ERROR) return;  // the producer owns the headers now
+    if (err == RdKafka::ERR_NO_ERROR) {  // the producer owns the headers now
+      if (cut) {
+        Truncated();
+        spdlog::warn(
+            "dead letter of job {} partition {} offset {} ({} bytes) is larger than a message may be; sent "
+            "with its value cut to {} bytes (header truncated)",
+            job, record.partition, record.offset, record.record.size(), value.size());
+      }
+      return true;
+    }
     delete headers;
     if (err != RdKafka::ERR__QUEUE_FULL) {
       DeliveryFailed();
       spdlog::error("cannot queue a dead letter for topic {}: {}", topic, RdKafka::err2str(err));
-      return;
+      return true;  // refused for good: not worth holding
     }
+    if (!wait) return false;
     producer_->poll(100);
   }
 }

@@ -48,6 +48,8 @@ class DeadLetterProducer final : public DeadLetterOutput {
   // delivery reports) until there is room: dead letters are never dropped
   // here, and a stuck broker slows the partition instead.
   void Produce(const std::string& topic, const std::string& job, const DeadLetterRecord& record) override;
+  // The same without waiting: false (nothing queued) while the queue is full.
+  bool TryProduce(const std::string& topic, const std::string& job, const DeadLetterRecord& record) override;
   // Serves delivery reports; cheap, call often.
   void Poll() override;
   // Waits until every queued dead letter is delivered or `timeout` passes.
@@ -59,6 +61,9 @@ class DeadLetterProducer final : public DeadLetterOutput {
  private:
   class DeliveryReports;
   DeadLetterProducer() = default;
+  // Queues one dead letter; with `wait`, waits while the queue is full, else
+  // returns false then. True once queued (or refused for good, counted).
+  bool Queue(const std::string& topic, const std::string& job, const DeadLetterRecord& record, bool wait);
   void DeliveryFailed();
   void Truncated();
   // A dead letter the broker refused as too large, queued again with its

@@ -36,6 +36,9 @@ class DeadLetterOutput {
   virtual ~DeadLetterOutput() = default;
   // Queues one dead letter for `topic`; never drops it (may wait for room).
   virtual void Produce(const std::string& topic, const std::string& job, const DeadLetterRecord& record) = 0;
+  // The same, but never waits: false, with nothing queued, when there is no
+  // room now (the caller keeps the dead letter and tries again later).
+  virtual bool TryProduce(const std::string& topic, const std::string& job, const DeadLetterRecord& record) = 0;
   // Serves delivery reports; cheap, called often.
   virtual void Poll() = 0;
 };

@@ -51,6 +51,12 @@ void SinkWriter::Stop(std::chrono::steady_clock::time_point deadline) {
     spdlog::warn("feature store {}: stopping with {} rows in {} batches unsent (the store was unreachable)", address_,
                  rows, batches);
   }
+  if (!held_.empty()) {
+    spdlog::error(
+        "feature store {}: stopping with {} dead letters of refused rows not queued (their topic had no room)",
+        address_, held_.size());
+    held_.clear();
+  }
   jobs_.clear();
   pending_bytes_ = 0;
   SetPendingGauge();
@@ -159,16 +165,40 @@ void SinkWriter::Refuse(const PendingRows& rows, const std::string& why) {
   spdlog::error("{}; they go to the dead-letter topic {} and are not retried", detail,
                 rows.dead_letter_topic.empty() ? "(none)" : rows.dead_letter_topic);
   if (rows.dead_letters != nullptr) {
-    for (const DeadLetterRecord& d :
+    std::vector<HeldDeadLetter> held;
+    for (DeadLetterRecord& d :
          RefusedRowsAsDeadLetters(rows.batch.partition(), rows.batch.rows(), detail, options_.max_dead_letter_bytes)) {
-      rows.dead_letters->Produce(rows.dead_letter_topic, rows.batch.job(), d);
+      if (held.empty() && rows.dead_letters->TryProduce(rows.dead_letter_topic, rows.batch.job(), d)) continue;
+      held.push_back(HeldDeadLetter{rows.dead_letters, rows.dead_letter_topic, rows.batch.job(), std::move(d)});
     }
     rows.dead_letters->Poll();
+    if (!held.empty()) {
+      absl::MutexLock lock(&mu_);
+      for (HeldDeadLetter& h : held) held_.push_back(std::move(h));
+      ++next_seq_;  // wakes the sender
+    }
   }
   const auto reason = static_cast<size_t>(engine::DeadLetterReason::kSinkRefused);
   rows.counters->dead_letters[reason].fetch_add(n, std::memory_order_relaxed);
   rows.counters->rows_refused.fetch_add(n, std::memory_order_relaxed);
   if (metrics_.refused_rows != nullptr) metrics_.refused_rows->Increment(static_cast<double>(n));
+}
+
+void SinkWriter::SendHeldDeadLetters() {
+  std::deque<HeldDeadLetter> held;
+  {
+    absl::MutexLock lock(&mu_);
+    held.swap(held_);
+  }
+  if (held.empty()) return;
+  while (!held.empty() && held.front().output->TryProduce(held.front().topic, held.front().job, held.front().record)) {
+    held.pop_front();
+  }
+  absl::MutexLock lock(&mu_);
+  while (!held.empty()) {
+    held_.push_front(std::move(held.back()));
+    held.pop_back();
+  }
 }
 
 std::pair<int, std::string> SinkWriter::SendStream(std::vector<Queued>& batches) {
@@ -278,16 +308,20 @@ const std::string* SinkWriter::NextJob(std::chrono::steady_clock::time_point now
 }
 
 void SinkWriter::Run() {
+  constexpr auto kHeldRetry = std::chrono::milliseconds(100);
   for (;;) {
+    SendHeldDeadLetters();
     std::string job;
     std::vector<Queued> batches;
     {
       absl::MutexLock lock(&mu_);
+      bool found = false;
       for (;;) {
         const auto now = std::chrono::steady_clock::now();
-        if (stopping_ && (now >= stop_deadline_ || pending_bytes_ == 0)) return;
+        if (stopping_ && (now >= stop_deadline_ || (pending_bytes_ == 0 && held_.empty()))) return;
         if (const std::string* next = NextJob(now); next != nullptr) {
           job = *next;
+          found = true;
           break;
         }
         // Nothing ready: wait for new rows, a stop, or the earliest retry.
@@ -296,11 +330,14 @@ void SinkWriter::Run() {
           if (!q.queued.empty() && !q.in_flight) wake_at = std::min(wake_at, q.retry_at);
         }
         if (stopping_) wake_at = std::min(wake_at, stop_deadline_);
+        if (!held_.empty()) wake_at = std::min(wake_at, now + kHeldRetry);
         const uint64_t seq = next_seq_;
         const bool stopping = stopping_;
         auto changed = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return next_seq_ != seq || stopping_ != stopping; };
         mu_.AwaitWithTimeout(absl::Condition(&changed), absl::FromChrono(wake_at - now));
+        if (!held_.empty()) break;  // tried again first
       }
+      if (!found) continue;
       JobQueue& q = jobs_[job];
       size_t bytes = 0;
       // A fenced partition's queued rows are dropped without sending.

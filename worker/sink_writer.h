@@ -7,7 +7,9 @@
 // cuts a partition's rows into batches that fit (write_batches.h). A row too
 // large for any message, and a batch the store refuses for a permanent reason
 // (INVALID_ARGUMENT, a size limit), go to the partition's dead-letter topic
-// with reason sink_refused and count as settled; they are never retried. A
+// with reason sink_refused and count as settled; they are never retried, and
+// a dead-letter topic without room never blocks the writer (they are held and
+// tried again). A
 // batch over a store's lower limit (the flags differ) is sent in halves.
 // Transient failures (UNAVAILABLE, DEADLINE_EXCEEDED, ...) are retried with
 // backoff (50 ms doubling to 2 s), per job.
@@ -130,7 +132,12 @@ class SinkWriter final : public RowOutput {
   std::pair<int, std::string> SendStream(std::vector<Queued>& batches);
   void Acknowledge(const PendingRows& rows);
   // Rows refused for good: to their dead-letter topic, counted as settled.
+  // Never waits for the topic: dead letters it has no room for are held and
+  // tried again by the sender (SendHeldDeadLetters).
   void Refuse(const PendingRows& rows, const std::string& why);
+  // Tries the held dead letters again, in order; keeps those still without room.
+  // Should not be called while holding mu_.
+  void SendHeldDeadLetters();
   void Release(const std::string& job, size_t bytes);
   void SetPendingGauge() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -146,6 +153,14 @@ class SinkWriter final : public RowOutput {
   // enqueued before this sequence number are dropped when they come back.
   std::map<std::pair<std::string, int32_t>, uint64_t> dropped_before_ ABSL_GUARDED_BY(mu_);
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  // Dead letters of refused rows their topic had no room for yet.
+  struct HeldDeadLetter {
+    DeadLetterOutput* output;
+    std::string topic;
+    std::string job;
+    DeadLetterRecord record;
+  };
+  std::deque<HeldDeadLetter> held_ ABSL_GUARDED_BY(mu_);
   size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // every job's, queued + in flight
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::chrono::steady_clock::time_point stop_deadline_ ABSL_GUARDED_BY(mu_);

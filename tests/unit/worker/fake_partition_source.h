@@ -210,11 +210,25 @@ class FakeRows final : public RowOutput {
   std::vector<weir::v1::FeatureRow> rows_ ABSL_GUARDED_BY(mu_);
 };
 
+// Dead letters as a producer gets them. While full, Produce waits (as
+// librdkafka's does with a full queue) and TryProduce refuses.
 class FakeDeadLetters final : public DeadLetterOutput {
  public:
   void Produce(const std::string&, const std::string&, const DeadLetterRecord& record) override {
     absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](bool* full) { return !*full; }, &full_));
     records_.push_back(record);
+  }
+  bool TryProduce(const std::string&, const std::string&, const DeadLetterRecord& record) override {
+    absl::MutexLock lock(&mu_);
+    if (full_) return false;
+    records_.push_back(record);
+    return true;
+  }
+  void SetFull(bool full) {
+    absl::MutexLock lock(&mu_);
+    full_ = full;
   }
   void Poll() override {}
   size_t count() {
@@ -229,6 +243,7 @@ class FakeDeadLetters final : public DeadLetterOutput {
  private:
   absl::Mutex mu_;
   std::vector<DeadLetterRecord> records_ ABSL_GUARDED_BY(mu_);
+  bool full_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace weir::worker::testing

@@ -184,8 +184,37 @@ TEST_CASE("a window close larger than the store's message limit is cut to fit an
   writer.Stop(std::chrono::steady_clock::now());
 }
 
-TEST_CASE("a store whose message limit is below the writer's gets its batches in halves, nothing refused",
+TEST_CASE("a dead-letter topic without room never blocks the writer; the refused rows' letters follow later",
           "[worker]") {
+  weir::testing::TempDir dir;
+  StoreServer server(dir.path.string());
+  SinkWriterOptions options;
+  options.backoff_max = std::chrono::milliseconds(100);
+  SinkWriter writer(server.address(), options, SinkWriterMetrics{});
+  writer.Start();
+  testing::FakeDeadLetters dead_letters;
+  dead_letters.SetFull(true);
+
+  // Refused by the store (no job) while the topic is full...
+  PartitionTask refused_task(CountJob(server.address()), 0, 1);
+  PendingRows invalid = RowsFrom(refused_task, 2);
+  invalid.batch.set_job("");
+  invalid.dead_letters = &dead_letters;
+  const int64_t invalid_rows = invalid.batch.rows_size();
+  writer.Enqueue(std::move(invalid));
+  CHECK(Eventually([&] { return refused_task.counters()->rows_refused.load() == invalid_rows; }));
+  // ... and rows after it, of another partition, are still written.
+  PartitionTask task(CountJob(server.address()), 1, 1);
+  writer.Enqueue(RowsFrom(task, 3));
+  CHECK(Eventually([&] { return task.counters()->rows_acked.load() == 3; }));
+  CHECK(dead_letters.count() == 0);
+  // Room again: the held dead letter goes out.
+  dead_letters.SetFull(false);
+  CHECK(Eventually([&] { return dead_letters.count() == 1; }));
+  writer.Stop(std::chrono::steady_clock::now());
+}
+
+TEST_CASE("a store whose message limit is below the writer's gets its batches in halves, nothing refused", "[worker]") {
   weir::testing::TempDir dir;
   StoreServer server(dir.path.string(), 0, 64 << 10);
   SinkWriter writer(server.address(), SinkWriterOptions{}, SinkWriterMetrics{});  // 4 MiB: the flags differ
