@@ -44,7 +44,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "common/types.h"
 #include "coordinator/checkpoint_coordinator.h"
@@ -248,7 +248,7 @@ class Coordinator {
   EventLog events_;               // thread-safe on its own
   StateFile* const state_file_;   // thread-safe: the store's durable copy
 
-  mutable absl::Mutex mu_;
+  mutable weir::Mutex mu_;
   std::unique_ptr<JobStore> store_ ABSL_PT_GUARDED_BY(mu_);
   WorkerRegistry workers_ ABSL_GUARDED_BY(mu_);
   CheckpointCoordinator checkpoints_ ABSL_GUARDED_BY(mu_);

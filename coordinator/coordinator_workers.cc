@@ -20,7 +20,7 @@ Result<pb::RegisterWorkerResponse> Coordinator::RegisterWorker(const std::string
   if (id.empty()) return InvalidArgument("worker_id is required (each worker needs a unique, stable id)");
   uint64_t version = 0;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     const Result<WorkerRegistry::Registered> registered = workers_.Register(id, address, now_ms);
     if (!registered.ok()) {
       if (refused_.insert({id, address}).second) {
@@ -52,7 +52,7 @@ Result<pb::HeartbeatResponse> Coordinator::Heartbeat(const std::string& id,
   pb::HeartbeatResponse response;
   uint64_t version = 0;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     WEIR_RETURN_IF_ERROR(workers_.Heartbeat(id, now_ms));
     std::set<std::string> acknowledged;  // jobs with a new acknowledgement
     for (const pb::PartitionStatus& s : statuses) {
@@ -79,7 +79,7 @@ Result<pb::HeartbeatResponse> Coordinator::Heartbeat(const std::string& id,
     std::vector<Status> written;
     written.reserve(commits.size());
     for (const CommitPlan& plan : commits) written.push_back(CheckpointCoordinator::WriteMetadata(plan, write_file_));
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     for (size_t i = 0; i < commits.size(); ++i) {
       if (auto prune = checkpoints_.FinishCommit(*store_, commits[i], written[i], now_ms); prune.has_value()) {
         prunes.push_back(std::move(*prune));
@@ -132,7 +132,7 @@ Status Coordinator::LeaveWorker(const std::string& id, const std::vector<pb::Par
   std::vector<std::string> replaced_files;  // handoff snapshots that the new ones replace
   uint64_t version = 0;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     // Only a partition the worker still owns, under the epoch it reports, can be handed off.
     std::map<std::string, std::vector<std::pair<PartitionId, pb::SnapshotRef>>> by_job;
     for (const pb::PartitionStatus& h : handoffs) {
@@ -177,7 +177,7 @@ Status Coordinator::LeaveWorker(const std::string& id, const std::vector<pb::Par
 }
 
 std::vector<pb::WorkerInfo> Coordinator::ListWorkers(int64_t now_ms) const {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   std::vector<pb::WorkerInfo> out;
   out.reserve(workers_.all().size());
   for (const auto& [id, w] : workers_.all()) {
@@ -201,7 +201,7 @@ std::vector<pb::WorkerInfo> Coordinator::ListWorkers(int64_t now_ms) const {
 void Coordinator::CheckWorkers(int64_t now_ms) {
   uint64_t version = 0;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     const WorkerRegistry::CheckResult checked = workers_.Check(now_ms);
     for (const WorkerRegistry::Lost& lost : checked.lost) {
       spdlog::warn("worker {} is dead: no heartbeat for {} ms (timeout {} ms)", lost.id, lost.silent_ms,
@@ -210,7 +210,7 @@ void Coordinator::CheckWorkers(int64_t now_ms) {
     }
     for (const std::string& id : checked.forgotten) spdlog::info("worker {} forgotten", id);
     Rebalance(now_ms);
-    checkpoints_.Check(*store_, workers_, now_ms);
+    checkpoints_.Check(*store_, workers_, reports_, now_ms);
     version = store_->version();
   }
   if (Status s = SyncState(version); !s.ok()) spdlog::error("{} (retrying every check)", s.message());
@@ -219,7 +219,7 @@ void Coordinator::CheckWorkers(int64_t now_ms) {
 bool Coordinator::RetryDiscovery(int64_t now_ms) {
   DiscoveryAttempt attempt;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     Discovery* next = nullptr;
     for (auto& [name, d] : discoveries_) {
       if (d.in_flight || now_ms < d.next_attempt_ms) continue;
@@ -248,7 +248,7 @@ void Coordinator::Tick(int64_t now_ms) {
   CheckWorkers(now_ms);
   size_t pending = 0;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     pending = discoveries_.size();
   }
   // Each pending job at most once, even if discovery_retry_ms is 0.

@@ -33,14 +33,14 @@ void SinkWriter::Start() {
 
 void SinkWriter::Stop(std::chrono::steady_clock::time_point deadline) {
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     if (!stopping_) {
       stopping_ = true;
       stop_deadline_ = deadline;
     }
   }
   if (thread_.joinable()) thread_.join();
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   size_t rows = 0;
   size_t batches = 0;
   for (const auto& [job, q] : jobs_) {
@@ -72,7 +72,7 @@ void SinkWriter::Enqueue(PendingRows rows) {
                " MiB, --max-message-mib): shorten its key or text value, or raise the limit on the store and the "
                "workers");
   }
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   for (PendingRows& b : split.batches) {
     JobQueue& q = jobs_[b.batch.job()];
     q.pending_bytes += b.bytes;
@@ -85,7 +85,7 @@ void SinkWriter::Enqueue(PendingRows rows) {
 void SinkWriter::Drop(const std::string& job, int32_t partition) {
   size_t rows = 0;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     auto it = jobs_.find(job);
     if (it == jobs_.end()) return;
     JobQueue& q = it->second;
@@ -114,7 +114,7 @@ void SinkWriter::Drop(const std::string& job, int32_t partition) {
 bool SinkWriter::HasRoom(const std::string& job) const { return pending_bytes(job) < options_.max_pending_bytes; }
 
 bool SinkWriter::WaitForRoom(const std::string& job, std::chrono::milliseconds max_wait) {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   auto has_room = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
     auto it = jobs_.find(job);
     return it == jobs_.end() || it->second.pending_bytes < options_.max_pending_bytes;
@@ -123,13 +123,13 @@ bool SinkWriter::WaitForRoom(const std::string& job, std::chrono::milliseconds m
 }
 
 size_t SinkWriter::pending_bytes(const std::string& job) const {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   auto it = jobs_.find(job);
   return it == jobs_.end() ? 0 : it->second.pending_bytes;
 }
 
 size_t SinkWriter::pending_bytes() const {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   return pending_bytes_;
 }
 
@@ -138,7 +138,7 @@ void SinkWriter::SetPendingGauge() {
 }
 
 void SinkWriter::Release(const std::string& job, size_t bytes) {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   pending_bytes_ -= bytes;
   if (auto it = jobs_.find(job); it != jobs_.end()) it->second.pending_bytes -= bytes;
   SetPendingGauge();
@@ -173,7 +173,7 @@ void SinkWriter::Refuse(const PendingRows& rows, const std::string& why) {
     }
     rows.dead_letters->Poll();
     if (!held.empty()) {
-      absl::MutexLock lock(&mu_);
+      weir::MutexLock lock(&mu_);
       for (HeldDeadLetter& h : held) held_.push_back(std::move(h));
       ++next_seq_;  // wakes the sender
     }
@@ -187,14 +187,14 @@ void SinkWriter::Refuse(const PendingRows& rows, const std::string& why) {
 void SinkWriter::SendHeldDeadLetters() {
   std::deque<HeldDeadLetter> held;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     held.swap(held_);
   }
   if (held.empty()) return;
   while (!held.empty() && held.front().output->TryProduce(held.front().topic, held.front().job, held.front().record)) {
     held.pop_front();
   }
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   while (!held.empty()) {
     held_.push_front(std::move(held.back()));
     held.pop_back();
@@ -314,7 +314,7 @@ void SinkWriter::Run() {
     std::string job;
     std::vector<Queued> batches;
     {
-      absl::MutexLock lock(&mu_);
+      weir::MutexLock lock(&mu_);
       bool found = false;
       for (;;) {
         const auto now = std::chrono::steady_clock::now();
@@ -362,7 +362,7 @@ void SinkWriter::Run() {
     Deliver(batches);
     size_t dropped_rows = 0;
     {
-      absl::MutexLock lock(&mu_);
+      weir::MutexLock lock(&mu_);
       JobQueue& q = jobs_[job];
       q.in_flight = false;
       // Batches of partitions dropped meanwhile are never retried.

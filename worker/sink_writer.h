@@ -38,7 +38,7 @@
 #pragma once
 
 #include <absl/base/thread_annotations.h>
-#include <absl/synchronization/mutex.h>
+#include "common/mutex.h"
 
 #include <chrono>
 #include <cstdint>
@@ -147,7 +147,7 @@ class SinkWriter final : public RowOutput {
   struct Stub;
   std::unique_ptr<Stub> stub_;
 
-  mutable absl::Mutex mu_;
+  mutable weir::Mutex mu_;
   std::map<std::string, JobQueue> jobs_ ABSL_GUARDED_BY(mu_);
   // Drop() of a partition while its job was in flight: batches of it
   // enqueued before this sequence number are dropped when they come back.

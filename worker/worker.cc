@@ -79,7 +79,7 @@ Status Worker::Start() {
 
 void Worker::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     if (stopped_) return;
     stopped_ = true;
     stop_ = true;
@@ -237,7 +237,7 @@ void Worker::ControlLoop() {
     }
     metrics_->Sync(reconciler_->Counters());
     const auto wait = registered_.load() && s.ok() ? std::chrono::milliseconds(heartbeat_interval_ms_.load()) : backoff;
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     if (mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::FromChrono(wait))) break;
   }
   metrics_->Sync(reconciler_->Counters());

@@ -12,7 +12,7 @@
 #pragma once
 
 #include <absl/base/thread_annotations.h>
-#include <absl/synchronization/mutex.h>
+#include "common/mutex.h"
 
 #include <atomic>
 #include <chrono>
@@ -95,7 +95,7 @@ class Worker : private OutputDirectory {
 
   std::atomic<bool> registered_{false};
   std::atomic<int64_t> heartbeat_interval_ms_{500};
-  absl::Mutex mu_;
+  weir::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;  // Stop() ran
   std::thread control_thread_;

@@ -3,7 +3,7 @@
 // hold up another job's rows, and a partition given up stops being retried.
 #include <catch2/catch.hpp>
 
-#include <absl/synchronization/mutex.h>
+#include "common/mutex.h"
 
 #include <map>
 #include <set>
@@ -52,7 +52,7 @@ class ScriptedSink final : public weir::v1::FeatureSink::Service {
       rows[batch.job()] += batch.rows_size();
       ack->set_last_batch_id(batch.batch_id());
     }
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     ++streams_;
     mu_.Await(absl::Condition(
         +[](bool* hold) { return !*hold; }, &hold_));
@@ -62,25 +62,25 @@ class ScriptedSink final : public weir::v1::FeatureSink::Service {
   }
 
   int64_t written(const std::string& job) {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     return written_[job];
   }
   int streams() {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     return streams_;
   }
   void Hold() {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     hold_ = true;
   }
   void Release() {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     hold_ = false;
   }
 
  private:
   const std::set<std::string> failing_;
-  absl::Mutex mu_;
+  weir::Mutex mu_;
   std::map<std::string, int64_t> written_ ABSL_GUARDED_BY(mu_);
   int streams_ ABSL_GUARDED_BY(mu_) = 0;
   bool hold_ ABSL_GUARDED_BY(mu_) = false;
