@@ -10,6 +10,10 @@
 namespace weir::worker {
 namespace {
 
+// Not in a TSan build: librdkafka's own threads (C11 thrd_create, not
+// instrumented) crash TSan's getaddrinfo interceptor as they start.
+#ifndef __SANITIZE_THREAD__
+
 // No broker is needed: librdkafka queues the message locally, and refuses at
 // once one larger than its message.max.bytes.
 TEST_CASE("a dead letter larger than a message is sent truncated and counted, not lost", "[worker]") {
@@ -35,6 +39,8 @@ TEST_CASE("a dead letter larger than a message is sent truncated and counted, no
   CHECK(truncated.Value() == 1);
   CHECK((*producer)->delivery_errors() == 0);  // queued, not refused
 }
+
+#endif  // __SANITIZE_THREAD__
 
 }  // namespace
 }  // namespace weir::worker
