@@ -114,9 +114,14 @@ void ProcessingThread::AddPartition(PartitionGrant& grant) {
     jobs_.erase(it);
     it = jobs_.end();
   }
+  if (it != jobs_.end() && it->second.partitions.count(grant.partition) != 0) {
+    // Granted again at a new epoch: the old one goes first. That may close
+    // the job's source and erase its entry (its last partition here).
+    RemovePartition(name, grant.partition);
+    it = jobs_.find(name);
+  }
   if (it == jobs_.end()) it = jobs_.emplace(name, JobSource{grant.job, nullptr, {}}).first;
   JobSource& js = it->second;
-  if (js.partitions.count(grant.partition) != 0) RemovePartition(name, grant.partition);
 
   Owned owned;
   owned.task = std::make_unique<PartitionTask>(grant.job, grant.partition, grant.epoch, grant.counters);
