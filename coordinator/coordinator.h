@@ -63,8 +63,10 @@ class PartitionDiscovery {
  public:
   virtual ~PartitionDiscovery() = default;
   // The topic's partition count (> 0). An error says what failed: NotFound
-  // for a missing topic, Unavailable for unreachable brokers.
-  virtual Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic) = 0;
+  // for a missing topic, Unavailable for unreachable brokers. `properties`:
+  // the job's source.kafka.properties (references not yet resolved).
+  virtual Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic,
+                                         const google::protobuf::Map<std::string, std::string>& properties) = 0;
 };
 
 struct CoordinatorOptions {
@@ -214,6 +216,7 @@ class Coordinator {
     uint64_t generation = 0;
     std::string brokers;
     std::string topic;
+    google::protobuf::Map<std::string, std::string> properties;  // source.kafka.properties
   };
 
   Coordinator(std::unique_ptr<JobStore> store, PartitionDiscovery* discovery, CoordinatorOptions options,
@@ -232,6 +235,13 @@ class Coordinator {
   // Stores a job's next assignment, counts and logs its moves.
   Status StoreAssignment(const std::string& job, int32_t partitions, const Assignment& previous, const Assignment& next,
                          int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The current owner of (job, partition) was fenced at its current epoch:
+  // the store has seen a higher epoch than this coordinator issued (an
+  // older state.pb was restored, docs/checkpoints.md). Gives the partition
+  // an epoch of at least now_ms (the wall-clock floor) and logs a
+  // PARTITION_REEPOCHED event; the owner restarts it at that epoch.
+  void ReEpochFenced(const std::string& job, PartitionId partition, const PartitionOwner& owner, int64_t now_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A job as weirctl sees it.
   weir::v1::JobInfo ToJobInfo(const weir::v1::JobRecord& job) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops the reports, the discovery and the checkpoint state of a job.

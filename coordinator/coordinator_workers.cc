@@ -1,6 +1,7 @@
 // Coordinator: the workers' side — registration, heartbeats (reports,
 // checkpoint acknowledgements and commits, the reply), leaving, listing, and
 // failure detection. Jobs and rebalancing are in coordinator.cc.
+#include <algorithm>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -61,6 +62,10 @@ Result<pb::HeartbeatResponse> Coordinator::Heartbeat(const std::string& id,
       const std::optional<PartitionOwner> owner = store_->Owner(s.job(), PartitionId(s.partition()));
       if (checkpoints_.Acknowledge(*job, owner, id, s)) acknowledged.insert(s.job());
       reports_.Record(id, s, owner, now_ms);
+      if (s.state() == pb::PARTITION_STATE_FENCED && owner.has_value() && owner->worker == id &&
+          owner->epoch == Epoch(s.epoch())) {
+        ReEpochFenced(s.job(), PartitionId(s.partition()), *owner, now_ms);
+      }
     }
     for (const std::string& name : acknowledged) {
       if (auto plan = checkpoints_.BeginCommit(*store_->Find(name), now_ms); plan.has_value()) {
@@ -92,6 +97,25 @@ Result<pb::HeartbeatResponse> Coordinator::Heartbeat(const std::string& id,
   WEIR_RETURN_IF_ERROR(SyncState(version));
   for (const PruneList& prune : prunes) CheckpointCoordinator::Prune(prune);  // the commits are durable now
   return response;
+}
+
+void Coordinator::ReEpochFenced(const std::string& job, PartitionId partition, const PartitionOwner& owner,
+                                int64_t now_ms) {
+  const pb::JobRecord* record = store_->Find(job);
+  if (record == nullptr) return;
+  Assignment next = JobStore::AssignmentOf(*record);
+  // Above the wall-clock floor: every epoch this coordinator (or an older
+  // copy of its state) issued by counting is far below it.
+  const Epoch to(std::max(owner.epoch.value() + 1, static_cast<uint64_t>(std::max<int64_t>(now_ms, 0))));
+  next[partition].epoch = to;
+  if (Status s = store_->SetAssignment(job, record->partitions(), next); !s.ok()) {
+    spdlog::error("job {} partition {}: cannot store its new epoch (the next heartbeat retries): {}", job,
+                  partition.value(), s.message());
+    return;
+  }
+  spdlog::warn("job {} partition {}: {} was fenced at its current epoch {}; re-epoched to {}", job, partition.value(),
+               owner.worker, owner.epoch.value(), to.value());
+  events_.Append(events::PartitionReEpoched(job, partition, owner.worker, owner.epoch, to), now_ms);
 }
 
 pb::HeartbeatResponse Coordinator::HeartbeatReply(const std::string& id,
@@ -239,6 +263,7 @@ bool Coordinator::RetryDiscovery(int64_t now_ms) {
     attempt.generation = next->generation;
     attempt.brokers = job->spec().source().kafka().brokers();
     attempt.topic = job->spec().source().kafka().topic();
+    attempt.properties = job->spec().source().kafka().properties();
   }
   Discover(attempt, now_ms);
   return true;

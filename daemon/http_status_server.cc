@@ -1,11 +1,16 @@
 #include "daemon/http_status_server.h"
 
+#include <optional>
 #include <thread>
+#include <type_traits>
 
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "daemon/grpc_util.h"
 
 namespace weir {
 namespace {
@@ -15,22 +20,39 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
-// One connection: reads requests and answers them until the peer closes.
-// Owned by the shared_ptr its pending async operations hold.
-class Session : public std::enable_shared_from_this<Session> {
+// One connection over `Stream` (a plain TCP stream, or TLS over one): reads
+// requests and answers them until the peer closes. Owned by the shared_ptr
+// its pending async operations hold.
+template <typename Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready)
-      : stream_(std::move(socket)), registry_(std::move(registry)), ready_(std::move(ready)) {}
+  template <typename... StreamArgs>
+  Session(std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready, StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...), registry_(std::move(registry)), ready_(std::move(ready)) {}
+
+  // Reads the first request, after the TLS handshake over TLS.
+  void Start() {
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
+      stream_.async_handshake(asio::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (!ec) self->Read();
+      });
+    } else {
+      Read();
+    }
+  }
+
+ private:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
 
   void Read() {
     request_ = {};
-    stream_.expires_after(std::chrono::seconds(30));
-    http::async_read(stream_, buffer_, request_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
+    http::async_read(stream_, buffer_, request_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       if (!ec) self->Answer();
     });
   }
 
- private:
   void Answer() {
     response_ = {};
     response_.version(request_.version());
@@ -52,10 +74,10 @@ class Session : public std::enable_shared_from_this<Session> {
     } else {
       Reply(http::status::not_found, "text/plain", "not found: try /metrics, /healthz or /readyz\n");
     }
-    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    http::async_write(stream_, response_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       if (ec || !self->response_.keep_alive()) {
         beast::error_code ignored;
-        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
         return;
       }
       self->Read();
@@ -69,7 +91,7 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.prepare_payload();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   http::request<http::string_body> request_;
   http::response<http::string_body> response_;
@@ -82,6 +104,8 @@ class Session : public std::enable_shared_from_this<Session> {
 struct HttpStatusServer::Impl {
   std::shared_ptr<prometheus::Registry> registry;
   std::function<bool()> ready;
+  HttpTls tls_files;
+  std::optional<asio::ssl::context> tls;  // set by Start() when tls_files name a certificate
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   std::thread thread;  // runs `io`; joined by Stop()
@@ -89,21 +113,47 @@ struct HttpStatusServer::Impl {
   void Accept() {
     acceptor.async_accept([this](beast::error_code ec, tcp::socket socket) {
       if (ec) return;  // the acceptor was closed
-      std::make_shared<Session>(std::move(socket), registry, ready)->Read();
+      if (tls.has_value()) {
+        std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(registry, ready, std::move(socket), *tls)
+            ->Start();
+      } else {
+        std::make_shared<Session<beast::tcp_stream>>(registry, ready, std::move(socket))->Start();
+      }
       Accept();
     });
   }
+
+  // The TLS context of tls_files; an error names the file.
+  Status LoadTls() {
+    auto cert = ReadPemFile(tls_files.cert, "the HTTP server certificate (--tls-cert)");
+    if (!cert.ok()) return cert.status();
+    auto key = ReadPemFile(tls_files.key, "the HTTP server key (--tls-key)");
+    if (!key.ok()) return key.status();
+    asio::ssl::context context(asio::ssl::context::tls_server);
+    context.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    beast::error_code ec;
+    context.use_certificate_chain(asio::buffer(*cert), ec);
+    if (ec) return InvalidArgument("\"" + tls_files.cert + "\" is not a usable certificate: " + ec.message());
+    context.use_private_key(asio::buffer(*key), asio::ssl::context::pem, ec);
+    if (ec) return InvalidArgument("\"" + tls_files.key + "\" is not a usable key for it: " + ec.message());
+    tls.emplace(std::move(context));
+    return Status::Ok();
+  }
 };
 
-HttpStatusServer::HttpStatusServer(std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready)
+HttpStatusServer::HttpStatusServer(std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready,
+                                   HttpTls tls)
     : impl_(std::make_unique<Impl>()) {
   impl_->registry = std::move(registry);
   impl_->ready = std::move(ready);
+  impl_->tls_files = std::move(tls);
 }
 
 HttpStatusServer::~HttpStatusServer() { Stop(); }
 
 Status HttpStatusServer::Start(const std::string& listen) {
+  if (!impl_->tls_files.cert.empty()) WEIR_RETURN_IF_ERROR(impl_->LoadTls());
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos) return InvalidArgument("\"" + listen + "\" is not HOST:PORT");
   std::string host = listen.substr(0, colon);

@@ -16,6 +16,8 @@
 #include "daemon/daemon_flags.h"
 #include "daemon/grpc_server.h"
 #include "daemon/http_status_server.h"
+#include "daemon/security.h"
+#include "daemon/security_flags.h"
 #include "daemon/serve.h"
 #include "daemon/service_stack.h"
 #include "daemon/stop_signals.h"
@@ -29,6 +31,7 @@ struct Flags {
   std::string log_level = "info";
   std::string metrics_listen = "127.0.0.1:9464";
   size_t max_message_mib = weir::kDefaultMaxMessageMib;
+  weir::ServerSecurity security;
 };
 
 int Run(const Flags& flags) {
@@ -40,11 +43,19 @@ int Run(const Flags& flags) {
     spdlog::error("{}", store.status().message());
     return 1;
   }
+  auto authorizer = weir::LoadAuthorizer(flags.security);
+  if (!authorizer.ok()) {
+    spdlog::error("{}", authorizer.status().message());
+    return 1;
+  }
   auto registry = std::make_shared<prometheus::Registry>();
-  auto services = weir::featurestore::MakeFeatureStoreServices(store->get(), registry.get());
+  weir::WarnIfInsecure("featurestore", flags.security, registry.get());
+  auto services = weir::featurestore::MakeFeatureStoreServices(store->get(), registry.get(), authorizer->get());
   std::atomic<bool> ready{false};
-  weir::HttpStatusServer http(registry, [&ready] { return ready.load(); });
+  weir::HttpStatusServer http(
+      registry, [&ready] { return ready.load(); }, weir::MetricsTls(flags.security));
   weir::GrpcServer::Options grpc_options;
+  grpc_options.security = flags.security;
   grpc_options.max_receive_message_bytes = flags.max_message_mib << 20;
   weir::GrpcServer grpc({services.sink.get(), services.store.get()}, grpc_options);
 
@@ -74,6 +85,11 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   weir::AddDaemonFlag(app, "--data-dir", flags.data_dir, "Directory of the RocksDB store (created if missing)");
   weir::AddMaxMessageFlag(app, flags.max_message_mib);
   weir::AddMetricsAndLogFlags(app, flags.metrics_listen, flags.log_level);
+  weir::AddServerSecurityFlags(app, flags.security);
   if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "featurestore", flags.log_level)) return *exit_code;
+  if (auto s = flags.security.Validate(); !s.ok()) {
+    std::cerr << "weir-featurestore: " << s.message() << "\n";
+    return 2;
+  }
   return Run(flags);
 }

@@ -28,11 +28,20 @@ class DB;
 
 namespace weir::featurestore {
 
+// Whose fencing a batch's (job, partition, epoch) is checked against.
+enum class WriterKind {
+  kJob,     // a job's partition, from its owning worker (FeatureSink.Write)
+  kImport,  // an offline backfill (FeatureSink.Import): `job` is the importer's own identity
+};
+
 // One write: rows plus the fencing triple of the partition that produced them.
+// Jobs and imports are fenced in separate namespaces: an import named like a
+// job neither reads nor raises that job's epochs.
 struct RowBatch {
   std::string job;
   int32_t partition = 0;
   uint64_t epoch = 0;
+  WriterKind writer = WriterKind::kJob;
   std::vector<weir::v1::FeatureRow> rows;
 };
 
@@ -66,8 +75,8 @@ class RowStore {
   // then feature, then newest window first. Stops early when `fn` returns false.
   Status Export(const std::string& view, const std::function<bool(const weir::v1::FeatureRow&)>& fn) const;
 
-  // The highest epoch written for (job, partition); 0 when none.
-  Result<uint64_t> HighestEpoch(const std::string& job, int32_t partition) const;
+  // The highest epoch written for (job, partition) by writers of `kind`; 0 when none.
+  Result<uint64_t> HighestEpoch(const std::string& job, int32_t partition, WriterKind kind = WriterKind::kJob) const;
 
  private:
   explicit RowStore(rocksdb::DB* db);

@@ -7,6 +7,7 @@
 #   scripts/kafka.sh stop [--dir DIR] [--keep]
 #   scripts/kafka.sh tool CLASS ARGS...      run a Kafka command-line class with the jars
 #   scripts/kafka.sh topic NAME PARTITIONS [REPLICATION] [--config k=v ...]
+#   scripts/kafka.sh start-node DIR ID       start node ID again (after a kill); prints its pid
 #
 # start: N combined broker+controller nodes (default 1) on free loopback
 # ports, data under DIR (default $TMPDIR/weir-kafka), each node's log in
@@ -47,12 +48,18 @@ fetch_jars() {
   touch "$lib/.complete"
 }
 
-java_cmd() {  # java_cmd LOG4J_CONFIG CLASS ARGS...
-  local log4j=$1
-  shift
+# java_argv LOG4J_CONFIG: sets JAVA_ARGV to the JVM's command line up to the
+# class. A node runs as `"${JAVA_ARGV[@]}" kafka.Kafka ... &`, a simple
+# command, so $! is the JVM's own pid (not a subshell's) and signals reach it.
+java_argv() {
   command -v java >/dev/null || die "java is not installed (scripts/setup.sh installs it)"
-  java -Xms128m -Xmx${KAFKA_HEAP:-512m} -XX:+UseG1GC -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile="$log4j" -cp "$lib/*" "$@"
+  JAVA_ARGV=(java -Xms128m "-Xmx${KAFKA_HEAP:-512m}" -XX:+UseG1GC -Djava.awt.headless=true
+    "-Dlog4j2.configurationFile=$1" -cp "$lib/*")
+}
+java_cmd() {  # java_cmd LOG4J_CONFIG CLASS ARGS...: in the foreground
+  java_argv "$1"
+  shift
+  "${JAVA_ARGV[@]}" "$@"
 }
 
 # Free loopback TCP ports, bound and released by the kernel's choice. A port
@@ -150,8 +157,10 @@ start_nodes() {  # start_nodes DIR BROKERS SASL: 0 once every broker is register
     [ "$sasl" = 1 ] && secured+="${secured:+,}127.0.0.1:${ports[$(((i - 1) * per + 2))]}"
   done
   local cluster_id
-  cluster_id=$(java_cmd "$dir/log4j2.yaml" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
-  local pids=()
+  # A Kafka cluster id: 16 random bytes, base64url without padding (what
+  # `kafka-storage random-uuid` prints, without a JVM's start).
+  cluster_id=$(python3 -c 'import base64, uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')
+  local pids=() formats=()
   for i in $(seq 1 "$n"); do
     local p=${ports[$(((i - 1) * per))]} c=${ports[$(((i - 1) * per + 1))]} props="$dir/node-$i.properties"
     rm -rf "$dir/node-$i"
@@ -191,9 +200,17 @@ start_nodes() {  # start_nodes DIR BROKERS SASL: 0 once every broker is register
     } > "$props"
     local scram=()
     [ "$sasl" = 1 ] && scram=(--add-scram "SCRAM-SHA-512=[name=weir,password=\"$(cat "$dir/sasl-password")\"]")
-    java_cmd "$dir/log4j2.yaml" kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" -c "$props" \
-      "${scram[@]}" > "$dir/node-$i.format.log" 2>&1 || { echo "kafka.sh: format of node $i failed" >&2; return 1; }
-    KAFKA_HEAP=${KAFKA_HEAP:-512m} java_cmd "$dir/log4j2.yaml" kafka.Kafka "$props" > "$dir/node-$i.log" 2>&1 &
+    # Every node's storage is formatted at once (a JVM each), then started.
+    KAFKA_HEAP=256m java_argv "$dir/log4j2.yaml"
+    "${JAVA_ARGV[@]}" kafka.tools.StorageTool format --ignore-formatted -t "$cluster_id" -c "$props" "${scram[@]}" \
+      > "$dir/node-$i.format.log" 2>&1 &
+    formats+=($!)
+  done
+  for i in $(seq 1 "$n"); do
+    wait "${formats[$((i - 1))]}" || { echo "kafka.sh: format of node $i failed (see $dir/node-$i.format.log)" >&2; return 1; }
+  done
+  for i in $(seq 1 "$n"); do
+    launch_node "$dir" "$i"
     pids+=($!)
   done
   {
@@ -217,6 +234,27 @@ start_nodes() {  # start_nodes DIR BROKERS SASL: 0 once every broker is register
     sleep 0.3
   done
   return 1
+}
+
+launch_node() {  # launch_node DIR ID: starts a formatted node in the background ($! is its pid)
+  java_argv "$1/log4j2.yaml"
+  "${JAVA_ARGV[@]}" kafka.Kafka "$1/node-$2.properties" >> "$1/node-$2.log" 2>&1 &
+}
+
+# start-node DIR ID: starts node ID of a cluster again (after a kill), on its
+# data and ports; prints its pid and records it in DIR/env.
+start_node() {
+  local dir=$1 id=$2
+  [ -f "$dir/env" ] && [ -f "$dir/node-$id.properties" ] || die "start-node: no node $id in $dir"
+  launch_node "$dir" "$id"
+  local pid=$!
+  local old
+  old=$(sed -n 's/^KAFKA_PIDS="\(.*\)"/\1/p' "$dir/env")
+  local pids=()
+  read -r -a pids <<< "$old"
+  pids[$((id - 1))]=$pid
+  sed -i "s/^KAFKA_PIDS=.*/KAFKA_PIDS=\"${pids[*]}\"/" "$dir/env"
+  echo "$pid"
 }
 
 stop_nodes() {  # stop_nodes DIR
@@ -270,5 +308,6 @@ case "${1:-}" in
   stop) shift; stop "$@" ;;
   tool) shift; tool "$@" ;;
   topic) shift; topic "$@" ;;
-  *) sed -n '2,26p' "$0"; exit 2 ;;
+  start-node) shift; start_node "$@" ;;
+  *) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 2 ;;
 esac

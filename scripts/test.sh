@@ -3,7 +3,8 @@
 # whose durations it prints (and sums up at the end):
 #   format      clang-format over the tree
 #   build       the RelWithDebInfo build (build/)
-#   tests       its unit, integration, chaos and deploy tests (ctest)
+#   tests       its unit, integration, real-Kafka (label kafka), chaos and deploy
+#               tests (ctest)
 #   clang-tidy  the checks .clang-tidy names over every .cc of ours outside
 #               tests/, from build/compile_commands.json; any finding fails
 #   asan        every unit test binary, gRPC side included, under ASan+UBSan

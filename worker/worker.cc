@@ -53,10 +53,13 @@ Status Worker::Start() {
   control_->stub = pb::ControlPlane::NewStub(MakeChannel(options_.coordinator));
 
   // Ready while registered and heartbeats are answered.
-  control_->http = std::make_unique<HttpStatusServer>(control_->registry, [this] {
-    return registered_.load() &&
-           WallClockMs() - control_->last_heartbeat_ok_ms.load() < 4 * heartbeat_interval_ms_.load();
-  });
+  control_->http = std::make_unique<HttpStatusServer>(
+      control_->registry,
+      [this] {
+        return registered_.load() &&
+               WallClockMs() - control_->last_heartbeat_ok_ms.load() < 4 * heartbeat_interval_ms_.load();
+      },
+      options_.metrics_tls);
   WEIR_RETURN_IF_ERROR(control_->http->Start(options_.metrics_listen));
 
   checkpoint_writer_ = std::make_unique<CheckpointWriter>(&metrics_->checkpoint_failures);
