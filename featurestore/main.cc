@@ -30,6 +30,7 @@ struct Flags {
   std::string data_dir = "./data/featurestore";
   std::string log_level = "info";
   std::string metrics_listen = "127.0.0.1:9464";
+  size_t max_message_mib = weir::kDefaultMaxMessageMib;
   weir::ServerSecurity security;
 };
 
@@ -53,7 +54,10 @@ int Run(const Flags& flags) {
   std::atomic<bool> ready{false};
   weir::HttpStatusServer http(
       registry, [&ready] { return ready.load(); }, weir::MetricsTls(flags.security));
-  weir::GrpcServer grpc({services.sink.get(), services.store.get()}, {.security = flags.security});
+  weir::GrpcServer::Options grpc_options;
+  grpc_options.security = flags.security;
+  grpc_options.max_receive_message_bytes = flags.max_message_mib << 20;
+  weir::GrpcServer grpc({services.sink.get(), services.store.get()}, grpc_options);
 
   // Declared after what it stops, so everything above outlives its stops.
   weir::ServiceStack stack;
@@ -79,6 +83,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   Flags flags;
   weir::AddDaemonFlag(app, "--listen", flags.listen, "gRPC address HOST:PORT (port 0 picks a free one)");
   weir::AddDaemonFlag(app, "--data-dir", flags.data_dir, "Directory of the RocksDB store (created if missing)");
+  weir::AddMaxMessageFlag(app, flags.max_message_mib);
   weir::AddMetricsAndLogFlags(app, flags.metrics_listen, flags.log_level);
   weir::AddServerSecurityFlags(app, flags.security);
   if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "featurestore", flags.log_level)) return *exit_code;
