@@ -62,6 +62,7 @@ bool DeadLetterProducer::Resend(RdKafka::Message& message) {
 
 Result<std::unique_ptr<DeadLetterProducer>> DeadLetterProducer::Create(const std::string& brokers,
                                                                        const std::string& client_id,
+                                                                       const spec::KafkaSettings& settings,
                                                                        prometheus::Counter* truncated,
                                                                        prometheus::Counter* delivery_errors) {
   std::unique_ptr<DeadLetterProducer> p(new DeadLetterProducer());
@@ -76,8 +77,16 @@ Result<std::unique_ptr<DeadLetterProducer>> DeadLetterProducer::Create(const std
       conf->set("message.max.bytes", std::to_string(kMaxMessageBytes), err) != RdKafka::Conf::CONF_OK ||
       // Keep retrying through broker restarts rather than failing the record.
       conf->set("message.timeout.ms", "0", err) != RdKafka::Conf::CONF_OK ||
+      // Retries never write a dead letter twice.
+      conf->set("enable.idempotence", "true", err) != RdKafka::Conf::CONF_OK ||
       conf->set("dr_cb", p->reports_.get(), err) != RdKafka::Conf::CONF_OK) {
     return InvalidArgument("dead-letter producer for " + brokers + ": " + err);
+  }
+  for (const auto& [name, value] : settings) {  // the job's source.kafka.properties, resolved
+    if (conf->set(name, value, err) != RdKafka::Conf::CONF_OK) {
+      return InvalidArgument("dead-letter producer for " + brokers + ": source.kafka.properties." + name +
+                             " refused: " + spec::RedactSecrets(err, settings));
+    }
   }
   p->producer_.reset(RdKafka::Producer::create(conf.get(), err));
   if (p->producer_ == nullptr) return Internal("cannot create the dead-letter producer for " + brokers + ": " + err);

@@ -22,6 +22,7 @@
 
 #include "common/status.h"
 #include "daemon/prometheus_fwd.h"
+#include "spec/kafka_properties.h"
 #include "worker/partition_outputs.h"
 #include "worker/partition_task.h"
 
@@ -39,7 +40,10 @@ class DeadLetterProducer final : public DeadLetterOutput {
 
   // `truncated` (may be null) counts dead letters sent with a cut value,
   // `delivery_errors` (may be null) those that could not be delivered.
+  // `settings`: the job's source.kafka.properties, references resolved
+  // (applied after Weir's own, so idempotence and the callbacks stay).
   static Result<std::unique_ptr<DeadLetterProducer>> Create(const std::string& brokers, const std::string& client_id,
+                                                            const spec::KafkaSettings& settings = {},
                                                             prometheus::Counter* truncated = nullptr,
                                                             prometheus::Counter* delivery_errors = nullptr);
   ~DeadLetterProducer() override;

@@ -63,7 +63,7 @@ void Reconciler::Take(const Key& key, const weir::v1::Assignment& a, const HeldJ
 }
 
 void Reconciler::Grant(const Key& key, Assigned& p) {
-  auto dead_letters = outputs_->DeadLettersTo(p.job->spec.source().kafka().brokers());
+  auto dead_letters = outputs_->DeadLettersTo(p.job->spec.source().kafka());
   if (!dead_letters.ok()) {
     const auto delay = p.backoff.Failed();
     p.retry_at = now_() + delay;

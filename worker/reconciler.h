@@ -40,7 +40,9 @@ class OutputDirectory {
   virtual ~OutputDirectory() = default;
   virtual RowOutput* RowsTo(const std::string& feature_store) = 0;
   // Errors: the producer cannot be made (the message says why).
-  virtual Result<DeadLetterOutput*> DeadLettersTo(const std::string& brokers) = 0;
+  // The dead-letter output for a job reading `source` (its brokers and
+  // client settings).
+  virtual Result<DeadLetterOutput*> DeadLettersTo(const weir::v1::KafkaSource& source) = 0;
 };
 
 class Reconciler {

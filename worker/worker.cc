@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "daemon/grpc_util.h"
 #include "daemon/http_status_server.h"
+#include "spec/kafka_properties.h"
 #include "weir/v1/services.grpc.pb.h"
 #include "worker/kafka_partition_source.h"
 #include "worker/worker_metrics.h"
@@ -202,13 +203,20 @@ RowOutput* Worker::RowsTo(const std::string& address) {
   return sinks_.emplace(address, std::move(sink)).first->second.get();
 }
 
-Result<DeadLetterOutput*> Worker::DeadLettersTo(const std::string& brokers) {
-  auto it = dead_letters_.find(brokers);
+Result<DeadLetterOutput*> Worker::DeadLettersTo(const weir::v1::KafkaSource& source) {
+  // References are resolved on every grant, so a corrected secret makes a
+  // new producer; one producer per brokers and resolved settings (the key
+  // stays in memory, never logged).
+  auto settings = spec::ResolveKafkaProperties(source.properties());
+  if (!settings.ok()) return InvalidArgument("dead-letter producer: " + settings.status().message());
+  std::string key = source.brokers();
+  for (const auto& [name, value] : *settings) key += "\n" + name + "=" + value;
+  auto it = dead_letters_.find(key);
   if (it != dead_letters_.end()) return static_cast<DeadLetterOutput*>(it->second.get());
-  auto producer = DeadLetterProducer::Create(brokers, "weir-worker-" + options_.id + "-dlq",
+  auto producer = DeadLetterProducer::Create(source.brokers(), "weir-worker-" + options_.id + "-dlq", *settings,
                                              &metrics_->dead_letters_truncated, &metrics_->dead_letter_delivery_errors);
   if (!producer.ok()) return producer.status();
-  return static_cast<DeadLetterOutput*>(dead_letters_.emplace(brokers, std::move(*producer)).first->second.get());
+  return static_cast<DeadLetterOutput*>(dead_letters_.emplace(key, std::move(*producer)).first->second.get());
 }
 
 void Worker::ControlLoop() {

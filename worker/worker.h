@@ -82,7 +82,7 @@ class Worker : private OutputDirectory {
   void Leave(const std::vector<HandoffSnapshot>& handoffs);
   // OutputDirectory, for the reconciler (control thread).
   RowOutput* RowsTo(const std::string& address) override;
-  Result<DeadLetterOutput*> DeadLettersTo(const std::string& brokers) override;
+  Result<DeadLetterOutput*> DeadLettersTo(const weir::v1::KafkaSource& source) override;
 
   const WorkerOptions options_;
   struct Control;

@@ -19,7 +19,7 @@ namespace {
 TEST_CASE("a dead letter larger than a message is sent truncated and counted, not lost", "[worker]") {
   prometheus::Registry registry;
   prometheus::Counter& truncated = prometheus::BuildCounter().Name("truncated").Register(registry).Add({});
-  auto producer = DeadLetterProducer::Create("127.0.0.1:1", "test", &truncated);
+  auto producer = DeadLetterProducer::Create("127.0.0.1:1", "test", {}, &truncated);
   REQUIRE(producer.ok());
 
   DeadLetterRecord small;

@@ -19,11 +19,11 @@ using testing::FakeTopics;
 class FakeOutputs : public OutputDirectory {
  public:
   RowOutput* RowsTo(const std::string&) override { return &rows; }
-  Result<DeadLetterOutput*> DeadLettersTo(const std::string& brokers) override {
+  Result<DeadLetterOutput*> DeadLettersTo(const weir::v1::KafkaSource& source) override {
     ++attempts;
     if (failures > 0) {
       --failures;
-      return Unavailable("cannot create the dead-letter producer for " + brokers + ": fake failure");
+      return Unavailable("cannot create the dead-letter producer for " + source.brokers() + ": fake failure");
     }
     return static_cast<DeadLetterOutput*>(&dead_letters);
   }
