@@ -64,9 +64,12 @@ class PartitionDiscovery {
   virtual ~PartitionDiscovery() = default;
   // The topic's partition count (> 0). An error says what failed: NotFound
   // for a missing topic, Unavailable for unreachable brokers. `properties`:
-  // the job's source.kafka.properties (references not yet resolved).
+  // the job's source.kafka.properties (references not yet resolved). Also
+  // makes sure `dead_letter_topic` exists: when it does not, it is created
+  // with one partition and the topic's replication factor.
   virtual Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic,
-                                         const google::protobuf::Map<std::string, std::string>& properties) = 0;
+                                         const google::protobuf::Map<std::string, std::string>& properties,
+                                         const std::string& dead_letter_topic) = 0;
 };
 
 struct CoordinatorOptions {
@@ -217,6 +220,7 @@ class Coordinator {
     std::string brokers;
     std::string topic;
     google::protobuf::Map<std::string, std::string> properties;  // source.kafka.properties
+    std::string dead_letter_topic;                               // the spec's, or "<job>.dlq"
   };
 
   Coordinator(std::unique_ptr<JobStore> store, PartitionDiscovery* discovery, CoordinatorOptions options,

@@ -8,6 +8,7 @@
 
 #include "coordinator/cluster_events.h"
 #include "coordinator/coordinator.h"
+#include "spec/job_spec.h"
 
 namespace weir::coordinator {
 namespace {
@@ -264,6 +265,7 @@ bool Coordinator::RetryDiscovery(int64_t now_ms) {
     attempt.brokers = job->spec().source().kafka().brokers();
     attempt.topic = job->spec().source().kafka().topic();
     attempt.properties = job->spec().source().kafka().properties();
+    attempt.dead_letter_topic = DeadLetterTopicOf(job->spec());
   }
   Discover(attempt, now_ms);
   return true;

@@ -35,10 +35,46 @@ struct KafkaDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
 };
 
+constexpr std::chrono::milliseconds kCreateTimeout{1500};
+
+// Creates `name` with one partition; one that already exists is fine.
+Status CreateTopic(rd_kafka_t* rk, const std::string& name, int replication, std::chrono::milliseconds timeout) {
+  char err[512];
+  rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(name.c_str(), 1, replication, err, sizeof(err));
+  if (topic == nullptr) return Internal("cannot create the dead-letter topic " + name + ": " + err);
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue(rd_kafka_queue_new(rk), rd_kafka_queue_destroy);
+  rd_kafka_CreateTopics(rk, &topic, 1, nullptr, queue.get());
+  rd_kafka_NewTopic_destroy(topic);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout.count()));
+  if (event == nullptr) return Unavailable("creating the dead-letter topic " + name + " timed out");
+  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> hold(event, rd_kafka_event_destroy);
+  if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Unavailable("cannot create the dead-letter topic " + name + ": " + rd_kafka_event_error_string(event));
+  }
+  size_t n = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &n);
+  for (size_t i = 0; i < n; ++i) {
+    const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+      const char* why = rd_kafka_topic_result_error_string(results[i]);
+      return Unavailable("cannot create the dead-letter topic " + name + ": " + (why ? why : rd_kafka_err2str(e)) +
+                         " (create it, or give source.kafka.dead_letter_topic an existing one)");
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
+bool KafkaDiscovery::FirstAttempt(const std::string& brokers, const std::string& topic) {
+  weir::MutexLock lock(&mu_);
+  return created_.insert(brokers + "\n" + topic).second;
+}
+
 Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const std::string& topic,
-                                               const google::protobuf::Map<std::string, std::string>& properties) {
+                                               const google::protobuf::Map<std::string, std::string>& properties,
+                                               const std::string& dead_letter_topic) {
   const std::string where = "topic \"" + topic + "\" at " + brokers;
   auto settings = spec::ResolveKafkaProperties(properties);
   if (!settings.ok())
@@ -80,16 +116,32 @@ Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const
                        "source.kafka.properties right?");
   }
   std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> hold(md, rd_kafka_metadata_destroy);
+  const rd_kafka_metadata_topic_t* found = nullptr;
+  bool dead_letters_exist = false;
   for (int i = 0; i < md->topic_cnt; ++i) {
     const rd_kafka_metadata_topic_t& t = md->topics[i];
-    if (topic != t.topic) continue;
-    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return Unavailable("cannot read the partitions of " + where + ": " + rd_kafka_err2str(t.err));
-    }
-    return static_cast<int32_t>(t.partition_cnt);
+    if (topic == t.topic) found = &t;
+    if (dead_letter_topic == t.topic && t.err == RD_KAFKA_RESP_ERR_NO_ERROR) dead_letters_exist = true;
   }
-  return NotFound("topic \"" + topic + "\" does not exist at " + brokers +
-                  " (create it, or fix source.kafka.topic; the job starts once it exists)");
+  if (found == nullptr) {
+    return NotFound("topic \"" + topic + "\" does not exist at " + brokers +
+                    " (create it, or fix source.kafka.topic; the job starts once it exists)");
+  }
+  if (found->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Unavailable("cannot read the partitions of " + where + ": " + rd_kafka_err2str(found->err));
+  }
+  if (!dead_letters_exist && !dead_letter_topic.empty() && FirstAttempt(brokers, dead_letter_topic)) {
+    // Not fatal: a cluster that creates topics on first use (weir-devkafka's
+    // mock never answers CreateTopics) still gets its dead letters.
+    const int replication = found->partition_cnt > 0 ? found->partitions[0].replica_cnt : 1;
+    if (Status s = CreateTopic(rk.get(), dead_letter_topic, replication, kCreateTimeout); s.ok()) {
+      spdlog::info("created the dead-letter topic {} at {} (1 partition, replication factor {})", dead_letter_topic,
+                   brokers, replication);
+    } else {
+      spdlog::warn("{}; dead letters wait until the topic exists (or the brokers create it on first use)", s.message());
+    }
+  }
+  return static_cast<int32_t>(found->partition_cnt);
 }
 
 }  // namespace weir::coordinator

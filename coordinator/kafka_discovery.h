@@ -7,6 +7,12 @@
 #pragma once
 
 #include <chrono>
+#include <set>
+#include <string>
+
+#include <absl/base/thread_annotations.h>
+
+#include "common/mutex.h"
 
 #include "coordinator/coordinator.h"
 
@@ -20,11 +26,19 @@ class KafkaDiscovery final : public PartitionDiscovery {
   // broker answers within the timeout; InvalidArgument for a client
   // configuration librdkafka refuses.
   // InvalidArgument too for a reference in `properties` that cannot be resolved.
+  // The dead-letter topic is created once per brokers and topic name, if
+  // missing; a failure to create it is logged and is not the job's.
   Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic,
-                                 const google::protobuf::Map<std::string, std::string>& properties) override;
+                                 const google::protobuf::Map<std::string, std::string>& properties,
+                                 const std::string& dead_letter_topic) override;
 
  private:
+  // Whether (brokers, topic) was not tried yet; marks it tried.
+  bool FirstAttempt(const std::string& brokers, const std::string& topic);
+
   const std::chrono::milliseconds timeout_;
+  weir::Mutex mu_;
+  std::set<std::string> created_ ABSL_GUARDED_BY(mu_);  // brokers "\n" topic, creation tried
 };
 
 }  // namespace weir::coordinator

@@ -17,9 +17,7 @@ Result<std::shared_ptr<const JobRuntime>> MakeJobRuntime(const weir::v1::JobSpec
   auto job = std::make_shared<JobRuntime>();
   job->spec = spec;
   job->plan = *plan;
-  job->dead_letter_topic = spec.source().kafka().dead_letter_topic().empty()
-                               ? spec.name() + ".dlq"
-                               : spec.source().kafka().dead_letter_topic();
+  job->dead_letter_topic = DeadLetterTopicOf(spec);
   job->sink_address = spec.sink().feature_store();
   auto root = CheckpointRoot(spec.checkpoint().storage());
   if (!root.ok()) return root.status();

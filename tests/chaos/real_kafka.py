@@ -35,8 +35,6 @@ class RealKafka:
         env = dict(os.environ, KAFKA_BOOTSTRAP=self.bootstrap, KAFKA_BROKERS="3")
         subprocess.run([self.script, "topic", "events", str(partitions), "3", "--config", "min.insync.replicas=2"],
                        check=True, env=env)
-        subprocess.run([self.script, "topic", "chaos.dlq", "1", "3", "--config", "min.insync.replicas=2"],
-                       check=True, env=env)
         self.wait_full_isr(60)
 
     def _read_env(self):

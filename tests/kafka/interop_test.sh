@@ -6,7 +6,8 @@
 # the interop job (tests/integration/cluster/job.yaml.in), and:
 #  - the store equals `weirctl replay` of each partition, row for row;
 #  - the dead letters are readable with Kafka's Java console consumer, with
-#    their headers (reason, source partition and offset).
+#    their headers (reason, source partition and offset), in the dead-letter
+#    topic the coordinator created with the source's replication factor.
 #   interop_test.sh WEIRCTL FEATURESTORE COORDINATOR WORKER
 set -euo pipefail
 weirctl=$1
@@ -26,7 +27,6 @@ for pid in $KAFKA_PIDS; do track "$pid"; done
 export KAFKA_BOOTSTRAP KAFKA_BROKERS
 echo "kafka: $KAFKA_BROKERS brokers of Apache Kafka $KAFKA_VERSION up in $((SECONDS - started)) s"
 "$kafka" topic events 4 3 --config min.insync.replicas=2 2> "$tmp/topic.log" || fail "creating events failed"
-"$kafka" topic interop.dlq 1 3 --config min.insync.replicas=2 2>> "$tmp/topic.log" || fail "creating interop.dlq failed"
 
 # The records: a deterministic stream over 20 keys with disorder, late
 # records and three that cannot be used (not JSON, no key, a bad time).
@@ -107,6 +107,13 @@ expect_dead decode "this is not json"
 expect_dead missing_field "{\"ts\":$((t0 + 1000))}"
 expect_dead bad_type '"yesterday"'
 echo "dead letters: 3 read by the Java consumer, with reason, partition and offset headers"
+# The coordinator created the dead-letter topic, with the source's replication factor.
+replicas=$(timeout 30 kcat -b "$KAFKA_BOOTSTRAP" -L -J -t interop.dlq |
+  python3 -c 'import json, sys; print(len(json.load(sys.stdin)["topics"][0]["partitions"][0]["replicas"]))')
+[ "$replicas" = 3 ] || fail "interop.dlq has replication factor $replicas, want the source's 3"
+grep -q "created the dead-letter topic interop.dlq" "$tmp/coordinator.log" ||
+  fail "the coordinator did not say it created interop.dlq"
+echo "dead-letter topic: created by the coordinator with replication factor 3"
 
 stop_gracefully $worker_pid weir-worker
 stop_gracefully $coordinator_pid weir-coordinator

@@ -33,7 +33,8 @@ class FakeDiscovery : public PartitionDiscovery {
   explicit FakeDiscovery(std::map<std::string, int32_t> topics) : topics(std::move(topics)) {}
 
   Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic,
-                                 const google::protobuf::Map<std::string, std::string>& /*properties*/) override {
+                                 const google::protobuf::Map<std::string, std::string>& /*properties*/,
+                                 const std::string& /*dead_letter_topic*/) override {
     ++calls;
     if (!reachable) return Unavailable("brokers " + brokers + " unreachable");
     auto it = topics.find(topic);
