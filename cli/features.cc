@@ -24,14 +24,17 @@ constexpr auto kRpcTimeout = std::chrono::seconds(30);
 std::shared_ptr<grpc::Channel> Connect(const std::string& store) { return MakeChannel(store); }
 
 // A gRPC failure as a Status that says which store and what to check. The
-// code and the reason come from FromGrpcStatus (never an empty reason).
-Status RpcError(const grpc::Status& s, const std::string& store, const std::string& what) {
+// code and the reason come from FromGrpcStatus (never an empty reason). The
+// "is it running" hint is only for a store never reached: an UNAVAILABLE the
+// store itself answered (its disk is full) carries its own reason.
+Status RpcError(const grpc::Status& s, grpc::Channel& channel, const std::string& store, const std::string& what) {
   const Status status = FromGrpcStatus(s);
   std::string message = what + " at " + store + " failed: " + status.message();
+  const bool reached = channel.GetState(false) == GRPC_CHANNEL_READY;
   switch (s.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      message += " (is weir-featurestore running there? set --store or WEIR_STORE)";
+      if (!reached) message += " (is weir-featurestore running there? set --store or WEIR_STORE)";
       break;
     case grpc::StatusCode::UNIMPLEMENTED:  // something else answers there, say the coordinator
       message += "; set --store or WEIR_STORE to a weir-featurestore's address";
@@ -95,7 +98,8 @@ Status ParseRow(simdjson::dom::parser& parser, const std::string& line, pb::Feat
 }  // namespace
 
 Status FeaturesGet(const FeaturesGetOptions& options, std::ostream& out) {
-  auto stub = pb::FeatureStore::NewStub(Connect(options.store));
+  const auto channel = Connect(options.store);
+  auto stub = pb::FeatureStore::NewStub(channel);
   pb::GetOnlineFeaturesRequest req;
   req.set_view(options.view);
   for (const auto& k : options.keys) req.add_keys(k);
@@ -105,7 +109,7 @@ Status FeaturesGet(const FeaturesGetOptions& options, std::ostream& out) {
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline());
   const grpc::Status s = stub->GetOnlineFeatures(&ctx, req, &resp);
-  if (!s.ok()) return RpcError(s, options.store, "GetOnlineFeatures");
+  if (!s.ok()) return RpcError(s, *channel, options.store, "GetOnlineFeatures");
   std::string text;
   for (const auto& row : resp.rows()) AppendRow(text, row);
   out << text << std::flush;
@@ -123,7 +127,8 @@ Result<uint64_t> FeaturesExport(const std::string& store, const std::string& vie
     }
     sink = &file;
   }
-  auto stub = pb::FeatureStore::NewStub(Connect(store));
+  const auto channel = Connect(store);
+  auto stub = pb::FeatureStore::NewStub(channel);
   pb::ExportRequest req;
   req.set_view(view);
   grpc::ClientContext ctx;  // no deadline: a large view takes as long as it takes
@@ -140,7 +145,7 @@ Result<uint64_t> FeaturesExport(const std::string& store, const std::string& vie
     }
   }
   const grpc::Status s = reader->Finish();
-  if (!s.ok()) return RpcError(s, store, "Export");
+  if (!s.ok()) return RpcError(s, *channel, store, "Export");
   *sink << text << std::flush;
   if (!*sink) return Internal("cannot write output \"" + output_path + "\" (check free space and permissions)");
   return rows;
@@ -154,7 +159,8 @@ Result<uint64_t> FeaturesImport(const FeaturesImportOptions& options) {
     if (!file) return NotFound("cannot open input \"" + options.input_path + "\": " + std::strerror(errno));
     in = &file;
   }
-  auto stub = pb::FeatureSink::NewStub(Connect(options.store));
+  const auto channel = Connect(options.store);
+  auto stub = pb::FeatureSink::NewStub(channel);
   grpc::ClientContext ctx;
   pb::WriteAck ack;
   auto writer = stub->Write(&ctx, &ack);
@@ -193,7 +199,7 @@ Result<uint64_t> FeaturesImport(const FeaturesImportOptions& options) {
                            parse_error.message() +
                            " (expected weirctl replay's row format); nothing after it was written");
   }
-  if (!s.ok()) return RpcError(s, options.store, "Write");
+  if (!s.ok()) return RpcError(s, *channel, options.store, "Write");
   return rows;
 }
 

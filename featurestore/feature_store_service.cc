@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
@@ -21,6 +22,9 @@ struct Metrics {
   prometheus::Counter* batches = nullptr;
   prometheus::Counter* rows = nullptr;
   prometheus::Counter* fenced = nullptr;
+  prometheus::Counter* refused = nullptr;
+  prometheus::Gauge* writable = nullptr;
+  prometheus::Gauge* disk_free = nullptr;
   prometheus::Histogram* write_seconds = nullptr;
   prometheus::Histogram* read_seconds = nullptr;
 
@@ -44,6 +48,22 @@ struct Metrics {
                     .Help("Write batches refused because their epoch was stale")
                     .Register(*registry)
                     .Add({});
+    m.refused = &prometheus::BuildCounter()
+                     .Name("weir_store_refused_writes_total")
+                     .Help("Write batches refused because the disk is full or storage failed (retried by writers)")
+                     .Register(*registry)
+                     .Add({});
+    m.writable = &prometheus::BuildGauge()
+                      .Name("weir_store_writable")
+                      .Help("1 while writes are accepted, 0 while the disk is full or storage failed")
+                      .Register(*registry)
+                      .Add({});
+    m.writable->Set(1);
+    m.disk_free = &prometheus::BuildGauge()
+                       .Name("weir_store_disk_free_bytes")
+                       .Help("Free bytes in the data directory, when last looked at")
+                       .Register(*registry)
+                       .Add({});
     m.write_seconds = &prometheus::BuildHistogram()
                            .Name("weir_store_write_seconds")
                            .Help("Time to apply one write batch durably")
@@ -94,6 +114,10 @@ class SinkService final : public pb::FeatureSink::Service {
       group_rows = 0;
       if (!s.ok()) {
         if (s.code() == StatusCode::kFailedPrecondition && metrics_.fenced != nullptr) metrics_.fenced->Increment();
+        if (s.code() == StatusCode::kUnavailable && metrics_.refused != nullptr) {
+          metrics_.refused->Increment();
+          metrics_.writable->Set(0);
+        }
         return ToGrpcStatus(s);
       }
       return grpc::Status::OK;
@@ -172,6 +196,12 @@ FeatureStoreServices MakeFeatureStoreServices(RowStore* store, prometheus::Regis
   FeatureStoreServices s;
   s.sink = std::make_unique<SinkService>(store, metrics);
   s.store = std::make_unique<StoreService>(store, metrics);
+  s.watch_storage = [store, metrics] {
+    const StorageHealth health = store->CheckStorage();
+    if (metrics.writable == nullptr) return;
+    metrics.writable->Set(health.writable ? 1 : 0);
+    metrics.disk_free->Set(static_cast<double>(health.free_bytes));
+  };
   return s;
 }
 

@@ -3,6 +3,7 @@
 #include <map>
 
 #include <rocksdb/db.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -69,20 +70,90 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 
 }  // namespace
 
-RowStore::RowStore(rocksdb::DB* db) : db_(db) {}
+// Collects RocksDB's background errors (a flush, compaction or WAL write that
+// failed) and turns RocksDB's own recovery off: RowStore resumes the database
+// itself once DiskSpace finds room, so recovery follows one rule. RocksDB
+// calls it on its background threads, never with RowStore's mutexes held.
+class StorageErrorListener : public rocksdb::EventListener {
+ public:
+  void OnBackgroundError(rocksdb::BackgroundErrorReason, rocksdb::Status* bg_error) override {
+    Set(bg_error->ToString());
+  }
+  void Set(std::string error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    error_ = std::move(error);
+  }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status bg_error, bool* auto_recovery) override {
+    bg_error.PermitUncheckedError();
+    *auto_recovery = false;
+  }
+  std::string error() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_;
+  }
+  void Clear() {
+    std::lock_guard<std::mutex> lock(mu_);
+    error_.clear();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::string error_;  // guarded by mu_; empty when none since the last resume
+};
+
+RowStore::RowStore(rocksdb::DB* db, DiskSpace disk, std::shared_ptr<StorageErrorListener> listener)
+    : db_(db), disk_(std::move(disk)), listener_(std::move(listener)) {}
 RowStore::~RowStore() = default;
 
-Result<std::unique_ptr<RowStore>> RowStore::Open(const std::string& dir) {
+Result<std::unique_ptr<RowStore>> RowStore::Open(const std::string& dir, RowStoreOptions store_options) {
+  auto listener = std::make_shared<StorageErrorListener>();
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
+  options.listeners.push_back(listener);
   rocksdb::DB* db = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) {
     return Status(StatusCode::kUnavailable, "cannot open the feature store in \"" + dir + "\": " + s.ToString() +
-                                                " (is another weir-featurestore using it? is it writable?)");
+                                                " (is another weir-featurestore using it? is it writable? is its "
+                                                "disk full?)");
   }
-  return std::unique_ptr<RowStore>(new RowStore(db));
+  return std::unique_ptr<RowStore>(
+      new RowStore(db, DiskSpace(dir, store_options.min_free_disk_bytes), std::move(listener)));
+}
+
+Status RowStore::EnsureWritable(uint64_t bytes) {
+  uint64_t free_bytes = 0;
+  Status room = disk_.CheckRoomFor(bytes, &free_bytes);
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    health_.free_bytes = free_bytes;
+  }
+  if (!room.ok()) return room;
+  const std::string error = listener_->error();
+  if (error.empty()) return Status::Ok();
+  const rocksdb::Status resumed = db_->Resume();
+  if (!resumed.ok()) {
+    return Unavailable("the feature store's storage failed (" + error + ") and cannot resume yet (" +
+                       resumed.ToString() + "); writes are refused until it does, reads still work");
+  }
+  listener_->Clear();
+  return Status::Ok();
+}
+
+void RowStore::SetHealth(const Status& s) {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  health_.writable = s.ok();
+  health_.reason = s.message();
+}
+
+StorageHealth RowStore::CheckStorage() {
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    SetHealth(EnsureWritable(0));
+  }
+  std::lock_guard<std::mutex> lock(health_mu_);
+  return health_;
 }
 
 Status RowStore::Write(const RowBatch& batch) {
@@ -127,9 +198,21 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
     ++*applied;
   }
   if (*applied > 0) {
-    rocksdb::WriteOptions options;
-    options.sync = true;
-    Status s = FromRocks(db_->Write(options, &wb), "cannot write to the feature store");
+    Status s = EnsureWritable(wb.GetDataSize());
+    if (s.ok()) {
+      rocksdb::WriteOptions options;
+      options.sync = true;
+      const rocksdb::Status written = db_->Write(options, &wb);
+      if (written.IsIOError()) {  // the disk, most likely full
+        listener_->Set(written.ToString());
+        s = Unavailable("cannot write to the feature store: " + written.ToString() +
+                        "; writes are refused until the storage recovers (free space in its data directory), "
+                        "reads still work");
+      } else {
+        s = FromRocks(written, "cannot write to the feature store");
+      }
+    }
+    SetHealth(s);
     if (!s.ok()) {
       *applied = 0;
       return s;
