@@ -44,6 +44,9 @@ struct PartitionCounters {
   std::array<std::atomic<int64_t>, engine::kDeadLetterReasons> dead_letters{};  // by engine::DeadLetterReason
   std::atomic<int64_t> next_offset{-1};                                         // -1 before the first record
   std::atomic<int64_t> end_offset{-1};  // the broker's high watermark; -1 unknown
+  // Records Kafka no longer had when the partition reached them, skipped
+  // under source.on_offset_gap: skip.
+  std::atomic<int64_t> records_skipped{0};
   std::atomic<int64_t> watermark{kMinTime};
   // Set by the sink writer when the store refused a write of this partition
   // with a stale epoch: a newer owner exists, so the owner stops the partition.

@@ -233,6 +233,9 @@ void ProcessingThread::Housekeeping() {
       if (auto end = js.source->EndOffset(partition)) {
         counters->end_offset.store(end->value(), std::memory_order_relaxed);
       }
+      if (const uint64_t skipped = js.source->TakeSkippedRecords(partition); skipped > 0) {
+        counters->records_skipped.fetch_add(static_cast<int64_t>(skipped), std::memory_order_relaxed);
+      }
       owned.task->OnIdleCheck(now_ms);
       owned.dead_letters->Poll();
     }

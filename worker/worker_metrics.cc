@@ -54,6 +54,11 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
                         .Name("weir_worker_dead_letters_total")
                         .Help("Records sent to the dead-letter topic, per partition and reason")
                         .Register(r)),
+      skipped_(prometheus::BuildCounter()
+                   .Name("weir_worker_records_skipped_total")
+                   .Help("Records Kafka no longer had when the partition reached them, skipped "
+                         "(source.on_offset_gap: skip), per partition")
+                   .Register(r)),
       watermark_(prometheus::BuildGauge()
                      .Name("weir_worker_watermark_ms")
                      .Help("Event-time watermark per partition, ms since the Unix epoch (absent before any record)")
@@ -89,6 +94,7 @@ WorkerMetrics::PartitionSeries& WorkerMetrics::SeriesFor(const PartitionCounters
     l["reason"] = engine::DeadLetterReasonName(static_cast<engine::DeadLetterReason>(r));
     s.dead_letters[r] = &dead_letters_.Add(l);
   }
+  s.skipped = &skipped_.Add(labels);
   s.watermark = &watermark_.Add(labels);
   s.lag = &lag_.Add(labels);
   for (size_t i = 0; i < kPartitionStates.size(); ++i) {
@@ -104,7 +110,7 @@ void WorkerMetrics::Update(const std::shared_ptr<PartitionCounters>& counters) {
   PartitionSeries& s = SeriesFor(c);
   if (s.counters.lock() != counters) {  // (re)started (new epoch or spec): its counters begin at zero
     s.counters = counters;
-    s.last_records_in = s.last_rows_out = 0;
+    s.last_records_in = s.last_rows_out = s.last_skipped = 0;
     s.last_dead = {};
   }
   auto advance = [](prometheus::Counter* counter, int64_t now, int64_t* last) {
@@ -113,6 +119,7 @@ void WorkerMetrics::Update(const std::shared_ptr<PartitionCounters>& counters) {
   };
   advance(s.records_in, c.records_in.load(), &s.last_records_in);
   advance(s.rows_out, c.rows_acked.load(), &s.last_rows_out);
+  advance(s.skipped, c.records_skipped.load(), &s.last_skipped);
   for (size_t r = 0; r < engine::kDeadLetterReasons; ++r) {
     advance(s.dead_letters[r], c.dead_letters[r].load(), &s.last_dead[r]);
   }
@@ -126,6 +133,7 @@ void WorkerMetrics::Update(const std::shared_ptr<PartitionCounters>& counters) {
 void WorkerMetrics::Remove(std::map<Key, PartitionSeries>::iterator it) {
   records_in_.Remove(it->second.records_in);
   rows_out_.Remove(it->second.rows_out);
+  skipped_.Remove(it->second.skipped);
   for (auto* d : it->second.dead_letters) dead_letters_.Remove(d);
   watermark_.Remove(it->second.watermark);
   lag_.Remove(it->second.lag);
