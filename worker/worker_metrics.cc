@@ -67,6 +67,15 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
                .Name("weir_worker_consumer_lag")
                .Help("Records between the partition's end and the next offset to read (-1 unknown)")
                .Register(r)),
+      keys_(prometheus::BuildGauge()
+                .Name("weir_worker_partition_keys")
+                .Help("Keys holding window state, per partition")
+                .Register(r)),
+      state_bytes_(prometheus::BuildGauge()
+                       .Name("weir_worker_partition_state_bytes")
+                       .Help("Approximate bytes of window state and key table, per partition (measured at most "
+                             "every 5 s while it changes)")
+                       .Register(r)),
       state_(prometheus::BuildGauge()
                  .Name("weir_worker_partition_state")
                  .Help("1 for the state each assigned partition is in (starting, restoring, running, paused, "
@@ -97,6 +106,8 @@ WorkerMetrics::PartitionSeries& WorkerMetrics::SeriesFor(const PartitionCounters
   s.skipped = &skipped_.Add(labels);
   s.watermark = &watermark_.Add(labels);
   s.lag = &lag_.Add(labels);
+  s.keys = &keys_.Add(labels);
+  s.state_bytes = &state_bytes_.Add(labels);
   for (size_t i = 0; i < kPartitionStates.size(); ++i) {
     auto l = labels;
     l["state"] = PartitionStateName(kPartitionStates[i]);
@@ -126,6 +137,8 @@ void WorkerMetrics::Update(const std::shared_ptr<PartitionCounters>& counters) {
   const int64_t w = c.watermark.load();
   s.watermark->Set(w == kMinTime ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(w));
   s.lag->Set(static_cast<double>(c.lag()));
+  s.keys->Set(static_cast<double>(c.keys.load()));
+  s.state_bytes->Set(static_cast<double>(c.state_bytes.load()));
   const PartitionState state = c.fenced.load() ? weir::v1::PARTITION_STATE_FENCED : c.state().state;
   for (size_t i = 0; i < kPartitionStates.size(); ++i) s.state[i]->Set(kPartitionStates[i] == state ? 1 : 0);
 }
@@ -137,6 +150,8 @@ void WorkerMetrics::Remove(std::map<Key, PartitionSeries>::iterator it) {
   for (auto* d : it->second.dead_letters) dead_letters_.Remove(d);
   watermark_.Remove(it->second.watermark);
   lag_.Remove(it->second.lag);
+  keys_.Remove(it->second.keys);
+  state_bytes_.Remove(it->second.state_bytes);
   for (auto* s : it->second.state) state_.Remove(s);
   series_.erase(it);
 }

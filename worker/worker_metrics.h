@@ -49,6 +49,8 @@ class WorkerMetrics {
     std::array<prometheus::Counter*, engine::kDeadLetterReasons> dead_letters{};
     prometheus::Gauge* watermark = nullptr;
     prometheus::Gauge* lag = nullptr;
+    prometheus::Gauge* keys = nullptr;
+    prometheus::Gauge* state_bytes = nullptr;
     std::array<prometheus::Gauge*, kPartitionStates.size()> state{};  // by kPartitionStates
     int64_t last_records_in = 0, last_rows_out = 0, last_skipped = 0;
     std::array<int64_t, engine::kDeadLetterReasons> last_dead{};
@@ -65,6 +67,8 @@ class WorkerMetrics {
   prometheus::Family<prometheus::Counter>& skipped_;
   prometheus::Family<prometheus::Gauge>& watermark_;
   prometheus::Family<prometheus::Gauge>& lag_;
+  prometheus::Family<prometheus::Gauge>& keys_;
+  prometheus::Family<prometheus::Gauge>& state_bytes_;
   prometheus::Family<prometheus::Gauge>& state_;
   prometheus::Gauge& partitions_;
   std::map<Key, PartitionSeries> series_;
