@@ -68,10 +68,13 @@ Status ParseRow(simdjson::dom::parser& parser, const std::string& line, pb::Feat
   }
   std::string_view s;
   if (doc["view"].get(s) != simdjson::SUCCESS) return InvalidArgument("\"view\" must be a string");
+  if (s.empty()) return InvalidArgument("\"view\" must not be empty");
   row->set_view(std::string(s));
   if (doc["key"].get(s) != simdjson::SUCCESS) return InvalidArgument("\"key\" must be a string");
+  if (s.empty()) return InvalidArgument("\"key\" must not be empty");
   row->set_key(std::string(s));
   if (doc["feature"].get(s) != simdjson::SUCCESS) return InvalidArgument("\"feature\" must be a string");
+  if (s.empty()) return InvalidArgument("\"feature\" must not be empty");
   row->set_feature(std::string(s));
   int64_t i = 0;
   if (doc["window_start"].get(i) != simdjson::SUCCESS) return InvalidArgument("\"window_start\" must be an integer");

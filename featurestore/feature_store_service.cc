@@ -133,7 +133,15 @@ class SinkService final : public pb::FeatureSink::Service {
       rows.partition = batch.partition();
       rows.epoch = batch.epoch();
       rows.rows.reserve(static_cast<size_t>(batch.rows_size()));
-      for (pb::FeatureRow& row : *batch.mutable_rows()) rows.rows.push_back(std::move(row));
+      for (pb::FeatureRow& row : *batch.mutable_rows()) {
+        if (row.view().empty() || row.key().empty() || row.feature().empty()) {
+          if (auto s = apply(); !s.ok()) return s;
+          return ToGrpcStatus(InvalidArgument("batch " + std::to_string(batch.batch_id()) +
+                                              " has a row with an empty view, key or feature; nothing of it "
+                                              "was written"));
+        }
+        rows.rows.push_back(std::move(row));
+      }
       group_rows += rows.rows.size();
       group.push_back(std::move(rows));
       ids.push_back(batch.batch_id());

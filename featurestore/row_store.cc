@@ -1,6 +1,7 @@
 #include "featurestore/row_store.h"
 
 #include <map>
+#include <set>
 
 #include <rocksdb/db.h>
 #include <rocksdb/listener.h>
@@ -14,6 +15,13 @@ using weir::v1::FeatureRow;
 
 constexpr char kRowTag = 'R';
 constexpr char kEpochTag = 'E';
+// The catalog: one key per (view, feature) ever written, so a read names an
+// unknown view or feature instead of answering nothing. 'C' marks it
+// complete (a store from before the catalog gets it built once, at Open).
+constexpr char kFeatureTag = 'F';
+const std::string kCatalogBuiltKey = "C";
+// How many of a view's features an error message lists.
+constexpr size_t kFeaturesNamed = 20;
 
 // Length-prefixed, so no component can run into the next one.
 void AppendComponent(std::string* out, const std::string& s) {
@@ -52,6 +60,18 @@ std::string RowKey(const FeatureRow& row) {
   std::string k = FeaturePrefix(row.view(), row.key(), row.feature());
   AppendBigEndian(&k, DescendingTime(row.window_end()), 8);
   AppendBigEndian(&k, ~static_cast<uint32_t>(row.revision()), 4);
+  return k;
+}
+
+std::string CatalogPrefix(const std::string& view) {
+  std::string k(1, kFeatureTag);
+  AppendComponent(&k, view);
+  return k;
+}
+
+std::string CatalogKey(const std::string& view, const std::string& feature) {
+  std::string k = CatalogPrefix(view);
+  AppendComponent(&k, feature);
   return k;
 }
 
@@ -118,8 +138,79 @@ Result<std::unique_ptr<RowStore>> RowStore::Open(const std::string& dir, RowStor
                                                 " (is another weir-featurestore using it? is it writable? is its "
                                                 "disk full?)");
   }
-  return std::unique_ptr<RowStore>(
+  std::unique_ptr<RowStore> store(
       new RowStore(db, DiskSpace(dir, store_options.min_free_disk_bytes), std::move(listener)));
+  if (Status built = store->BuildCatalog(); !built.ok()) {
+    return Status(built.code(), "cannot open the feature store in \"" + dir + "\": " + built.message());
+  }
+  return store;
+}
+
+Status RowStore::BuildCatalog() {
+  std::string marker;
+  const rocksdb::Status found = db_->Get(rocksdb::ReadOptions(), kCatalogBuiltKey, &marker);
+  if (found.ok()) return Status::Ok();
+  if (!found.IsNotFound()) return FromRocks(found, "cannot read the feature catalog");
+  // One seek per (view, key, feature) group: each group's rows are skipped.
+  rocksdb::WriteBatch wb;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  const std::string rows(1, kRowTag);
+  for (it->Seek(rows); it->Valid() && it->key().starts_with(rows);) {
+    FeatureRow row;
+    if (!row.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return DataLoss("a stored feature row is corrupt (building the feature catalog)");
+    }
+    wb.Put(CatalogKey(row.view(), row.feature()), "");
+    std::string next = FeaturePrefix(row.view(), row.key(), row.feature());
+    next.append(13, '\xff');
+    it->Seek(next);
+  }
+  WEIR_RETURN_IF_ERROR(FromRocks(it->status(), "cannot build the feature catalog"));
+  wb.Put(kCatalogBuiltKey, "");
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return FromRocks(db_->Write(options, &wb), "cannot write the feature catalog");
+}
+
+Result<std::vector<std::string>> RowStore::Features(const std::string& view) const {
+  std::vector<std::string> features;
+  const std::string prefix = CatalogPrefix(view);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    // The rest of the key is the feature's length prefix and name.
+    rocksdb::Slice rest = it->key();
+    rest.remove_prefix(prefix.size());
+    size_t at = 0;
+    uint64_t n = 0;
+    for (int shift = 0; at < rest.size(); shift += 7) {
+      const auto b = static_cast<uint8_t>(rest[at++]);
+      n |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) break;
+    }
+    if (at + n > rest.size()) return DataLoss("a feature catalog entry of view \"" + view + "\" is malformed");
+    features.emplace_back(rest.data() + at, n);
+  }
+  WEIR_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the feature catalog"));
+  return features;
+}
+
+Status RowStore::CheckKnown(const std::string& view, const std::vector<std::string>& features) const {
+  auto known = Features(view);
+  if (!known.ok()) return known.status();
+  if (known->empty()) {
+    return NotFound("view \"" + view +
+                    "\" is not in this feature store: no row of it was ever written (check the name: it is the "
+                    "job's `view`)");
+  }
+  const std::set<std::string> names(known->begin(), known->end());
+  for (const std::string& feature : features) {
+    if (names.count(feature) != 0) continue;
+    std::string list;
+    for (size_t i = 0; i < known->size() && i < kFeaturesNamed; ++i) list += (i > 0 ? ", " : "") + (*known)[i];
+    if (known->size() > kFeaturesNamed) list += ", ... (" + std::to_string(known->size()) + " in all)";
+    return NotFound("view \"" + view + "\" has no feature \"" + feature + "\" (its features: " + list + ")");
+  }
+  return Status::Ok();
 }
 
 Status RowStore::EnsureWritable(uint64_t bytes) {
@@ -168,6 +259,7 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
   std::string value;
   // Epochs raised by earlier batches of this group, not yet in the database.
   std::map<std::pair<std::string, int32_t>, uint64_t> raised;
+  std::set<std::pair<std::string, std::string>> catalog;  // (view, feature) of the rows written
   Status fenced;
   for (const RowBatch& batch : batches) {
     uint64_t highest = 0;
@@ -188,6 +280,7 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
     for (const FeatureRow& row : batch.rows) {
       row.SerializeToString(&value);
       wb.Put(RowKey(row), value);
+      catalog.emplace(row.view(), row.feature());
     }
     if (batch.epoch > highest) {
       std::string epoch;
@@ -198,6 +291,7 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
     ++*applied;
   }
   if (*applied > 0) {
+    for (const auto& [view, feature] : catalog) wb.Put(CatalogKey(view, feature), "");
     Status s = EnsureWritable(wb.GetDataSize());
     if (s.ok()) {
       rocksdb::WriteOptions options;
@@ -232,6 +326,7 @@ Result<uint64_t> RowStore::HighestEpoch(const std::string& job, int32_t partitio
 
 Result<std::vector<FeatureRow>> RowStore::GetOnline(const std::string& view, const std::vector<std::string>& keys,
                                                     const std::vector<std::string>& features, int64_t as_of_ms) const {
+  WEIR_RETURN_IF_ERROR(CheckKnown(view, features));
   std::vector<FeatureRow> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   // Reads the newest row at or before as_of under `prefix` (one feature).
@@ -276,6 +371,7 @@ Result<std::vector<FeatureRow>> RowStore::GetOnline(const std::string& view, con
 }
 
 Status RowStore::Export(const std::string& view, const std::function<bool(const FeatureRow&)>& fn) const {
+  WEIR_RETURN_IF_ERROR(CheckKnown(view, {}));
   std::string prefix(1, kRowTag);
   AppendComponent(&prefix, view);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));

@@ -82,13 +82,18 @@ class RowStore {
   // For each key and feature: the row of the latest window (greatest
   // window_end, then greatest revision) with window_end <= as_of_ms. An empty
   // `features` means every feature the key has. Keys or features with no such
-  // row are absent from the result.
+  // row are absent from the result. NotFound, naming it, for a view never
+  // written or a feature the view never had.
   Result<std::vector<weir::v1::FeatureRow>> GetOnline(const std::string& view, const std::vector<std::string>& keys,
                                                       const std::vector<std::string>& features, int64_t as_of_ms) const;
 
   // Calls `fn` with every row of `view` (every window and revision), by key,
   // then feature, then newest window first. Stops early when `fn` returns false.
+  // NotFound for a view never written.
   Status Export(const std::string& view, const std::function<bool(const weir::v1::FeatureRow&)>& fn) const;
+
+  // Every feature ever written to `view`, by name; empty for an unknown view.
+  Result<std::vector<std::string>> Features(const std::string& view) const;
 
   // The highest epoch written for (job, partition); 0 when none.
   Result<uint64_t> HighestEpoch(const std::string& job, int32_t partition) const;
@@ -102,6 +107,12 @@ class RowStore {
  private:
   RowStore(rocksdb::DB* db, DiskSpace disk, std::shared_ptr<StorageErrorListener> listener);
 
+  // Builds the catalog of (view, feature) from the rows, once, in a store
+  // written before it existed.
+  Status BuildCatalog();
+  // NotFound naming `view` when it was never written, or the first of
+  // `features` it never had.
+  Status CheckKnown(const std::string& view, const std::vector<std::string>& features) const;
   // Ok when a write of `bytes` may go to RocksDB now: there is room, and a
   // stopped database has been resumed. REQUIRES: write_mu_ held.
   Status EnsureWritable(uint64_t bytes);
