@@ -144,7 +144,6 @@ TEST_CASE("ParseJobSpecYaml fills every default explicitly", "[spec]") {
   CHECK(parsed->source().kafka().start() == v1::START_OFFSET_EARLIEST);
   CHECK(parsed->source().kafka().dead_letter_topic().empty());  // means "<name>.dlq"
   CHECK(parsed->source().format() == v1::RECORD_FORMAT_JSON);
-  CHECK(parsed->source().on_offset_gap() == v1::OFFSET_GAP_POLICY_STOP);
   CHECK(parsed->event_time().unit() == v1::TIME_UNIT_MILLISECONDS);
   CHECK(parsed->event_time().format() == v1::TIME_FORMAT_EPOCH);
   CHECK(parsed->watermark().max_out_of_orderness_ms() == 0);
@@ -393,12 +392,6 @@ TEST_CASE("Event time, source and sink enums and addresses", "[spec]") {
         "source.kafka.start: unknown start \"middle\" (expected one of: earliest, latest)");
   CHECK(ParseError(with_source("source: { kafka: { brokers: \"k:9092\", topic: t }, format: avro }")) ==
         "source.format: unknown format \"avro\" (expected one of: json)");
-  CHECK(ParseError(with_source("source: { kafka: { brokers: \"k:9092\", topic: t }, on_offset_gap: ignore }")) ==
-        "source.on_offset_gap: unknown offset gap policy \"ignore\" (expected one of: stop, skip)");
-  Result<v1::JobSpec> skip =
-      ParseJobSpecYaml(with_source("source: { kafka: { brokers: \"k:9092\", topic: t }, on_offset_gap: skip }"));
-  REQUIRE(skip.ok());
-  CHECK(skip->source().on_offset_gap() == v1::OFFSET_GAP_POLICY_SKIP);
   CHECK(ParseError(with_source("source: { kafka: { brokers: \"k:9092,kafka\", topic: t } }")) ==
         "source.kafka.brokers: \"k:9092,kafka\" is not host:port[,host:port] (e.g. \"127.0.0.1:9092\" or "
         "\"kafka-1:9092,kafka-2:9092\")");
