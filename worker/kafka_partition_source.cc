@@ -146,6 +146,7 @@ class KafkaPartitionSource final : public PartitionSource {
     // Why it stopped at an offset gap (policy stop); empty while none.
     std::string gap;
     uint64_t skipped = 0;  // records skipped over since TakeSkippedRecords (policy skip)
+    bool paused = false;   // Pause()d, not Resume()d since
   };
 
   // Kafka no longer has the records at `offset` of `partition` (retention
@@ -165,14 +166,17 @@ class KafkaPartitionSource final : public PartitionSource {
       gap = where + ": offset " + std::to_string(offset) + " is out of range (" + detail +
             "), and its range cannot be read: " + RdKafka::err2str(err);
       low = kOffsetBeginning.value();
-    } else if (offset < low) {
+    } else if (offset >= 0 && offset < low) {
       count = static_cast<uint64_t>(low - offset);
       gap = where + ": records from offset " + std::to_string(offset) + " to " + std::to_string(low - 1) + " (" +
             std::to_string(count) + " records) are gone from Kafka (retention deleted them; it keeps offsets " +
             std::to_string(low) + " to " + std::to_string(high - 1) + ")";
-    } else {
+    } else if (offset > high) {
       gap = where + ": offset " + std::to_string(offset) + " is past the partition's end " + std::to_string(high) +
             " (was the topic deleted and created again?); its records from " + std::to_string(low) + " are new";
+    } else {
+      gap = where + ": offset " + std::to_string(offset) + " is out of range (" + detail + "; the partition has " +
+            std::to_string(low) + " to " + std::to_string(high - 1) + ")";
     }
     if (!skip_gaps_) {
       spdlog::error("job {}: {}; stopping the partition (source.on_offset_gap: stop)", job_, gap);
@@ -184,14 +188,17 @@ class KafkaPartitionSource final : public PartitionSource {
     }
     spdlog::warn("job {}: {}; skipping to offset {} (source.on_offset_gap: skip)", job_, gap, low);
     const uint64_t skipped = it->second.skipped + count;
+    const bool paused = it->second.paused;
     Unassign(PartitionId(partition));
     if (const Status s = Assign(PartitionId(partition), KafkaOffset(low)); !s.ok()) {
       health_[partition].gap = gap + "; skipping it failed: " + s.message();
     }
     health_[partition].skipped = skipped;
+    if (paused) Pause(PartitionId(partition));  // its output is still full
   }
 
   void PauseOrResume(PartitionId partition, bool pause) {
+    if (auto it = health_.find(partition.value()); it != health_.end()) it->second.paused = pause;
     std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(topic_, partition.value()));
     std::vector<RdKafka::TopicPartition*> list = {tp.get()};
     const RdKafka::ErrorCode err = pause ? consumer_->pause(list) : consumer_->resume(list);
