@@ -34,7 +34,9 @@ Status RpcError(const grpc::Status& s, grpc::Channel& channel, const std::string
   switch (s.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      if (!reached) message += " (is weir-featurestore running there? set --store or WEIR_STORE)";
+      if (!reached) {
+        message += " (is weir-featurestore running there? set --store or WEIR_STORE, and --tls-ca when it serves TLS)";
+      }
       break;
     case grpc::StatusCode::UNIMPLEMENTED:  // something else answers there, say the coordinator
       message += "; set --store or WEIR_STORE to a weir-featurestore's address";
@@ -166,7 +168,7 @@ Result<uint64_t> FeaturesImport(const FeaturesImportOptions& options) {
   auto stub = pb::FeatureSink::NewStub(channel);
   grpc::ClientContext ctx;
   pb::WriteAck ack;
-  auto writer = stub->Write(&ctx, &ack);
+  auto writer = stub->Import(&ctx, &ack);
   pb::WriteBatch batch;
   batch.set_job(options.job);
   batch.set_partition(options.partition);
@@ -202,7 +204,7 @@ Result<uint64_t> FeaturesImport(const FeaturesImportOptions& options) {
                            parse_error.message() +
                            " (expected weirctl replay's row format); nothing after it was written");
   }
-  if (!s.ok()) return RpcError(s, *channel, options.store, "Write");
+  if (!s.ok()) return RpcError(s, *channel, options.store, "Import");
   return rows;
 }
 

@@ -29,8 +29,10 @@ Result<uint64_t> FeaturesExport(const std::string& store, const std::string& vie
 
 struct FeaturesImportOptions {
   std::string store;
-  std::string input_path;              // rows as JSON lines (weirctl replay output); "-" = stdin
-  std::string job = "weirctl-import";  // the fencing identity of this writer
+  std::string input_path;  // rows as JSON lines (weirctl replay output); "-" = stdin
+  // This import's writer identity: fenced in the importers' namespace, apart
+  // from every job's partitions (FeatureSink.Import).
+  std::string job = "weirctl-import";
   int32_t partition = 0;
   uint64_t epoch = 1;
   size_t batch_rows = 1000;

@@ -47,8 +47,7 @@ using Method = grpc::Status (Stub::*)(grpc::ClientContext*, const Request&, Resp
 class Client {
  public:
   explicit Client(const std::string& coordinator)
-      : coordinator_(coordinator),
-        stub_(pb::JobService::NewStub(grpc::CreateChannel(coordinator, grpc::InsecureChannelCredentials()))) {}
+      : coordinator_(coordinator), stub_(pb::JobService::NewStub(MakeChannel(coordinator))) {}
 
   // Calls `method` with the command's deadline and returns its response or
   // the failure as a Status (see Error). When `pending_reason` is given, it
@@ -73,7 +72,8 @@ class Client {
     switch (status.code()) {
       case StatusCode::kUnavailable:
         return Unavailable("cannot reach the coordinator at " + coordinator_ + " (" + status.message() +
-                           "): is weir-coordinator running there? set --coordinator or WEIR_COORDINATOR");
+                           "): is weir-coordinator running there? set --coordinator or WEIR_COORDINATOR (and "
+                           "--tls-ca when it serves TLS)");
       case StatusCode::kInternal:
       case StatusCode::kDataLoss:
         return Internal("the coordinator at " + coordinator_ + " failed: " + status.message());

@@ -13,6 +13,9 @@
 #include "cli/features.h"
 #include "cli/jobs.h"
 #include "cli/replay.h"
+#include "cli/strict_number.h"
+#include "daemon/grpc_util.h"
+#include "daemon/security_flags.h"
 #include "engine/event.h"
 
 namespace {
@@ -67,7 +70,8 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exce
                   "Where dead letters go, as JSON lines with reason, offset and record (default: counted only)");
   cmd->add_flag("--flush", replay.flush,
                 "At the end of the input, advance the watermark to +inf so every open window fires");
-  cmd->add_option("--partition", replay.partition, "Partition number written into dead letters (default 0)");
+  weir::cli::AddStrictInteger(cmd, "--partition", replay.partition, "Partition number written into dead letters",
+                              int32_t{0});
   cmd->add_flag("--progress", replay.progress, "Print progress to stderr every second");
   cmd->add_flag("-q,--quiet", quiet, "Do not print the summary line to stderr");
 
@@ -83,9 +87,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exce
   get_cmd->add_option("--view", get.view, "Feature view")->required();
   get_cmd->add_option("--key", get.keys, "Entity key; repeat for several")->required();
   get_cmd->add_option("--feature", get.features, "Feature name; repeat for several (default: all)");
-  get_cmd->add_option(
-      "--as-of", get.as_of_ms,
-      "Point in time, ms since the Unix epoch: the latest window ending at or before it (default: now)");
+  weir::cli::AddStrictInteger(
+      get_cmd, "--as-of", get.as_of_ms,
+      "Point in time, ms since the Unix epoch: the latest window ending at or before it (0: now)", int64_t{0});
   std::string export_view, export_output;
   CLI::App* export_cmd = features->add_subcommand("export", "Every row of a view, as JSON lines");
   export_cmd->add_option("--view", export_view, "Feature view")->required();
@@ -94,10 +98,20 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exce
   CLI::App* import_cmd =
       features->add_subcommand("import", "Write rows (weirctl replay's output: an offline backfill) into the store");
   import_cmd->add_option("--input", import.input_path, "Rows as JSON lines; - for stdin")->required();
-  import_cmd->add_option("--writer", import.job, "Fencing identity of this writer (default weirctl-import)");
-  import_cmd->add_option("--epoch", import.epoch, "Fencing epoch; writes with a lower epoch than seen are refused")
+  import_cmd
+      ->add_option("--writer", import.job,
+                   "This import's own writer identity; fenced apart from every job's partitions, so an import never "
+                   "fences or unfences a job")
       ->capture_default_str();
-  import_cmd->add_option("--batch-rows", import.batch_rows, "Rows per write batch")->capture_default_str();
+  weir::cli::AddStrictInteger(import_cmd, "--epoch", import.epoch,
+                              "Fencing epoch of --writer: a later import by the same writer with a lower epoch is "
+                              "refused",
+                              uint64_t{0});
+  weir::cli::AddStrictInteger(import_cmd, "--batch-rows", import.batch_rows, "Rows per write batch", size_t{1},
+                              size_t{1000000});
+
+  weir::ClientSecurity security;
+  weir::AddClientSecurityFlags(app, security);
 
   std::string coordinator = "127.0.0.1:7071";
   app.add_option("--coordinator", coordinator, "Coordinator address HOST:PORT")
@@ -149,6 +163,12 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exce
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;  // --help is a success; any other parse error is bad usage
+  }
+
+  // Before any channel exists: every command to the coordinator or the store uses it.
+  if (auto s = weir::ConfigureClientChannels(security); !s.ok()) {
+    std::cerr << "weirctl: " << s.message() << "\n";
+    return 2;
   }
 
   // The exit code for a command's result, after printing its error if any.

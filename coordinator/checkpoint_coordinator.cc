@@ -90,7 +90,8 @@ int64_t CheckpointCoordinator::pending_count() const {
   return n;
 }
 
-Status CheckpointCoordinator::CanCheckpoint(const pb::JobRecord& job, const WorkerRegistry& workers) {
+Status CheckpointCoordinator::CanCheckpoint(const pb::JobRecord& job, const WorkerRegistry& workers,
+                                            const PartitionReports& reports) {
   const std::string& name = job.spec().name();
   if (job.state() != pb::JOB_STATE_RUNNING) {
     return FailedPrecondition("job \"" + name + "\" is not running; only a running job takes checkpoints");
@@ -110,16 +111,21 @@ Status CheckpointCoordinator::CanCheckpoint(const pb::JobRecord& job, const Work
       return FailedPrecondition("job \"" + name + "\" partition " + std::to_string(p) + " is owned by worker " +
                                 owner->second.worker + ", which is not live; try again once it has moved");
     }
+    if (auto why = reports.FailedReason(name, PartitionId(p), owner->second)) {
+      return FailedPrecondition("job \"" + name + "\" partition " + std::to_string(p) + " is failed (" + *why +
+                                "); checkpoints resume once it runs again (weirctl events shows when)");
+    }
   }
   return Status::Ok();
 }
 
 Result<CheckpointId> CheckpointCoordinator::Trigger(JobStore& store, const std::string& job,
-                                                    const WorkerRegistry& workers, int64_t now_ms) {
+                                                    const WorkerRegistry& workers, const PartitionReports& reports,
+                                                    int64_t now_ms) {
   const pb::JobRecord* record = store.Find(job);
   if (record == nullptr) return NotFound("no job named \"" + job + "\" (weirctl list shows the jobs)");
   if (auto pending = Pending(job); pending.has_value()) return *pending;
-  WEIR_RETURN_IF_ERROR(CanCheckpoint(*record, workers));
+  WEIR_RETURN_IF_ERROR(CanCheckpoint(*record, workers, reports));
   return Start(store, job, now_ms);
 }
 
@@ -137,7 +143,8 @@ Result<CheckpointId> CheckpointCoordinator::Start(JobStore& store, const std::st
   return *id;
 }
 
-void CheckpointCoordinator::Check(JobStore& store, const WorkerRegistry& workers, int64_t now_ms) {
+void CheckpointCoordinator::Check(JobStore& store, const WorkerRegistry& workers, const PartitionReports& reports,
+                                  int64_t now_ms) {
   for (const pb::JobRecord& job : store.jobs()) {
     if (job.state() != pb::JOB_STATE_RUNNING) continue;
     const std::string& name = job.spec().name();
@@ -161,7 +168,7 @@ void CheckpointCoordinator::Check(JobStore& store, const WorkerRegistry& workers
       continue;
     }
     if (interval <= 0 || SaturatingSub(now_ms, c.last_trigger_ms) < interval) continue;
-    if (!CanCheckpoint(job, workers).ok()) continue;  // retried on every check; weirctl checkpoint says why
+    if (!CanCheckpoint(job, workers, reports).ok()) continue;  // retried on every check; weirctl checkpoint says why
     if (auto id = Start(store, name, now_ms); !id.ok()) {
       spdlog::error("job {}: cannot trigger a checkpoint (retrying in {} ms): {}", name, interval,
                     id.status().message());

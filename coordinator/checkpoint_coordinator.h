@@ -42,6 +42,7 @@
 #include "coordinator/event_log.h"
 #include "coordinator/file_writer.h"
 #include "coordinator/job_store.h"
+#include "coordinator/partition_reports.h"
 #include "coordinator/worker_registry.h"
 #include "weir/v1/services.pb.h"
 
@@ -101,14 +102,18 @@ class CheckpointCoordinator {
 
   // The job's pending checkpoint, if any.
   std::optional<CheckpointId> Pending(const std::string& job) const;
-  // Ok when every partition of `job` has a live owner, so a checkpoint can
-  // complete; FailedPrecondition saying why not.
-  static Status CanCheckpoint(const weir::v1::JobRecord& job, const WorkerRegistry& workers);
+  // Ok when every partition of `job` has a live owner that does not report
+  // it failed, so a checkpoint can complete; FailedPrecondition saying why
+  // not. (A failed partition would only see its checkpoints abandoned, one
+  // every timeout, until it runs again.)
+  static Status CanCheckpoint(const weir::v1::JobRecord& job, const WorkerRegistry& workers,
+                              const PartitionReports& reports);
   // The pending checkpoint's id, or a new one's (its id stored first):
   // FailedPrecondition when the job cannot checkpoint (see CanCheckpoint).
-  Result<CheckpointId> Trigger(JobStore& store, const std::string& job, const WorkerRegistry& workers, int64_t now_ms);
+  Result<CheckpointId> Trigger(JobStore& store, const std::string& job, const WorkerRegistry& workers,
+                               const PartitionReports& reports, int64_t now_ms);
   // Abandons overdue checkpoints and triggers due ones, for every running job.
-  void Check(JobStore& store, const WorkerRegistry& workers, int64_t now_ms);
+  void Check(JobStore& store, const WorkerRegistry& workers, const PartitionReports& reports, int64_t now_ms);
 
   // Records `status`, from `worker`, as an acknowledgement when it is one:
   // its snapshot is of the job's pending checkpoint, has a path, and comes

@@ -109,6 +109,15 @@ pb::ClusterEvent PartitionFenced(const std::string& job, PartitionId partition, 
   return PartitionEvent(pb::CLUSTER_EVENT_PARTITION_FENCED, job, partition, worker, epoch, std::move(message));
 }
 
+pb::ClusterEvent PartitionReEpoched(const std::string& job, PartitionId partition, const std::string& worker,
+                                    Epoch from, Epoch to) {
+  return PartitionEvent(pb::CLUSTER_EVENT_PARTITION_REEPOCHED, job, partition, worker, to,
+                        Partition(partition) + " on " + worker + " was fenced at its current " + Epochs(from) +
+                            ": the feature store has seen a higher epoch than this coordinator issued (was an older "
+                            "state.pb restored?); it runs on at " +
+                            Epochs(to));
+}
+
 pb::ClusterEvent PartitionFailed(const std::string& job, PartitionId partition, const std::string& worker, Epoch epoch,
                                  const std::string& reason) {
   return PartitionEvent(pb::CLUSTER_EVENT_PARTITION_FAILED, job, partition, worker, epoch,

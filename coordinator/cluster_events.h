@@ -31,6 +31,9 @@ weir::v1::ClusterEvent PartitionRestored(const std::string& job, PartitionId par
                                          Epoch epoch, const weir::v1::RestoreInfo& restore);
 weir::v1::ClusterEvent PartitionFenced(const std::string& job, PartitionId partition, const std::string& worker,
                                        Epoch epoch, const std::string& reason);
+// The owner was fenced at its current epoch `from`; the partition now has `to`.
+weir::v1::ClusterEvent PartitionReEpoched(const std::string& job, PartitionId partition, const std::string& worker,
+                                          Epoch from, Epoch to);
 // The message is the worker's reason.
 weir::v1::ClusterEvent PartitionFailed(const std::string& job, PartitionId partition, const std::string& worker,
                                        Epoch epoch, const std::string& reason);

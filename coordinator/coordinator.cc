@@ -36,7 +36,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::Open(const std::string& data_d
   if (!store.ok()) return store.status();
   const int64_t grace_until = HasOwners(**store) ? SaturatingAdd(now_ms, options.worker_timeout_ms) : now_ms;
   std::unique_ptr<Coordinator> c(new Coordinator(std::move(*store), discovery, std::move(options), grace_until));
-  absl::MutexLock lock(&c->mu_);
+  weir::MutexLock lock(&c->mu_);
   for (const pb::JobRecord& job : c->store_->jobs()) {
     c->spec_hashes_[job.spec().name()] = SpecHash(job.spec());
     if (job.state() != pb::JOB_STATE_RUNNING) continue;
@@ -76,7 +76,7 @@ Result<pb::JobInfo> Coordinator::SubmitJob(const pb::JobSpec& spec, int64_t now_
   std::vector<std::string> stale_files;  // a cancelled job of the same name: its checkpoints
   uint64_t version = 0;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     if (const pb::JobRecord* previous = store_->Find(spec.name());
         previous != nullptr && previous->state() != pb::JOB_STATE_RUNNING) {
       stale_files = CheckpointCoordinator::FilesOf(*previous);
@@ -101,14 +101,14 @@ Result<pb::JobInfo> Coordinator::SubmitJob(const pb::JobSpec& spec, int64_t now_
 }
 
 Result<pb::JobInfo> Coordinator::GetJob(const std::string& name) const {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   const pb::JobRecord* job = store_->Find(name);
   if (job == nullptr) return NotFound(UnknownJob(name));
   return ToJobInfo(*job);
 }
 
 std::vector<pb::JobInfo> Coordinator::ListJobs() const {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   std::vector<pb::JobInfo> jobs;
   for (const pb::JobRecord& job : store_->jobs()) jobs.push_back(ToJobInfo(job));
   return jobs;
@@ -118,7 +118,7 @@ Result<pb::JobInfo> Coordinator::CancelJob(const std::string& name, int64_t now_
   pb::JobInfo info;
   uint64_t version = 0;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     auto job = store_->Cancel(name);
     if (!job.ok()) return job.status();
     checkpoints_.StopJob(name, now_ms);
@@ -136,8 +136,8 @@ Result<CheckpointId> Coordinator::TriggerCheckpoint(const std::string& name, int
   Result<CheckpointId> id = CheckpointId();
   uint64_t version = 0;
   {
-    absl::MutexLock lock(&mu_);
-    id = checkpoints_.Trigger(*store_, name, workers_, now_ms);
+    weir::MutexLock lock(&mu_);
+    id = checkpoints_.Trigger(*store_, name, workers_, reports_, now_ms);
     version = store_->version();
   }
   if (!id.ok()) return id;
@@ -146,7 +146,7 @@ Result<CheckpointId> Coordinator::TriggerCheckpoint(const std::string& name, int
 }
 
 std::optional<std::string> Coordinator::DiscoveryError(const std::string& name) const {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   auto it = discoveries_.find(name);
   if (it == discoveries_.end() || it->second.last_error.empty()) return std::nullopt;
   return it->second.last_error;
@@ -195,7 +195,7 @@ void Coordinator::Discover(const DiscoveryAttempt& attempt, int64_t now_ms) {
   const Result<int32_t> count = discovery_->PartitionCount(attempt.brokers, attempt.topic);
   uint64_t version = 0;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     ApplyDiscovery(attempt, count, now_ms);
     version = store_->version();
   }
@@ -261,7 +261,7 @@ Status Coordinator::StoreAssignment(const std::string& job, int32_t partitions, 
 }
 
 CoordinatorStats Coordinator::Stats() const {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   CoordinatorStats stats;
   for (const pb::JobRecord& job : store_->jobs()) ++stats.jobs[job.state()];
   for (const auto& [id, w] : workers_.all()) ++(w.alive ? stats.workers_alive : stats.workers_dead);
@@ -274,7 +274,7 @@ CoordinatorStats Coordinator::Stats() const {
 }
 
 int64_t Coordinator::CheckpointsFinished() const {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   return checkpoints_.committed() + checkpoints_.abandoned();
 }
 

@@ -44,7 +44,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "common/types.h"
 #include "coordinator/checkpoint_coordinator.h"
@@ -232,6 +232,13 @@ class Coordinator {
   // Stores a job's next assignment, counts and logs its moves.
   Status StoreAssignment(const std::string& job, int32_t partitions, const Assignment& previous, const Assignment& next,
                          int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The current owner of (job, partition) was fenced at its current epoch:
+  // the store has seen a higher epoch than this coordinator issued (an
+  // older state.pb was restored, docs/checkpoints.md). Gives the partition
+  // an epoch of at least now_ms (the wall-clock floor) and logs a
+  // PARTITION_REEPOCHED event; the owner restarts it at that epoch.
+  void ReEpochFenced(const std::string& job, PartitionId partition, const PartitionOwner& owner, int64_t now_ms)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A job as weirctl sees it.
   weir::v1::JobInfo ToJobInfo(const weir::v1::JobRecord& job) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops the reports, the discovery and the checkpoint state of a job.
@@ -248,7 +255,7 @@ class Coordinator {
   EventLog events_;               // thread-safe on its own
   StateFile* const state_file_;   // thread-safe: the store's durable copy
 
-  mutable absl::Mutex mu_;
+  mutable weir::Mutex mu_;
   std::unique_ptr<JobStore> store_ ABSL_PT_GUARDED_BY(mu_);
   WorkerRegistry workers_ ABSL_GUARDED_BY(mu_);
   CheckpointCoordinator checkpoints_ ABSL_GUARDED_BY(mu_);

@@ -12,6 +12,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "daemon/grpc_auth.h"
 #include "daemon/grpc_util.h"
 #include "weir/v1/services.grpc.pb.h"
 
@@ -22,6 +23,9 @@ namespace pb = weir::v1;
 
 // Trigger to commit, seconds: at least a heartbeat round (500 ms by default),
 // at most the timeout (max(3 x interval, 30 s)) unless the interval is long.
+// Who may read the coordinator's state (jobs, workers, events).
+constexpr Roles kRead = Role::kAdmin | Role::kReader;
+
 const std::vector<double> kCheckpointDurationBuckets = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300};
 
 // Metadata values must be printable ASCII.
@@ -42,11 +46,12 @@ void AddPendingReason(const Coordinator& coordinator, const pb::JobInfo& job, gr
 
 class JobServiceImpl final : public pb::JobService::Service {
  public:
-  JobServiceImpl(Coordinator* coordinator, CoordinatorMetrics* metrics, Clock clock)
-      : coordinator_(coordinator), metrics_(metrics), clock_(std::move(clock)) {}
+  JobServiceImpl(Coordinator* coordinator, CoordinatorMetrics* metrics, Clock clock, const Authorizer* authorizer)
+      : coordinator_(coordinator), metrics_(metrics), clock_(std::move(clock)), authorizer_(authorizer) {}
 
   grpc::Status SubmitJob(grpc::ServerContext* context, const pb::SubmitJobRequest* request,
                          pb::SubmitJobResponse* response) override {
+    if (auto s = Authorize(authorizer_, context, Role::kAdmin, "JobService.SubmitJob"); !s.ok()) return s;
     auto job = coordinator_->SubmitJob(request->spec(), clock_());
     metrics_->Update(coordinator_->Stats());
     if (!job.ok()) return ToGrpcStatus(job.status());
@@ -57,6 +62,7 @@ class JobServiceImpl final : public pb::JobService::Service {
 
   grpc::Status GetJob(grpc::ServerContext* context, const pb::GetJobRequest* request,
                       pb::GetJobResponse* response) override {
+    if (auto s = Authorize(authorizer_, context, kRead, "JobService.GetJob"); !s.ok()) return s;
     if (request->name().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a job name is required"};
     auto job = coordinator_->GetJob(request->name());
     if (!job.ok()) return ToGrpcStatus(job.status());
@@ -65,13 +71,16 @@ class JobServiceImpl final : public pb::JobService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ListJobs(grpc::ServerContext*, const pb::ListJobsRequest*, pb::ListJobsResponse* response) override {
+  grpc::Status ListJobs(grpc::ServerContext* context, const pb::ListJobsRequest*,
+                        pb::ListJobsResponse* response) override {
+    if (auto s = Authorize(authorizer_, context, kRead, "JobService.ListJobs"); !s.ok()) return s;
     for (auto& job : coordinator_->ListJobs()) *response->add_jobs() = std::move(job);
     return grpc::Status::OK;
   }
 
-  grpc::Status CancelJob(grpc::ServerContext*, const pb::CancelJobRequest* request,
+  grpc::Status CancelJob(grpc::ServerContext* context, const pb::CancelJobRequest* request,
                          pb::CancelJobResponse* response) override {
+    if (auto s = Authorize(authorizer_, context, Role::kAdmin, "JobService.CancelJob"); !s.ok()) return s;
     if (request->name().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a job name is required"};
     auto job = coordinator_->CancelJob(request->name(), clock_());
     metrics_->Update(coordinator_->Stats());
@@ -80,14 +89,16 @@ class JobServiceImpl final : public pb::JobService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ListWorkers(grpc::ServerContext*, const pb::ListWorkersRequest*,
+  grpc::Status ListWorkers(grpc::ServerContext* context, const pb::ListWorkersRequest*,
                            pb::ListWorkersResponse* response) override {
+    if (auto s = Authorize(authorizer_, context, kRead, "JobService.ListWorkers"); !s.ok()) return s;
     for (auto& worker : coordinator_->ListWorkers(clock_())) *response->add_workers() = std::move(worker);
     return grpc::Status::OK;
   }
 
-  grpc::Status TriggerCheckpoint(grpc::ServerContext*, const pb::TriggerCheckpointRequest* request,
+  grpc::Status TriggerCheckpoint(grpc::ServerContext* context, const pb::TriggerCheckpointRequest* request,
                                  pb::TriggerCheckpointResponse* response) override {
+    if (auto s = Authorize(authorizer_, context, Role::kAdmin, "JobService.TriggerCheckpoint"); !s.ok()) return s;
     if (request->name().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "a job name is required"};
     auto id = coordinator_->TriggerCheckpoint(request->name(), clock_());
     metrics_->Update(coordinator_->Stats());
@@ -96,8 +107,9 @@ class JobServiceImpl final : public pb::JobService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ListEvents(grpc::ServerContext*, const pb::ListEventsRequest* request,
+  grpc::Status ListEvents(grpc::ServerContext* context, const pb::ListEventsRequest* request,
                           pb::ListEventsResponse* response) override {
+    if (auto s = Authorize(authorizer_, context, kRead, "JobService.ListEvents"); !s.ok()) return s;
     if (request->limit() < 0) {
       return {grpc::StatusCode::INVALID_ARGUMENT, "limit must be 0 (every kept event) or more"};
     }
@@ -113,15 +125,19 @@ class JobServiceImpl final : public pb::JobService::Service {
   Coordinator* coordinator_;
   CoordinatorMetrics* metrics_;
   Clock clock_;
+  const Authorizer* authorizer_;
 };
 
 class ControlPlaneImpl final : public pb::ControlPlane::Service {
  public:
-  ControlPlaneImpl(Coordinator* coordinator, CoordinatorMetrics* metrics, Clock clock)
-      : coordinator_(coordinator), metrics_(metrics), clock_(std::move(clock)) {}
+  ControlPlaneImpl(Coordinator* coordinator, CoordinatorMetrics* metrics, Clock clock, const Authorizer* authorizer)
+      : coordinator_(coordinator), metrics_(metrics), clock_(std::move(clock)), authorizer_(authorizer) {}
 
-  grpc::Status RegisterWorker(grpc::ServerContext*, const pb::RegisterWorkerRequest* request,
+  grpc::Status RegisterWorker(grpc::ServerContext* context, const pb::RegisterWorkerRequest* request,
                               pb::RegisterWorkerResponse* response) override {
+    if (auto s = AuthorizeWorker(authorizer_, context, request->worker_id(), "ControlPlane.RegisterWorker"); !s.ok()) {
+      return s;
+    }
     auto r = coordinator_->RegisterWorker(request->worker_id(), request->address(), clock_());
     metrics_->Update(coordinator_->Stats());
     if (!r.ok()) return ToGrpcStatus(r.status());
@@ -129,8 +145,11 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status Heartbeat(grpc::ServerContext*, const pb::HeartbeatRequest* request,
+  grpc::Status Heartbeat(grpc::ServerContext* context, const pb::HeartbeatRequest* request,
                          pb::HeartbeatResponse* response) override {
+    if (auto s = AuthorizeWorker(authorizer_, context, request->worker_id(), "ControlPlane.Heartbeat"); !s.ok()) {
+      return s;
+    }
     metrics_->CountHeartbeat();
     auto r = coordinator_->Heartbeat(request->worker_id(), {request->partitions().begin(), request->partitions().end()},
                                      clock_(), {request->specs().begin(), request->specs().end()});
@@ -144,8 +163,11 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status LeaveWorker(grpc::ServerContext*, const pb::LeaveWorkerRequest* request,
+  grpc::Status LeaveWorker(grpc::ServerContext* context, const pb::LeaveWorkerRequest* request,
                            pb::LeaveWorkerResponse*) override {
+    if (auto s = AuthorizeWorker(authorizer_, context, request->worker_id(), "ControlPlane.LeaveWorker"); !s.ok()) {
+      return s;
+    }
     if (request->worker_id().empty()) return {grpc::StatusCode::INVALID_ARGUMENT, "worker_id is required"};
     const Status s = coordinator_->LeaveWorker(request->worker_id(),
                                                {request->handoffs().begin(), request->handoffs().end()}, clock_());
@@ -157,15 +179,17 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
   Coordinator* coordinator_;
   CoordinatorMetrics* metrics_;
   Clock clock_;
+  const Authorizer* authorizer_;
   std::atomic<int64_t> checkpoints_finished_{0};  // CheckpointsFinished() when the metrics were last refreshed here
 };
 
 }  // namespace
 
-CoordinatorServices MakeCoordinatorServices(Coordinator* coordinator, CoordinatorMetrics* metrics, Clock clock) {
+CoordinatorServices MakeCoordinatorServices(Coordinator* coordinator, CoordinatorMetrics* metrics, Clock clock,
+                                            const Authorizer* authorizer) {
   CoordinatorServices s;
-  s.jobs = std::make_unique<JobServiceImpl>(coordinator, metrics, clock);
-  s.control = std::make_unique<ControlPlaneImpl>(coordinator, metrics, std::move(clock));
+  s.jobs = std::make_unique<JobServiceImpl>(coordinator, metrics, clock, authorizer);
+  s.control = std::make_unique<ControlPlaneImpl>(coordinator, metrics, std::move(clock), authorizer);
   return s;
 }
 

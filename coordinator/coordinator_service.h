@@ -16,6 +16,10 @@
 #include "daemon/prometheus_fwd.h"
 #include "daemon/rpc_metadata.h"
 
+namespace weir {
+class Authorizer;
+}
+
 namespace weir::coordinator {
 
 // Trailing metadata of SubmitJob and GetJob while a running job's partition
@@ -61,8 +65,11 @@ struct CoordinatorServices {
 using Clock = std::function<int64_t()>;
 
 // Builds both services. `coordinator` and `metrics` must outlive them; the
-// metrics are refreshed after every call that changes the coordinator.
+// metrics are refreshed after every call that changes the coordinator. With
+// an `authorizer` (which must outlive them too) each method checks its role:
+// SubmitJob, CancelJob and TriggerCheckpoint need `admin`; GetJob, ListJobs,
+// ListWorkers and ListEvents `admin` or `reader`; the ControlPlane `worker`.
 CoordinatorServices MakeCoordinatorServices(Coordinator* coordinator, CoordinatorMetrics* metrics,
-                                            Clock clock = weir::WallClockMs);
+                                            Clock clock = weir::WallClockMs, const Authorizer* authorizer = nullptr);
 
 }  // namespace weir::coordinator

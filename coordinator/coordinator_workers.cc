@@ -1,6 +1,7 @@
 // Coordinator: the workers' side — registration, heartbeats (reports,
 // checkpoint acknowledgements and commits, the reply), leaving, listing, and
 // failure detection. Jobs and rebalancing are in coordinator.cc.
+#include <algorithm>
 #include <set>
 
 #include <spdlog/spdlog.h>
@@ -20,7 +21,7 @@ Result<pb::RegisterWorkerResponse> Coordinator::RegisterWorker(const std::string
   if (id.empty()) return InvalidArgument("worker_id is required (each worker needs a unique, stable id)");
   uint64_t version = 0;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     const Result<WorkerRegistry::Registered> registered = workers_.Register(id, address, now_ms);
     if (!registered.ok()) {
       if (refused_.insert({id, address}).second) {
@@ -52,7 +53,7 @@ Result<pb::HeartbeatResponse> Coordinator::Heartbeat(const std::string& id,
   pb::HeartbeatResponse response;
   uint64_t version = 0;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     WEIR_RETURN_IF_ERROR(workers_.Heartbeat(id, now_ms));
     std::set<std::string> acknowledged;  // jobs with a new acknowledgement
     for (const pb::PartitionStatus& s : statuses) {
@@ -61,6 +62,10 @@ Result<pb::HeartbeatResponse> Coordinator::Heartbeat(const std::string& id,
       const std::optional<PartitionOwner> owner = store_->Owner(s.job(), PartitionId(s.partition()));
       if (checkpoints_.Acknowledge(*job, owner, id, s)) acknowledged.insert(s.job());
       reports_.Record(id, s, owner, now_ms);
+      if (s.state() == pb::PARTITION_STATE_FENCED && owner.has_value() && owner->worker == id &&
+          owner->epoch == Epoch(s.epoch())) {
+        ReEpochFenced(s.job(), PartitionId(s.partition()), *owner, now_ms);
+      }
     }
     for (const std::string& name : acknowledged) {
       if (auto plan = checkpoints_.BeginCommit(*store_->Find(name), now_ms); plan.has_value()) {
@@ -79,7 +84,7 @@ Result<pb::HeartbeatResponse> Coordinator::Heartbeat(const std::string& id,
     std::vector<Status> written;
     written.reserve(commits.size());
     for (const CommitPlan& plan : commits) written.push_back(CheckpointCoordinator::WriteMetadata(plan, write_file_));
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     for (size_t i = 0; i < commits.size(); ++i) {
       if (auto prune = checkpoints_.FinishCommit(*store_, commits[i], written[i], now_ms); prune.has_value()) {
         prunes.push_back(std::move(*prune));
@@ -92,6 +97,25 @@ Result<pb::HeartbeatResponse> Coordinator::Heartbeat(const std::string& id,
   WEIR_RETURN_IF_ERROR(SyncState(version));
   for (const PruneList& prune : prunes) CheckpointCoordinator::Prune(prune);  // the commits are durable now
   return response;
+}
+
+void Coordinator::ReEpochFenced(const std::string& job, PartitionId partition, const PartitionOwner& owner,
+                                int64_t now_ms) {
+  const pb::JobRecord* record = store_->Find(job);
+  if (record == nullptr) return;
+  Assignment next = JobStore::AssignmentOf(*record);
+  // Above the wall-clock floor: every epoch this coordinator (or an older
+  // copy of its state) issued by counting is far below it.
+  const Epoch to(std::max(owner.epoch.value() + 1, static_cast<uint64_t>(std::max<int64_t>(now_ms, 0))));
+  next[partition].epoch = to;
+  if (Status s = store_->SetAssignment(job, record->partitions(), next); !s.ok()) {
+    spdlog::error("job {} partition {}: cannot store its new epoch (the next heartbeat retries): {}", job,
+                  partition.value(), s.message());
+    return;
+  }
+  spdlog::warn("job {} partition {}: {} was fenced at its current epoch {}; re-epoched to {}", job, partition.value(),
+               owner.worker, owner.epoch.value(), to.value());
+  events_.Append(events::PartitionReEpoched(job, partition, owner.worker, owner.epoch, to), now_ms);
 }
 
 pb::HeartbeatResponse Coordinator::HeartbeatReply(const std::string& id,
@@ -132,7 +156,7 @@ Status Coordinator::LeaveWorker(const std::string& id, const std::vector<pb::Par
   std::vector<std::string> replaced_files;  // handoff snapshots that the new ones replace
   uint64_t version = 0;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     // Only a partition the worker still owns, under the epoch it reports, can be handed off.
     std::map<std::string, std::vector<std::pair<PartitionId, pb::SnapshotRef>>> by_job;
     for (const pb::PartitionStatus& h : handoffs) {
@@ -177,7 +201,7 @@ Status Coordinator::LeaveWorker(const std::string& id, const std::vector<pb::Par
 }
 
 std::vector<pb::WorkerInfo> Coordinator::ListWorkers(int64_t now_ms) const {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   std::vector<pb::WorkerInfo> out;
   out.reserve(workers_.all().size());
   for (const auto& [id, w] : workers_.all()) {
@@ -201,7 +225,7 @@ std::vector<pb::WorkerInfo> Coordinator::ListWorkers(int64_t now_ms) const {
 void Coordinator::CheckWorkers(int64_t now_ms) {
   uint64_t version = 0;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     const WorkerRegistry::CheckResult checked = workers_.Check(now_ms);
     for (const WorkerRegistry::Lost& lost : checked.lost) {
       spdlog::warn("worker {} is dead: no heartbeat for {} ms (timeout {} ms)", lost.id, lost.silent_ms,
@@ -210,7 +234,7 @@ void Coordinator::CheckWorkers(int64_t now_ms) {
     }
     for (const std::string& id : checked.forgotten) spdlog::info("worker {} forgotten", id);
     Rebalance(now_ms);
-    checkpoints_.Check(*store_, workers_, now_ms);
+    checkpoints_.Check(*store_, workers_, reports_, now_ms);
     version = store_->version();
   }
   if (Status s = SyncState(version); !s.ok()) spdlog::error("{} (retrying every check)", s.message());
@@ -219,7 +243,7 @@ void Coordinator::CheckWorkers(int64_t now_ms) {
 bool Coordinator::RetryDiscovery(int64_t now_ms) {
   DiscoveryAttempt attempt;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     Discovery* next = nullptr;
     for (auto& [name, d] : discoveries_) {
       if (d.in_flight || now_ms < d.next_attempt_ms) continue;
@@ -248,7 +272,7 @@ void Coordinator::Tick(int64_t now_ms) {
   CheckWorkers(now_ms);
   size_t pending = 0;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     pending = discoveries_.size();
   }
   // Each pending job at most once, even if discovery_retry_ms is 0.

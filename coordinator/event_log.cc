@@ -8,7 +8,7 @@ namespace weir::coordinator {
 EventLog::EventLog(size_t capacity) : capacity_(std::max<size_t>(capacity, 1)) {}
 
 uint64_t EventLog::Append(weir::v1::ClusterEvent event, int64_t now_ms) {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   event.set_seq(++last_seq_);
   event.set_at_ms(now_ms);
   events_.push_back(std::move(event));
@@ -18,7 +18,7 @@ uint64_t EventLog::Append(weir::v1::ClusterEvent event, int64_t now_ms) {
 
 EventPage EventLog::List(const std::string& job, uint64_t after_seq, size_t limit) const {
   EventPage page;
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   page.last_seq = last_seq_;
   if (events_.empty() || after_seq >= last_seq_) return page;
   // Seqs are consecutive: the first event after `after_seq` is found by arithmetic.

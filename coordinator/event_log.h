@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "weir/v1/services.pb.h"
 
 namespace weir::coordinator {
@@ -50,7 +50,7 @@ class EventLog {
 
  private:
   const size_t capacity_;
-  mutable absl::Mutex mu_;
+  mutable weir::Mutex mu_;
   std::deque<weir::v1::ClusterEvent> events_ ABSL_GUARDED_BY(mu_);  // seqs consecutive, oldest first
   uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;
 };

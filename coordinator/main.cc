@@ -26,6 +26,8 @@
 #include "daemon/grpc_server.h"
 #include "daemon/http_status_server.h"
 #include "daemon/periodic.h"
+#include "daemon/security.h"
+#include "daemon/security_flags.h"
 #include "daemon/serve.h"
 #include "daemon/service_stack.h"
 #include "daemon/stop_signals.h"
@@ -41,6 +43,7 @@ struct Flags {
   int64_t heartbeat_interval_ms = 500;
   int64_t worker_timeout_ms = 3000;
   std::string log_level = "info";
+  weir::ServerSecurity security;
 };
 
 int Run(const Flags& flags) {
@@ -57,13 +60,22 @@ int Run(const Flags& flags) {
     return 1;
   }
   weir::coordinator::Coordinator* coordinator = opened->get();
+  auto authorizer = weir::LoadAuthorizer(flags.security);
+  if (!authorizer.ok()) {
+    spdlog::error("{}", authorizer.status().message());
+    return 1;
+  }
   auto registry = std::make_shared<prometheus::Registry>();
+  weir::WarnIfInsecure("coordinator", flags.security, registry.get());
   weir::coordinator::CoordinatorMetrics metrics(registry.get());
   metrics.Update(coordinator->Stats());
-  auto services = weir::coordinator::MakeCoordinatorServices(coordinator, &metrics);
+  auto services =
+      weir::coordinator::MakeCoordinatorServices(coordinator, &metrics, weir::WallClockMs, authorizer->get());
   std::atomic<bool> ready{false};
-  weir::HttpStatusServer http(registry, [&ready] { return ready.load(); });
-  weir::GrpcServer grpc({services.jobs.get(), services.control.get()}, {.exclusive_port = true});
+  weir::HttpStatusServer http(
+      registry, [&ready] { return ready.load(); }, weir::MetricsTls(flags.security));
+  weir::GrpcServer grpc({services.jobs.get(), services.control.get()},
+                        {.exclusive_port = true, .security = flags.security});
   std::optional<weir::Periodic> ticker;
   std::optional<weir::Periodic> discoverer;
 
@@ -109,7 +121,12 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
                       "A worker with no heartbeat for this many ms is dead and its partitions move")
       ->check(CLI::Range(int64_t{50}, int64_t{3600000}));
   weir::AddMetricsAndLogFlags(app, flags.metrics_listen, flags.log_level);
+  weir::AddServerSecurityFlags(app, flags.security);
   if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "coordinator", flags.log_level)) return *exit_code;
+  if (auto s = flags.security.Validate(); !s.ok()) {
+    std::cerr << "weir-coordinator: " << s.message() << "\n";
+    return 2;
+  }
   if (flags.worker_timeout_ms <= flags.heartbeat_interval_ms) {
     std::cerr << "weir-coordinator: --worker-timeout (" << flags.worker_timeout_ms
               << " ms) must be longer than --heartbeat-interval (" << flags.heartbeat_interval_ms

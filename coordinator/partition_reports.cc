@@ -55,6 +55,16 @@ void PartitionReports::Record(const std::string& worker, const pb::PartitionStat
   t.report.set_reported_at_ms(now_ms);
 }
 
+std::optional<std::string> PartitionReports::FailedReason(const std::string& job, PartitionId partition,
+                                                          const PartitionOwner& owner) const {
+  auto it = tracks_.find({job, partition});
+  if (it == tracks_.end() || !it->second.failed || it->second.worker != owner.worker ||
+      Epoch(it->second.report.epoch()) != owner.epoch) {
+    return std::nullopt;
+  }
+  return it->second.failed_reason;
+}
+
 void PartitionReports::Describe(const PartitionOwner& owner, bool owner_live, pb::PartitionStatus* out) const {
   out->set_owner(owner.worker);
   out->set_epoch(owner.epoch.value());

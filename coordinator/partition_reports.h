@@ -42,6 +42,11 @@ class PartitionReports {
   // A report without a state (a worker that predates states): RUNNING.
   void Describe(const PartitionOwner& owner, bool owner_live, weir::v1::PartitionStatus* out) const;
 
+  // Why `partition` of `job` failed, when its owner `owner` (worker and
+  // epoch) reports it FAILED now; nullopt otherwise.
+  std::optional<std::string> FailedReason(const std::string& job, PartitionId partition,
+                                          const PartitionOwner& owner) const;
+
   // Forgets a job's reports (cancelled or submitted again).
   void ForgetJob(const std::string& job);
 

@@ -49,18 +49,18 @@ StateFile::StateFile(std::string path, FileWriter writer, uint64_t durable_versi
 
 void StateFile::Offer(uint64_t version, std::string bytes) {
   auto shared = std::make_shared<const std::string>(std::move(bytes));
-  absl::MutexLock lock(&slot_mu_);
+  weir::MutexLock lock(&slot_mu_);
   if (version <= offered_.version) return;
   offered_ = Offered{version, std::move(shared)};
 }
 
 Status StateFile::Sync(uint64_t version) {
   if (durable_.load() >= version) return Status::Ok();
-  absl::MutexLock write(&write_mu_);
+  weir::MutexLock write(&write_mu_);
   if (durable_.load() >= version) return Status::Ok();  // a write that finished meanwhile covered it
   Offered newest;
   {
-    absl::MutexLock lock(&slot_mu_);
+    weir::MutexLock lock(&slot_mu_);
     newest = offered_;
   }
   if (newest.bytes == nullptr || newest.version < version) {

@@ -22,7 +22,7 @@
 #include <string_view>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "coordinator/file_writer.h"
 
@@ -63,8 +63,8 @@ class StateFile {
 
   const std::string path_;
   const FileWriter writer_;
-  absl::Mutex write_mu_;         // held across one write: one writer at a time
-  mutable absl::Mutex slot_mu_;  // a leaf: guards offered_ only
+  weir::Mutex write_mu_;         // held across one write: one writer at a time
+  mutable weir::Mutex slot_mu_;  // a leaf: guards offered_ only
   Offered offered_ ABSL_GUARDED_BY(slot_mu_);
   std::atomic<uint64_t> durable_;  // written with write_mu_ held; read without it
 };

@@ -1,6 +1,6 @@
 // GrpcServer: a daemon's gRPC server, built, started and stopped the same way
-// in every daemon (insecure, on one HOST:PORT, gRPC's own thread pool running
-// the handlers).
+// in every daemon (plaintext or TLS, on one HOST:PORT, gRPC's own thread pool
+// running the handlers).
 //
 // Lifecycle: construct, Start() once, Stop() (or the destructor) shuts it
 // down. The services must outlive it. Start() and Stop() are called from
@@ -15,6 +15,7 @@
 #include <grpcpp/server.h>
 
 #include "common/status.h"
+#include "daemon/security_options.h"
 
 namespace weir {
 
@@ -26,6 +27,10 @@ class GrpcServer {
     bool exclusive_port = false;
     // How long Stop() lets calls in flight finish before cancelling them.
     std::chrono::milliseconds shutdown_grace{5000};
+    // TLS: tls_cert, tls_key and tls_client_ca (mTLS) are read by Start();
+    // none set is plaintext. tokens_file is not the server's business (the
+    // services' Authorizer, grpc_auth.h).
+    ServerSecurity security;
   };
 
   GrpcServer(std::vector<grpc::Service*> services, Options options);
@@ -34,7 +39,7 @@ class GrpcServer {
   GrpcServer& operator=(const GrpcServer&) = delete;
 
   // Listens on `listen`, HOST:PORT (port 0 picks a free one), and serves.
-  // An error names the address.
+  // An error names the address, or the TLS file that cannot be read.
   Status Start(const std::string& listen);
   // HOST:PORT as bound (the port resolved). REQUIRES: Start() succeeded.
   std::string address() const { return address_; }

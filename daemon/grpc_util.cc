@@ -4,9 +4,19 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
+
+#include <grpcpp/support/client_interceptor.h>
+
+#include "daemon/auth.h"
+#include "daemon/rpc_metadata.h"
 
 namespace weir {
 
@@ -73,13 +83,99 @@ Status FromGrpcStatus(const grpc::Status& s) {
   }
 }
 
+namespace {
+
+// Adds `authorization: Bearer TOKEN` to every call's initial metadata.
+class BearerTokenInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  explicit BearerTokenInterceptor(const std::string* header) : header_(header) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->insert({kAuthorizationKey, *header_});
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string* header_;
+};
+
+class BearerTokenFactory final : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit BearerTokenFactory(const std::string* header) : header_(header) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(grpc::experimental::ClientRpcInfo*) override {
+    return new BearerTokenInterceptor(header_);
+  }
+
+ private:
+  const std::string* header_;
+};
+
+// What ConfigureClientChannels read. Set once by main before any channel
+// exists, then only read: no lock.
+struct ClientChannelConfig {
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string authorization;  // "Bearer TOKEN"; empty: none
+};
+
+ClientChannelConfig& ChannelConfig() {
+  static ClientChannelConfig config;
+  return config;
+}
+
+}  // namespace
+
+Result<std::string> ReadPemFile(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) return NotFound("cannot read " + what + " \"" + path + "\": " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (text.str().find("-----BEGIN ") == std::string::npos) {
+    return InvalidArgument(what + " \"" + path + "\" is not a PEM file (no -----BEGIN line)");
+  }
+  return text.str();
+}
+
+Status ConfigureClientChannels(const ClientSecurity& security) {
+  WEIR_RETURN_IF_ERROR(security.Validate());
+  ClientChannelConfig config;
+  if (security.tls()) {
+    grpc::SslCredentialsOptions ssl;
+    auto ca = ReadPemFile(security.tls_ca, "the CA certificate (--tls-ca)");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = std::move(*ca);
+    if (!security.tls_cert.empty()) {
+      auto cert = ReadPemFile(security.tls_cert, "the client certificate (--tls-cert)");
+      if (!cert.ok()) return cert.status();
+      auto key = ReadPemFile(security.tls_key, "the client key (--tls-key)");
+      if (!key.ok()) return key.status();
+      ssl.pem_cert_chain = std::move(*cert);
+      ssl.pem_private_key = std::move(*key);
+    }
+    config.credentials = grpc::SslCredentials(ssl);
+  }
+  if (!security.token_file.empty()) {
+    auto token = ReadTokenFile(security.token_file);
+    if (!token.ok()) return token.status();
+    config.authorization = "Bearer " + *token;
+  }
+  ChannelConfig() = std::move(config);
+  return Status::Ok();
+}
+
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(-1);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  const ClientChannelConfig& config = ChannelConfig();
+  auto credentials = config.credentials != nullptr ? config.credentials : grpc::InsecureChannelCredentials();
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>> interceptors;
+  if (!config.authorization.empty()) {
+    interceptors.push_back(std::make_unique<BearerTokenFactory>(&config.authorization));
+  }
+  return grpc::experimental::CreateCustomChannelWithInterceptors(address, credentials, args, std::move(interceptors));
 }
 
 }  // namespace weir

@@ -1,7 +1,8 @@
 // What the daemons and clients share on the gRPC side, kept out of
 // weir::common so that it builds without gRPC:
 //  - the one mapping of a Status to a gRPC status at the RPC layer;
-//  - client channels that reconnect within a second of a peer coming back.
+//  - client channels that reconnect within a second of a peer coming back,
+//    over TLS and with a bearer token when configured.
 #pragma once
 
 #include <memory>
@@ -11,6 +12,7 @@
 #include <grpcpp/support/status.h>
 
 #include "common/status.h"
+#include "daemon/security_options.h"
 
 namespace weir {
 
@@ -25,9 +27,20 @@ grpc::Status ToGrpcStatus(const Status& s);
 // "failed: ".
 Status FromGrpcStatus(const grpc::Status& s);
 
-// An insecure channel to HOST:PORT whose reconnect backoff starts at 100 ms
-// and stays within 1 s (gRPC's default grows to two minutes), so a restarted
-// coordinator or store is seen again at once. No send size limit.
+// Reads the files `security` names (CA, client certificate and key, token)
+// and makes every later MakeChannel use them: TLS when a CA is given, and
+// the bearer token on every call when a token file is given. Call it once
+// from main, before any channel is made (weirctl, weir-worker); without it
+// channels are plaintext and carry no token. An error names the file.
+[[nodiscard]] Status ConfigureClientChannels(const ClientSecurity& security);
+
+// A channel to HOST:PORT as ConfigureClientChannels set (plaintext by
+// default), whose reconnect backoff starts at 100 ms and stays within 1 s
+// (gRPC's default grows to two minutes), so a restarted coordinator or store
+// is seen again at once. No send size limit.
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+
+// The contents of a PEM file; an error names the file and what it is for.
+[[nodiscard]] Result<std::string> ReadPemFile(const std::string& path, const std::string& what);
 
 }  // namespace weir

@@ -4,12 +4,16 @@
 #include <array>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "daemon/grpc_util.h"
 
 namespace weir {
 namespace {
@@ -33,14 +37,17 @@ constexpr auto kReadTimeout = std::chrono::seconds(10);
 constexpr auto kMinAcceptBackoff = std::chrono::milliseconds(10);
 constexpr auto kMaxAcceptBackoff = std::chrono::milliseconds(1000);
 
-// One connection: reads requests and answers them until the peer closes.
-// Owned by the shared_ptr its pending async operations hold; `on_close` runs
-// when it is destroyed (on the io thread, or when the io_context is torn down).
-class Session : public std::enable_shared_from_this<Session> {
+// One connection over `Stream` (a plain TCP stream, or TLS over one): reads
+// requests and answers them until the peer closes. Owned by the shared_ptr
+// its pending async operations hold; `on_close` runs when it is destroyed (on
+// the io thread, or when the io_context is torn down).
+template <typename Stream>
+class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready,
-          std::function<void()> on_close)
-      : stream_(std::move(socket)),
+  template <typename... StreamArgs>
+  Session(std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready, std::function<void()> on_close,
+          StreamArgs&&... stream_args)
+      : stream_(std::forward<StreamArgs>(stream_args)...),
         registry_(std::move(registry)),
         ready_(std::move(ready)),
         on_close_(std::move(on_close)) {}
@@ -48,12 +55,27 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
+  // Reads the first request, after the TLS handshake over TLS.
+  void Start() {
+    if constexpr (kTls) {
+      beast::get_lowest_layer(stream_).expires_after(kReadTimeout);
+      stream_.async_handshake(asio::ssl::stream_base::server, [self = this->shared_from_this()](beast::error_code ec) {
+        if (!ec) self->Read();
+      });
+    } else {
+      Read();
+    }
+  }
+
+ private:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
   void Read() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(kBodyLimit);
-    stream_.expires_after(kReadTimeout);
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    beast::get_lowest_layer(stream_).expires_after(kReadTimeout);
+    http::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       if (ec == http::error::header_limit) {
         self->RefuseHeader();
       } else if (!ec) {
@@ -62,7 +84,6 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
- private:
   // 431, then close: the rest of the oversize header is never read.
   void RefuseHeader() {
     response_ = {};
@@ -100,11 +121,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void Write() {
-    http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code ec, size_t) {
+    http::async_write(stream_, response_, [self = this->shared_from_this()](beast::error_code ec, size_t) {
       if (ec) return;
       if (!self->response_.keep_alive()) {
         beast::error_code ignored;
-        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_send, ignored);
         self->Drain();
         return;
       }
@@ -116,10 +137,11 @@ class Session : public std::enable_shared_from_this<Session> {
   // timeout), so closing never resets a connection whose answer (a 431) is
   // still unread on the other side.
   void Drain() {
-    stream_.expires_after(kReadTimeout);
-    stream_.async_read_some(asio::buffer(drain_), [self = shared_from_this()](beast::error_code ec, size_t) {
-      if (!ec) self->Drain();
-    });
+    beast::get_lowest_layer(stream_).expires_after(kReadTimeout);
+    beast::get_lowest_layer(stream_).async_read_some(asio::buffer(drain_),
+                                                     [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                                                       if (!ec) self->Drain();
+                                                     });
   }
 
   void Reply(http::status status, const char* type, std::string body) {
@@ -129,7 +151,7 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.prepare_payload();
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;  // one per request
   http::response<http::string_body> response_;
@@ -146,6 +168,8 @@ class Session : public std::enable_shared_from_this<Session> {
 struct HttpStatusServer::Impl {
   std::shared_ptr<prometheus::Registry> registry;
   std::function<bool()> ready;
+  HttpTls tls_files;
+  std::optional<asio::ssl::context> tls;  // set by Start() when tls_files name a certificate
   // Declared before `io`: sessions destroyed with `io` still decrement them.
   int connections = 0;     // sessions alive
   bool accepting = false;  // an accept (or its backoff) is pending
@@ -181,24 +205,52 @@ struct HttpStatusServer::Impl {
       }
       backoff = std::chrono::milliseconds(0);
       ++connections;
-      std::make_shared<Session>(std::move(socket), registry, ready, [this] {
+      auto on_close = [this] {
         --connections;
         if (!stopping) Accept();
-      })->Read();
+      };
+      if (tls.has_value()) {
+        std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(registry, ready, on_close, std::move(socket),
+                                                                        *tls)
+            ->Start();
+      } else {
+        std::make_shared<Session<beast::tcp_stream>>(registry, ready, on_close, std::move(socket))->Start();
+      }
       Accept();
     });
   }
+
+  // The TLS context of tls_files; an error names the file.
+  Status LoadTls() {
+    auto cert = ReadPemFile(tls_files.cert, "the HTTP server certificate (--tls-cert)");
+    if (!cert.ok()) return cert.status();
+    auto key = ReadPemFile(tls_files.key, "the HTTP server key (--tls-key)");
+    if (!key.ok()) return key.status();
+    asio::ssl::context context(asio::ssl::context::tls_server);
+    context.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    beast::error_code ec;
+    context.use_certificate_chain(asio::buffer(*cert), ec);
+    if (ec) return InvalidArgument("\"" + tls_files.cert + "\" is not a usable certificate: " + ec.message());
+    context.use_private_key(asio::buffer(*key), asio::ssl::context::pem, ec);
+    if (ec) return InvalidArgument("\"" + tls_files.key + "\" is not a usable key for it: " + ec.message());
+    tls.emplace(std::move(context));
+    return Status::Ok();
+  }
 };
 
-HttpStatusServer::HttpStatusServer(std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready)
+HttpStatusServer::HttpStatusServer(std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready,
+                                   HttpTls tls)
     : impl_(std::make_unique<Impl>()) {
   impl_->registry = std::move(registry);
   impl_->ready = std::move(ready);
+  impl_->tls_files = std::move(tls);
 }
 
 HttpStatusServer::~HttpStatusServer() { Stop(); }
 
 Status HttpStatusServer::Start(const std::string& listen) {
+  if (!impl_->tls_files.cert.empty()) WEIR_RETURN_IF_ERROR(impl_->LoadTls());
   const size_t colon = listen.rfind(':');
   if (colon == std::string::npos) return InvalidArgument("\"" + listen + "\" is not HOST:PORT");
   std::string host = listen.substr(0, colon);

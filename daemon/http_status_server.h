@@ -1,6 +1,7 @@
 // HttpStatusServer: a daemon's HTTP side (docs/operations.md): Prometheus
 // text from a prometheus-cpp registry at /metrics, liveness at /healthz and
-// readiness at /readyz. Boost.Beast on an Asio io_context of its own.
+// readiness at /readyz, over plain HTTP or HTTPS. Boost.Beast on an Asio
+// io_context of its own.
 //
 // Abuse never stops it: connections are bounded (the rest wait in the
 // backlog), a failed accept is retried with a backoff, and a header over the
@@ -20,16 +21,24 @@
 
 namespace weir {
 
+// The HTTP port over TLS: PEM certificate (chain) and key; an empty `cert` is plain HTTP.
+struct HttpTls {
+  std::string cert;
+  std::string key;
+};
+
 class HttpStatusServer {
  public:
   // `ready` answers /readyz (200 when true, 503 when false); it runs on the
-  // server's thread and must be quick and non-blocking.
-  HttpStatusServer(std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready);
+  // server's thread and must be quick and non-blocking. With `tls` files the
+  // port serves HTTPS only (TLS 1.2 and later).
+  HttpStatusServer(std::shared_ptr<prometheus::Registry> registry, std::function<bool()> ready, HttpTls tls = {});
   ~HttpStatusServer();
   HttpStatusServer(const HttpStatusServer&) = delete;
   HttpStatusServer& operator=(const HttpStatusServer&) = delete;
 
-  // Listens on HOST:PORT (port 0 picks a free one). An error names the address.
+  // Listens on HOST:PORT (port 0 picks a free one). An error names the
+  // address, or the TLS file that cannot be used.
   Status Start(const std::string& listen);
   // The bound address, HOST:PORT. REQUIRES: Start() succeeded.
   std::string address() const;

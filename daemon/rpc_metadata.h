@@ -10,4 +10,9 @@ namespace weir {
 // Set by the coordinator, shown by weirctl.
 inline constexpr char kPartitionsPendingKey[] = "weir-partitions-pending";
 
+// Initial metadata of every call when the client has a token:
+// "Bearer TOKEN" (daemon/auth.h). Set by MakeChannel's channels, checked by
+// the servers' Authorizer.
+inline constexpr char kAuthorizationKey[] = "authorization";
+
 }  // namespace weir

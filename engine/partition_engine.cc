@@ -346,17 +346,23 @@ Status PartitionEngine::Restore(std::string_view bytes) {
   for (uint64_t f = 0; f < nfeatures && r.ok(); ++f) skipped_[f] = r.GetVarint();
   const uint64_t nkeys = r.GetVarint();
   if (nkeys > r.remaining()) r.Fail();
+  // Only what Snapshot writes is accepted, so a restored engine snapshots to
+  // the same bytes: each key once, each with at least one feature's state,
+  // and no state flagged present that restores empty.
   for (uint64_t i = 0; i < nkeys && r.ok(); ++i) {
     bool created = false;
     const uint32_t id = KeyId(r.GetString(), &created);
+    if (!created) r.Fail();
     for (FeatureRuntime& rt : features_) {
+      if (!r.ok()) break;
       if (r.Get<uint8_t>() == 0) continue;
-      if (!rt.op->Deserialize(id, r)) {
+      if (!rt.op->Deserialize(id, r) || rt.op->Empty(id)) {
         r.Fail();
         break;
       }
       FeatureStateAdded(id);
     }
+    if (r.ok() && host_.keys_[id].live_features == 0) r.Fail();
   }
   if (!r.ok() || !r.done()) {
     Reset();

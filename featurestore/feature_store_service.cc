@@ -1,6 +1,8 @@
 #include "featurestore/feature_store_service.h"
 
+#include <algorithm>
 #include <chrono>
+#include <string>
 
 #include <grpcpp/grpcpp.h>
 #include <prometheus/counter.h>
@@ -9,6 +11,7 @@
 #include <prometheus/registry.h>
 
 #include "common/clock.h"
+#include "daemon/grpc_auth.h"
 #include "daemon/grpc_util.h"
 #include "weir/v1/services.grpc.pb.h"
 
@@ -87,11 +90,32 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 // kGroupRows rows), so a worker's many small per-partition batches cost one
 // fsync, not one each. The reply names the last batch applied. A fenced batch
 // ends the stream with FAILED_PRECONDITION; the batches before it are applied.
+//
+// Import is the same for an offline backfill, fenced in the importers' own
+// namespace (WriterKind::kImport), so it can never fence a job's partition.
 class SinkService final : public pb::FeatureSink::Service {
  public:
-  SinkService(RowStore* store, Metrics metrics) : store_(store), metrics_(metrics) {}
+  SinkService(RowStore* store, Metrics metrics, const Authorizer* authorizer)
+      : store_(store), metrics_(metrics), authorizer_(authorizer) {}
 
-  grpc::Status Write(grpc::ServerContext*, grpc::ServerReader<pb::WriteBatch>* reader, pb::WriteAck* ack) override {
+  grpc::Status Write(grpc::ServerContext* context, grpc::ServerReader<pb::WriteBatch>* reader,
+                     pb::WriteAck* ack) override {
+    if (auto s = Authorize(authorizer_, context, Role::kWorker, "FeatureSink.Write (a job's rows)"); !s.ok()) {
+      return s;
+    }
+    return Apply(reader, ack, WriterKind::kJob);
+  }
+
+  grpc::Status Import(grpc::ServerContext* context, grpc::ServerReader<pb::WriteBatch>* reader,
+                      pb::WriteAck* ack) override {
+    if (auto s = Authorize(authorizer_, context, Role::kImporter, "FeatureSink.Import (a backfill)"); !s.ok()) {
+      return s;
+    }
+    return Apply(reader, ack, WriterKind::kImport);
+  }
+
+ private:
+  grpc::Status Apply(grpc::ServerReader<pb::WriteBatch>* reader, pb::WriteAck* ack, WriterKind writer) {
     constexpr size_t kGroupRows = 50000;
     std::vector<RowBatch> group;
     std::vector<uint64_t> ids;
@@ -128,10 +152,19 @@ class SinkService final : public pb::FeatureSink::Service {
         if (auto s = apply(); !s.ok()) return s;
         return ToGrpcStatus(InvalidArgument("WriteBatch.job is empty"));
       }
+      if (writer == WriterKind::kJob && batch.epoch() > MaxAcceptedEpoch(WallClockMs())) {
+        if (auto s = apply(); !s.ok()) return s;
+        return ToGrpcStatus(InvalidArgument("job \"" + batch.job() + "\" partition " +
+                                            std::to_string(batch.partition()) + " epoch " +
+                                            std::to_string(batch.epoch()) +
+                                            " was never issued by a coordinator (it is above the wall-clock "
+                                            "floor of re-epoched partitions); refused"));
+      }
       RowBatch rows;
       rows.job = batch.job();
       rows.partition = batch.partition();
       rows.epoch = batch.epoch();
+      rows.writer = writer;
       rows.rows.reserve(static_cast<size_t>(batch.rows_size()));
       for (pb::FeatureRow& row : *batch.mutable_rows()) {
         if (row.view().empty() || row.key().empty() || row.feature().empty()) {
@@ -152,18 +185,20 @@ class SinkService final : public pb::FeatureSink::Service {
     return apply();
   }
 
- private:
   RowStore* store_;
   Metrics metrics_;
+  const Authorizer* authorizer_;
 };
 
 // FeatureStore: GetOnlineFeatures and Export.
 class StoreService final : public pb::FeatureStore::Service {
  public:
-  StoreService(RowStore* store, Metrics metrics) : store_(store), metrics_(metrics) {}
+  StoreService(RowStore* store, Metrics metrics, const Authorizer* authorizer)
+      : store_(store), metrics_(metrics), authorizer_(authorizer) {}
 
-  grpc::Status GetOnlineFeatures(grpc::ServerContext*, const pb::GetOnlineFeaturesRequest* request,
+  grpc::Status GetOnlineFeatures(grpc::ServerContext* context, const pb::GetOnlineFeaturesRequest* request,
                                  pb::GetOnlineFeaturesResponse* response) override {
+    if (auto s = Authorize(authorizer_, context, Role::kReader, "FeatureStore.GetOnlineFeatures"); !s.ok()) return s;
     if (request->view().empty()) return ToGrpcStatus(InvalidArgument("view is required"));
     if (request->keys().empty()) return ToGrpcStatus(InvalidArgument("at least one key is required"));
     const auto start = std::chrono::steady_clock::now();
@@ -179,6 +214,7 @@ class StoreService final : public pb::FeatureStore::Service {
 
   grpc::Status Export(grpc::ServerContext* context, const pb::ExportRequest* request,
                       grpc::ServerWriter<pb::FeatureRow>* writer) override {
+    if (auto s = Authorize(authorizer_, context, Role::kReader, "FeatureStore.Export"); !s.ok()) return s;
     if (request->view().empty()) return ToGrpcStatus(InvalidArgument("view is required"));
     bool cancelled = false;
     const Status s = store_->Export(request->view(), [&](const pb::FeatureRow& row) {
@@ -195,15 +231,22 @@ class StoreService final : public pb::FeatureStore::Service {
  private:
   RowStore* store_;
   Metrics metrics_;
+  const Authorizer* authorizer_;
 };
 
 }  // namespace
 
-FeatureStoreServices MakeFeatureStoreServices(RowStore* store, prometheus::Registry* registry) {
+uint64_t MaxAcceptedEpoch(int64_t now_ms) {
+  constexpr int64_t kDayMs = 24LL * 60 * 60 * 1000;
+  return static_cast<uint64_t>(std::max<int64_t>(now_ms, 0) + kDayMs);
+}
+
+FeatureStoreServices MakeFeatureStoreServices(RowStore* store, prometheus::Registry* registry,
+                                              const Authorizer* authorizer) {
   const Metrics metrics = Metrics::Register(registry);
   FeatureStoreServices s;
-  s.sink = std::make_unique<SinkService>(store, metrics);
-  s.store = std::make_unique<StoreService>(store, metrics);
+  s.sink = std::make_unique<SinkService>(store, metrics, authorizer);
+  s.store = std::make_unique<StoreService>(store, metrics, authorizer);
   s.watch_storage = [store, metrics] {
     const StorageHealth health = store->CheckStorage();
     if (metrics.writable == nullptr) return;

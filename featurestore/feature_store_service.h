@@ -12,6 +12,10 @@
 #include "daemon/prometheus_fwd.h"
 #include "featurestore/row_store.h"
 
+namespace weir {
+class Authorizer;
+}
+
 namespace weir::featurestore {
 
 // Both services, sharing one store. The store must outlive them.
@@ -25,7 +29,17 @@ struct FeatureStoreServices {
 };
 
 // Registers the store's metrics (docs in featurestore/README.md) in
-// `registry` when it is not null, and builds the services.
-FeatureStoreServices MakeFeatureStoreServices(RowStore* store, prometheus::Registry* registry = nullptr);
+// `registry` when it is not null, and builds the services. With an
+// `authorizer` (which must outlive them) each method checks its role: Write
+// needs `worker`, Import `importer`, GetOnlineFeatures and Export `reader`.
+FeatureStoreServices MakeFeatureStoreServices(RowStore* store, prometheus::Registry* registry = nullptr,
+                                              const Authorizer* authorizer = nullptr);
+
+// The highest epoch FeatureSink.Write accepts at wall-clock time `now_ms`:
+// a day past it. The coordinator issues epochs by counting from 1, or, when
+// it re-epochs a partition, from its wall clock (docs/checkpoints.md); an
+// epoch above this one was never issued, and would fence the partition for
+// good.
+uint64_t MaxAcceptedEpoch(int64_t now_ms);
 
 }  // namespace weir::featurestore

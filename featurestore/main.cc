@@ -17,6 +17,8 @@
 #include "daemon/grpc_server.h"
 #include "daemon/http_status_server.h"
 #include "daemon/periodic.h"
+#include "daemon/security.h"
+#include "daemon/security_flags.h"
 #include "daemon/serve.h"
 #include "daemon/service_stack.h"
 #include "daemon/stop_signals.h"
@@ -30,6 +32,7 @@ struct Flags {
   std::string log_level = "info";
   std::string metrics_listen = "127.0.0.1:9464";
   uint64_t min_free_disk_mib = 64;
+  weir::ServerSecurity security;
 };
 
 int Run(const Flags& flags) {
@@ -43,11 +46,18 @@ int Run(const Flags& flags) {
     spdlog::error("{}", store.status().message());
     return 1;
   }
+  auto authorizer = weir::LoadAuthorizer(flags.security);
+  if (!authorizer.ok()) {
+    spdlog::error("{}", authorizer.status().message());
+    return 1;
+  }
   auto registry = std::make_shared<prometheus::Registry>();
-  auto services = weir::featurestore::MakeFeatureStoreServices(store->get(), registry.get());
+  weir::WarnIfInsecure("featurestore", flags.security, registry.get());
+  auto services = weir::featurestore::MakeFeatureStoreServices(store->get(), registry.get(), authorizer->get());
   std::atomic<bool> ready{false};
-  weir::HttpStatusServer http(registry, [&ready] { return ready.load(); });
-  weir::GrpcServer grpc({services.sink.get(), services.store.get()}, {});
+  weir::HttpStatusServer http(
+      registry, [&ready] { return ready.load(); }, weir::MetricsTls(flags.security));
+  weir::GrpcServer grpc({services.sink.get(), services.store.get()}, {.security = flags.security});
   // Watches the disk: writes refused for a full disk resume without traffic.
   weir::Periodic storage_watch(std::chrono::seconds(1), services.watch_storage);
 
@@ -80,6 +90,11 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
                       "Free space (MiB) writes must leave in --data-dir for RocksDB's flushes and compactions; "
                       "writes that would use it are refused until space is freed");
   weir::AddMetricsAndLogFlags(app, flags.metrics_listen, flags.log_level);
+  weir::AddServerSecurityFlags(app, flags.security);
   if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "featurestore", flags.log_level)) return *exit_code;
+  if (auto s = flags.security.Validate(); !s.ok()) {
+    std::cerr << "weir-featurestore: " << s.message() << "\n";
+    return 2;
+  }
   return Run(flags);
 }

@@ -14,7 +14,8 @@ namespace {
 using weir::v1::FeatureRow;
 
 constexpr char kRowTag = 'R';
-constexpr char kEpochTag = 'E';
+constexpr char kEpochTag = 'E';        // a job's partitions
+constexpr char kImportEpochTag = 'I';  // importers' own identities
 // The catalog: one key per (view, feature) ever written, so a read names an
 // unknown view or feature instead of answering nothing. 'C' marks it
 // complete (a store from before the catalog gets it built once, at Open).
@@ -75,8 +76,8 @@ std::string CatalogKey(const std::string& view, const std::string& feature) {
   return k;
 }
 
-std::string EpochKey(const std::string& job, int32_t partition) {
-  std::string k(1, kEpochTag);
+std::string EpochKey(const std::string& job, int32_t partition, WriterKind kind) {
+  std::string k(1, kind == WriterKind::kImport ? kImportEpochTag : kEpochTag);
   AppendComponent(&k, job);
   AppendBigEndian(&k, static_cast<uint32_t>(partition), 4);
   return k;
@@ -258,23 +259,28 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
   rocksdb::WriteBatch wb;
   std::string value;
   // Epochs raised by earlier batches of this group, not yet in the database.
-  std::map<std::pair<std::string, int32_t>, uint64_t> raised;
+  std::map<std::string, uint64_t> raised;                 // by EpochKey
   std::set<std::pair<std::string, std::string>> catalog;  // (view, feature) of the rows written
   Status fenced;
   for (const RowBatch& batch : batches) {
+    const std::string epoch_key = EpochKey(batch.job, batch.partition, batch.writer);
     uint64_t highest = 0;
-    if (auto it = raised.find({batch.job, batch.partition}); it != raised.end()) {
+    if (auto it = raised.find(epoch_key); it != raised.end()) {
       highest = it->second;
     } else {
-      auto stored = HighestEpoch(batch.job, batch.partition);
+      auto stored = HighestEpoch(batch.job, batch.partition, batch.writer);
       if (!stored.ok()) return stored.status();
       highest = *stored;
     }
     if (batch.epoch < highest) {
-      fenced =
-          FailedPrecondition("write fenced: job \"" + batch.job + "\" partition " + std::to_string(batch.partition) +
-                             " epoch " + std::to_string(batch.epoch) + " is older than epoch " +
-                             std::to_string(highest) + " (the partition has moved to another worker)");
+      fenced = FailedPrecondition(
+          batch.writer == WriterKind::kImport
+              ? "import fenced: writer \"" + batch.job + "\" partition " + std::to_string(batch.partition) + " epoch " +
+                    std::to_string(batch.epoch) + " is older than epoch " + std::to_string(highest) +
+                    " (a newer import by that writer exists; import with a higher --epoch)"
+              : "write fenced: job \"" + batch.job + "\" partition " + std::to_string(batch.partition) + " epoch " +
+                    std::to_string(batch.epoch) + " is older than epoch " + std::to_string(highest) +
+                    " (the partition has moved to another worker)");
       break;
     }
     for (const FeatureRow& row : batch.rows) {
@@ -285,8 +291,8 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
     if (batch.epoch > highest) {
       std::string epoch;
       AppendBigEndian(&epoch, batch.epoch, 8);
-      wb.Put(EpochKey(batch.job, batch.partition), epoch);
-      raised[{batch.job, batch.partition}] = batch.epoch;
+      wb.Put(epoch_key, epoch);
+      raised[epoch_key] = batch.epoch;
     }
     ++*applied;
   }
@@ -315,9 +321,9 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
   return fenced;
 }
 
-Result<uint64_t> RowStore::HighestEpoch(const std::string& job, int32_t partition) const {
+Result<uint64_t> RowStore::HighestEpoch(const std::string& job, int32_t partition, WriterKind kind) const {
   std::string value;
-  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), EpochKey(job, partition), &value);
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), EpochKey(job, partition, kind), &value);
   if (s.IsNotFound()) return uint64_t{0};
   if (!s.ok()) return FromRocks(s, "cannot read the fencing epoch");
   if (value.size() != 8) return DataLoss("fencing epoch record of job \"" + job + "\" is malformed");

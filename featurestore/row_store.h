@@ -36,11 +36,20 @@ class DB;
 
 namespace weir::featurestore {
 
+// Whose fencing a batch's (job, partition, epoch) is checked against.
+enum class WriterKind {
+  kJob,     // a job's partition, from its owning worker (FeatureSink.Write)
+  kImport,  // an offline backfill (FeatureSink.Import): `job` is the importer's own identity
+};
+
 // One write: rows plus the fencing triple of the partition that produced them.
+// Jobs and imports are fenced in separate namespaces: an import named like a
+// job neither reads nor raises that job's epochs.
 struct RowBatch {
   std::string job;
   int32_t partition = 0;
   uint64_t epoch = 0;
+  WriterKind writer = WriterKind::kJob;
   std::vector<weir::v1::FeatureRow> rows;
 };
 
@@ -95,8 +104,8 @@ class RowStore {
   // Every feature ever written to `view`, by name; empty for an unknown view.
   Result<std::vector<std::string>> Features(const std::string& view) const;
 
-  // The highest epoch written for (job, partition); 0 when none.
-  Result<uint64_t> HighestEpoch(const std::string& job, int32_t partition) const;
+  // The highest epoch written for (job, partition) by writers of `kind`; 0 when none.
+  Result<uint64_t> HighestEpoch(const std::string& job, int32_t partition, WriterKind kind = WriterKind::kJob) const;
 
   // Looks at the free space again and, when writes were stopped by a storage
   // error and there is room now, resumes the database. Called periodically

@@ -7,6 +7,9 @@
 # Prints faults, rows checked, mismatches and recovery times; exits non-zero
 # on any mismatch.
 #   ./scripts/chaos.sh --iterations 50 [--seed S] [--rate 800] [--keep]
+#   ./scripts/chaos.sh --kafka real --iterations 30   on 3 real Apache Kafka brokers
+#     (scripts/kafka.sh), with broker faults: kill -9 of a partition leader,
+#     a broker stopped past its session timeout, a broker restart
 # (ctest runs a short variant: the `chaos` label.)
 set -euo pipefail
 cd "$(dirname "$0")/.."

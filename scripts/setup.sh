@@ -10,6 +10,7 @@ PACKAGES=(
   librdkafka-dev libboost-dev libspdlog-dev libfmt-dev catch2 librocksdb-dev
   libyaml-cpp-dev prometheus-cpp-dev libsimdjson-dev libabsl-dev
   libxxhash-dev libcli11-dev libbenchmark-dev kcat clang-format clang-tidy clang-14 libclang-rt-14-dev python3
+  openssl
 )
 
 missing=()
@@ -24,6 +25,11 @@ done
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   missing+=(nodejs npm)
 fi
+
+# Java and Maven run the real Apache Kafka broker (scripts/kafka.sh) for the
+# `kafka` tests. A machine that already has a JDK 17+ and mvn keeps them.
+if ! command -v java >/dev/null; then missing+=(openjdk-17-jre-headless); fi
+if ! command -v mvn >/dev/null; then missing+=(maven); fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#PACKAGES[@]} packages present"

@@ -11,14 +11,14 @@ void CheckpointWriter::Start() {
 
 void CheckpointWriter::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     stop_ = true;
   }
   if (thread_.joinable()) thread_.join();
 }
 
 void CheckpointWriter::Enqueue(SnapshotJob job) {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   queue_.push_back(std::move(job));
 }
 
@@ -26,7 +26,7 @@ void CheckpointWriter::Run() {
   for (;;) {
     SnapshotJob job;
     {
-      absl::MutexLock lock(&mu_);
+      weir::MutexLock lock(&mu_);
       auto has_work = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return stop_ || !queue_.empty(); };
       mu_.Await(absl::Condition(&has_work));
       if (queue_.empty()) return;  // stopping, and everything is written

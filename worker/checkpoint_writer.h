@@ -7,7 +7,7 @@
 #pragma once
 
 #include <absl/base/thread_annotations.h>
-#include <absl/synchronization/mutex.h>
+#include "common/mutex.h"
 
 #include <cstdint>
 #include <deque>
@@ -48,7 +48,7 @@ class CheckpointWriter {
   void Run();
 
   prometheus::Counter* const failures_;
-  absl::Mutex mu_;
+  weir::Mutex mu_;
   std::deque<SnapshotJob> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

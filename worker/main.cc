@@ -13,6 +13,9 @@
 #include <CLI/CLI.hpp>
 
 #include "daemon/daemon_flags.h"
+#include "daemon/grpc_util.h"
+#include "daemon/security.h"
+#include "daemon/security_flags.h"
 #include "daemon/service_stack.h"
 #include "daemon/stop_signals.h"
 #include "worker/worker.h"
@@ -72,7 +75,16 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
                       "On SIGTERM, how long to keep delivering pending rows and dead letters")
       ->check(CLI::Range(0, 600000));
   weir::AddMetricsAndLogFlags(app, options.metrics_listen, log_level);
+  weir::ClientSecurity security;
+  weir::AddClientSecurityFlags(app, security, /*http_server=*/true);
   if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "worker", log_level)) return *exit_code;
+  // Before any channel exists: the coordinator's and every store's use it.
+  if (auto s = weir::ConfigureClientChannels(security); !s.ok()) {
+    std::cerr << "weir-worker: " << s.message() << "\n";
+    return 2;
+  }
+  weir::WarnIfInsecure("worker", security, nullptr);
+  options.metrics_tls = weir::MetricsTls(security);
   if (options.id.empty()) {
     std::cerr << "weir-worker: --id must not be empty\n";
     return 2;

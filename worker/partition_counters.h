@@ -6,7 +6,7 @@
 #pragma once
 
 #include <absl/base/thread_annotations.h>
-#include <absl/synchronization/mutex.h>
+#include "common/mutex.h"
 
 #include <algorithm>
 #include <array>
@@ -65,16 +65,16 @@ struct PartitionCounters {
     std::optional<weir::v1::RestoreInfo> restored;
   };
   void SetState(PartitionState state, std::string reason = {}) {
-    absl::MutexLock lock(&state_mu_);
+    weir::MutexLock lock(&state_mu_);
     state_.state = state;
     state_.reason = std::move(reason);
   }
   void SetRestored(weir::v1::RestoreInfo restored) {
-    absl::MutexLock lock(&state_mu_);
+    weir::MutexLock lock(&state_mu_);
     state_.restored = std::move(restored);
   }
   StateReport state() const {
-    absl::MutexLock lock(&state_mu_);
+    weir::MutexLock lock(&state_mu_);
     return state_;
   }
 
@@ -89,12 +89,12 @@ struct PartitionCounters {
   // Called by the checkpoint writer once the file is durable.
   void SnapshotWritten(WrittenSnapshot s) {
     last_written_checkpoint.store(s.ref.checkpoint(), std::memory_order_release);
-    absl::MutexLock lock(&snapshot_mu_);
+    weir::MutexLock lock(&snapshot_mu_);
     if (!written_ || written_->ref.checkpoint() <= s.ref.checkpoint()) written_ = std::move(s);
   }
   // The newest reportable snapshot, if any.
   std::optional<weir::v1::SnapshotRef> ReportableSnapshot() {
-    absl::MutexLock lock(&snapshot_mu_);
+    weir::MutexLock lock(&snapshot_mu_);
     if (written_ && rows_acked.load() >= written_->rows_emitted_at) {
       reportable_ = written_->ref;
       written_.reset();
@@ -120,9 +120,9 @@ struct PartitionCounters {
   }
 
  private:
-  mutable absl::Mutex state_mu_;
+  mutable weir::Mutex state_mu_;
   StateReport state_ ABSL_GUARDED_BY(state_mu_);
-  absl::Mutex snapshot_mu_;
+  weir::Mutex snapshot_mu_;
   std::optional<WrittenSnapshot> written_ ABSL_GUARDED_BY(snapshot_mu_);
   std::optional<weir::v1::SnapshotRef> reportable_ ABSL_GUARDED_BY(snapshot_mu_);
 };

@@ -44,7 +44,7 @@ void ProcessingThread::Start() {
 
 void ProcessingThread::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     stop_ = true;
   }
   if (thread_.joinable()) thread_.join();
@@ -52,7 +52,7 @@ void ProcessingThread::Stop() {
 
 std::vector<HandoffSnapshot> ProcessingThread::StopWithHandoff() {
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     handoff_ = true;
   }
   Stop();
@@ -60,7 +60,7 @@ std::vector<HandoffSnapshot> ProcessingThread::StopWithHandoff() {
 }
 
 void ProcessingThread::Enqueue(Command c) {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   commands_.push_back(std::move(c));
 }
 
@@ -331,7 +331,7 @@ void ProcessingThread::Run() {
   std::vector<Command> commands;
   for (;;) {
     {
-      absl::MutexLock lock(&mu_);
+      weir::MutexLock lock(&mu_);
       if (!Pollable()) {
         // Nothing to read: wait for a command, a retry to come due, or room.
         const auto wait = jobs_.empty() ? kHousekeepingPeriod : kIdleWait;
@@ -359,7 +359,7 @@ void ProcessingThread::Run() {
   }
   bool handoff = false;
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     handoff = handoff_;
   }
   if (handoff) {

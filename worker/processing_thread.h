@@ -27,7 +27,7 @@
 #pragma once
 
 #include <absl/base/thread_annotations.h>
-#include <absl/synchronization/mutex.h>
+#include "common/mutex.h"
 
 #include <atomic>
 #include <chrono>
@@ -188,7 +188,7 @@ class ProcessingThread {
   const ProcessingOptions options_;
   std::atomic<int> load_{0};
 
-  absl::Mutex mu_;
+  weir::Mutex mu_;
   std::vector<Command> commands_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool handoff_ ABSL_GUARDED_BY(mu_) = false;

@@ -31,14 +31,14 @@ void SinkWriter::Start() {
 
 void SinkWriter::Stop(std::chrono::steady_clock::time_point deadline) {
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     if (!stopping_) {
       stopping_ = true;
       stop_deadline_ = deadline;
     }
   }
   if (thread_.joinable()) thread_.join();
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   if (!queue_.empty()) {
     size_t rows = 0;
     for (const auto& b : queue_) rows += static_cast<size_t>(b.batch.rows_size());
@@ -49,14 +49,14 @@ void SinkWriter::Stop(std::chrono::steady_clock::time_point deadline) {
 }
 
 void SinkWriter::Enqueue(PendingRows rows) {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   pending_bytes_ += rows.bytes;
   queue_.push_back(std::move(rows));
   if (metrics_.pending_bytes != nullptr) metrics_.pending_bytes->Set(static_cast<double>(pending_bytes_));
 }
 
 void SinkWriter::Drop(const std::string& job, int32_t partition) {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   size_t freed = 0;
   auto gone = std::remove_if(queue_.begin(), queue_.end(), [&](const PendingRows& r) {
     if (r.batch.job() != job || r.batch.partition() != partition) return false;
@@ -68,23 +68,23 @@ void SinkWriter::Drop(const std::string& job, int32_t partition) {
 }
 
 bool SinkWriter::HasRoom() const {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   return pending_bytes_ < options_.max_pending_bytes;
 }
 
 bool SinkWriter::WaitForRoom(std::chrono::milliseconds max_wait) {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   auto has_room = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return pending_bytes_ < options_.max_pending_bytes; };
   return mu_.AwaitWithTimeout(absl::Condition(&has_room), absl::FromChrono(max_wait));
 }
 
 size_t SinkWriter::pending_bytes() const {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   return pending_bytes_;
 }
 
 void SinkWriter::Release(size_t bytes) {
-  absl::MutexLock lock(&mu_);
+  weir::MutexLock lock(&mu_);
   pending_bytes_ -= bytes;
   if (metrics_.pending_bytes != nullptr) metrics_.pending_bytes->Set(static_cast<double>(pending_bytes_));
 }
@@ -156,7 +156,7 @@ void SinkWriter::Run() {
   auto backoff = options_.backoff_initial;
   for (;;) {
     {
-      absl::MutexLock lock(&mu_);
+      weir::MutexLock lock(&mu_);
       auto has_work = [&]()
                           ABSL_NO_THREAD_SAFETY_ANALYSIS { return stopping_ || !queue_.empty() || !inflight.empty(); };
       mu_.Await(absl::Condition(&has_work));
@@ -188,7 +188,7 @@ void SinkWriter::Run() {
       continue;
     }
     if (metrics_.retries != nullptr) metrics_.retries->Increment();
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     auto stop_due = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
       return stopping_ && std::chrono::steady_clock::now() >= stop_deadline_;
     };

@@ -16,7 +16,7 @@
 #pragma once
 
 #include <absl/base/thread_annotations.h>
-#include <absl/synchronization/mutex.h>
+#include "common/mutex.h"
 
 #include <chrono>
 #include <cstdint>
@@ -93,7 +93,7 @@ class SinkWriter final : public RowOutput {
   struct Stub;
   std::unique_ptr<Stub> stub_;
 
-  mutable absl::Mutex mu_;
+  mutable weir::Mutex mu_;
   std::deque<PendingRows> queue_ ABSL_GUARDED_BY(mu_);
   size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // queued + in flight
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -53,10 +53,13 @@ Status Worker::Start() {
   control_->stub = pb::ControlPlane::NewStub(MakeChannel(options_.coordinator));
 
   // Ready while registered and heartbeats are answered.
-  control_->http = std::make_unique<HttpStatusServer>(control_->registry, [this] {
-    return registered_.load() &&
-           WallClockMs() - control_->last_heartbeat_ok_ms.load() < 4 * heartbeat_interval_ms_.load();
-  });
+  control_->http = std::make_unique<HttpStatusServer>(
+      control_->registry,
+      [this] {
+        return registered_.load() &&
+               WallClockMs() - control_->last_heartbeat_ok_ms.load() < 4 * heartbeat_interval_ms_.load();
+      },
+      options_.metrics_tls);
   WEIR_RETURN_IF_ERROR(control_->http->Start(options_.metrics_listen));
 
   checkpoint_writer_ = std::make_unique<CheckpointWriter>(&metrics_->checkpoint_failures);
@@ -79,7 +82,7 @@ Status Worker::Start() {
 
 void Worker::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     if (stopped_) return;
     stopped_ = true;
     stop_ = true;
@@ -233,7 +236,7 @@ void Worker::ControlLoop() {
     }
     metrics_->Sync(reconciler_->Counters());
     const auto wait = registered_.load() && s.ok() ? std::chrono::milliseconds(heartbeat_interval_ms_.load()) : backoff;
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     if (mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::FromChrono(wait))) break;
   }
   metrics_->Sync(reconciler_->Counters());

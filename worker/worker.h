@@ -12,7 +12,7 @@
 #pragma once
 
 #include <absl/base/thread_annotations.h>
-#include <absl/synchronization/mutex.h>
+#include "common/mutex.h"
 
 #include <atomic>
 #include <chrono>
@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "daemon/http_status_server.h"
 #include "worker/checkpoint_writer.h"
 #include "worker/dead_letter_producer.h"
 #include "worker/job_catalog.h"
@@ -42,6 +43,7 @@ struct WorkerOptions {
   std::string coordinator = "127.0.0.1:7071";
   std::string listen;  // advertised to the coordinator (see README)
   std::string metrics_listen = "127.0.0.1:9466";
+  HttpTls metrics_tls;  // set: metrics_listen serves HTTPS with this certificate
   std::string data_dir = "./data/worker";
   int threads = 1;                      // processing threads
   size_t max_pending_bytes = 64 << 20;  // per feature store
@@ -94,7 +96,7 @@ class Worker : private OutputDirectory {
 
   std::atomic<bool> registered_{false};
   std::atomic<int64_t> heartbeat_interval_ms_{500};
-  absl::Mutex mu_;
+  weir::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;  // Stop() ran
   std::thread control_thread_;

@@ -155,6 +155,7 @@ function mergeList(base, patch, key, fieldPath) {
     fail(fieldPath, "only $patch: delete is supported in lists");
   }
   const result = base.map((item) => structuredClone(item));
+  const added = [];  // items the base lacks: kubectl kustomize puts them first, in the patch's order
   for (const item of patch) {
     if (!isMap(item) || item[key] === undefined) fail(fieldPath, `every item needs its merge key "${key}"`);
     const at = result.findIndex((b) => isMap(b) && b[key] === item[key]);
@@ -163,10 +164,10 @@ function mergeList(base, patch, key, fieldPath) {
     } else if (at >= 0) {
       result[at] = strategicMerge(result[at], item, `${fieldPath}/*`);
     } else {
-      result.push(structuredClone(item));
+      added.push(structuredClone(item));
     }
   }
-  return result;
+  return [...added, ...result];
 }
 
 export function strategicMerge(base, patch, fieldPath = "") {

@@ -27,7 +27,12 @@ rows checked, mismatches, and recovery times (kill -9 of a worker to the
 first new row of every partition it owned), then exits 0 only with zero
 mismatches.
 
-  chaos.py --bin BUILD_DIR [--iterations N] [--seed S] [--rate EVENTS_PER_S]
+With --kafka real the stream runs through a real Apache Kafka instead
+(tests/chaos/real_kafka.py: 3 brokers, replication factor 3,
+min.insync.replicas=2), and broker-down gives way to its broker faults:
+kill-leader, stop-broker and restart-broker.
+
+  chaos.py --bin BUILD_DIR [--iterations N] [--seed S] [--rate EVENTS_PER_S] [--kafka devkafka|real]
 """
 import argparse
 import json
@@ -41,6 +46,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from real_kafka import BROKER_FAULTS, RealKafka
 
 FAULTS = ["kill-worker", "zombie-worker", "kill-coordinator", "broker-down", "restart-store", "sigterm-worker",
           "corrupt-snapshot"]
@@ -65,7 +72,7 @@ def wait_until(what, done, timeout, interval=0.1):
 
 
 class Cluster:
-    def __init__(self, bin_dir, work, partitions, workers, worker_timeout_ms):
+    def __init__(self, bin_dir, work, partitions, workers, worker_timeout_ms, kafka="devkafka"):
         self.bin = bin_dir
         self.work = work
         self.logs = os.path.join(work, "logs")
@@ -80,7 +87,15 @@ class Cluster:
         self.coordinator_addr = "127.0.0.1:0"
         self.store_addr = "127.0.0.1:0"
         self.worker_metrics = {}
-        self.kafka = self.start_devkafka(partitions)
+        self.real_kafka = None
+        self.keep = False  # keep the real Kafka's data and logs at the end (--keep)
+        if kafka == "real":
+            root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            self.real_kafka = RealKafka(root, work, partitions, FaultNotApplied)
+            self.kafka = self.real_kafka.bootstrap
+            print(f"chaos: 3 Apache Kafka brokers up in {self.real_kafka.start_seconds:.1f} s", flush=True)
+        else:
+            self.kafka = self.start_devkafka(partitions)
 
     def binary(self, *parts):
         return os.path.join(self.bin, *parts)
@@ -155,6 +170,8 @@ class Cluster:
         return json.loads(r.stdout) if r.returncode == 0 else None
 
     def stop_all(self):
+        if self.real_kafka:
+            self.real_kafka.stop(keep=self.keep)
         for p in self.procs.values():
             if p.poll() is None:
                 try:
@@ -333,6 +350,8 @@ def inject(cluster, fault, args, rng, work, recoveries):
         time.sleep(3)  # the fault's length: clients see a broker gone
         cluster.signal("devkafka", signal.SIGUSR2)
         wait_until("weir-devkafka did not say the broker came back up", lambda: said("up") > ups, timeout=10)
+    elif fault in BROKER_FAULTS:
+        cluster.real_kafka.inject(fault, rng)
     elif fault == "corrupt-snapshot":
         corrupt_snapshot(cluster, rng, work, args)
     elif fault == "sigterm-worker":
@@ -359,18 +378,30 @@ def main():
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--interval", type=float, default=5.0, help="seconds between faults")
     ap.add_argument("--worker-timeout-ms", type=int, default=3000)
+    ap.add_argument("--kafka", choices=["devkafka", "real"], default="devkafka",
+                    help="weir-devkafka (default), or a real Apache Kafka cluster (scripts/kafka.sh)")
+    ap.add_argument("--faults", default=None,
+                    help="comma-separated faults to choose from (default: all of the chosen Kafka's)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs) afterwards")
     args = ap.parse_args()
+    known = FAULTS if args.kafka == "devkafka" else [f for f in FAULTS if f != "broker-down"] + BROKER_FAULTS
+    args.faults = args.faults or ",".join(known)
+    unknown = [f for f in args.faults.split(",") if f not in known]
+    if unknown:
+        ap.error(f"--faults: unknown with --kafka {args.kafka}: {', '.join(unknown)} (known: {', '.join(known)})")
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
     work = tempfile.mkdtemp(prefix="weir-chaos-")
     print(f"chaos: seed {seed}, {args.iterations} iterations, work dir {work}", flush=True)
-    cluster = Cluster(args.bin, work, args.partitions, 3, args.worker_timeout_ms)
     ok = False
+    cluster = None
     try:
+        cluster = Cluster(args.bin, work, args.partitions, 3, args.worker_timeout_ms, args.kafka)
+        cluster.keep = args.keep
         ok = run(cluster, args, rng, work)
     finally:
-        cluster.stop_all()
+        if cluster:
+            cluster.stop_all()
         if ok and not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         else:
@@ -398,10 +429,13 @@ def run(cluster, args, rng, work):
         [cluster.binary("tools", "weir-loadgen"), "--brokers", cluster.kafka, "--topic", "events", "--rate",
          str(args.rate), "--count", str(count), "--keys", "200", "--disorder", "2s", "--late-fraction", "0.02",
          "--late-by", "8s", "--event-step-ms", str(max(1, 10000 // args.rate)), "--start-ms", "1700000000000",
-         "--seed", str(rng.randrange(1 << 30))],
+         "--seed", str(rng.randrange(1 << 30)),
+         # A real broker's failover (a stopped node's connections time out) can outlast the default 30 s.
+         "--flush-timeout-ms", "180000"],
         stdout=subprocess.DEVNULL, stderr=open(os.path.join(cluster.logs, "loadgen.log"), "wb"))
 
-    faults = {f: 0 for f in FAULTS}
+    faults_allowed = args.faults.split(",")
+    faults = {f: 0 for f in faults_allowed}
     recoveries = []
     try:
         # Faults start once a checkpoint is committed: before it,
@@ -413,11 +447,7 @@ def run(cluster, args, rng, work):
         print(f"chaos: {e}", flush=True)
         return False
     for i in range(args.iterations):
-        # Not broker-down last: weir-devkafka's mock cluster can stay unreadable
-        # for over a minute after a broker comes back, and nothing after the
-        # last fault retries long enough (a known issue; see the closing note).
-        last = i == args.iterations - 1
-        fault = rng.choice([f for f in FAULTS if not (last and f == "broker-down")])
+        fault = rng.choice(faults_allowed)
         faults[fault] += 1
         t0 = time.time()
         print(f"chaos: iteration {i + 1}: {fault}", flush=True)

@@ -23,7 +23,8 @@ import os
 import re
 import sys
 
-SOURCE_DIRS = {"coordinator": "coordinator", "worker": "worker", "featurestore": "featurestore", "common": None}
+SOURCE_DIRS = {"coordinator": "coordinator", "worker": "worker", "featurestore": "featurestore", "common": None,
+               "daemon": None}
 CATALOGUE = os.path.join("docs", "metrics.md")
 DASHBOARD = os.path.join("deploy", "grafana", "weir.json")
 TYPES = {"Counter": "counter", "Gauge": "gauge", "Histogram": "histogram", "Summary": "summary"}

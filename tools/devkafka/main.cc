@@ -22,6 +22,7 @@
 //
 // Threads: the main thread waits for signals; one Asio thread runs every
 // relay (and so every ResponseRewriter call).
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <deque>
@@ -165,11 +166,24 @@ class Relay : public std::enable_shared_from_this<Relay> {
   std::unordered_map<int32_t, Api> pending_;  // correlation id -> request whose response to rewrite
 };
 
+// Accepts clients for one broker until the acceptor is closed. Any other
+// error (a client that reset before accept, descriptors running out) skips
+// that one connection: the accept loop itself never ends early, which left a
+// broker unreachable for good after a broker-down fault's reconnect storm.
 void Accept(tcp::acceptor& acceptor, asio::io_context& io, const tcp::endpoint& broker, ResponseRewriter* rewriter) {
   acceptor.async_accept([&acceptor, &io, broker, rewriter](const boost::system::error_code& ec, tcp::socket socket) {
-    if (ec) return;  // closed
-    std::make_shared<Relay>(std::move(socket), io, rewriter)->Start(broker);
-    Accept(acceptor, io, broker, rewriter);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;  // closed
+    if (!ec) {
+      std::make_shared<Relay>(std::move(socket), io, rewriter)->Start(broker);
+      return Accept(acceptor, io, broker, rewriter);
+    }
+    std::cerr << "weir-devkafka: accepting a client on port " << acceptor.local_endpoint().port()
+              << " failed: " << ec.message() << "; accepting again\n";
+    // Out of descriptors, accept fails at once until one is freed: back off.
+    auto retry = std::make_shared<asio::steady_timer>(io, std::chrono::milliseconds(50));
+    retry->async_wait([retry, &acceptor, &io, broker, rewriter](const boost::system::error_code&) {
+      Accept(acceptor, io, broker, rewriter);
+    });
   });
 }
 

@@ -86,6 +86,12 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exce
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "Random seed (same seed, same events)")->capture_default_str();
+  int flush_timeout_ms = 30'000;
+  app.add_option("--flush-timeout-ms", flush_timeout_ms,
+                 "How long to wait at the end for every event to be acknowledged (a broker failing over can take "
+                 "longer than the default)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -157,7 +163,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exce
       std::cerr << "weir-loadgen: " << sent << " events sent\n";
     }
   }
-  rd_kafka_flush(producer, 30'000);
+  rd_kafka_flush(producer, flush_timeout_ms);
   const int64_t undelivered = rd_kafka_outq_len(producer);
   rd_kafka_destroy(producer);
   std::cerr << "weir-loadgen: " << sent << " events produced to " << topic << ", " << failed << " refused, "

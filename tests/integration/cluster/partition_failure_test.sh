@@ -6,8 +6,8 @@
 # partitions before, so only the worker can see the loss):
 #  - within a few seconds doomed's partitions are `failed` on the worker's
 #    /metrics (weir_worker_partition_state), with a reason naming the topic
-#    and the brokers in the worker's log, and in `weirctl status --json` when
-#    the coordinator reports partition states;
+#    and the brokers in the worker's log, and in `weirctl status --json`;
+#  - `weirctl checkpoint` of that job is refused, naming the failed partition;
 #  - healthy keeps running and consumes what is produced after.
 #   partition_failure_test.sh WEIRCTL DEVKAFKA FEATURESTORE COORDINATOR WORKER
 set -euo pipefail
@@ -91,25 +91,27 @@ for p in 0 1; do
 done
 
 # The coordinator's view: `weirctl status --json` is the proto's JSON, with
-# each partition's state once the coordinator passes the workers' reports on
-# (until then every state is PARTITION_STATE_UNSPECIFIED).
-"$weirctl" status doomed --json > "$tmp/status.json" 2>&1 || fail "status --json: $(cat "$tmp/status.json")"
-if grep -Eq 'PARTITION_STATE_(STARTING|RESTORING|RUNNING|PAUSED|FAILED|FENCED)' "$tmp/status.json"; then
-  ok=0
-  for _ in $(seq 40); do
-    "$weirctl" status doomed --json > "$tmp/status.json" 2>&1 || fail "status --json: $(cat "$tmp/status.json")"
-    if [ "$(grep -o 'PARTITION_STATE_FAILED' "$tmp/status.json" | wc -l)" -eq 2 ] &&
-      grep -q "cannot read topic .*${kafka[doomed]}" "$tmp/status.json"; then
-      ok=1
-      break
-    fi
-    sleep 0.25
-  done
-  [ $ok -eq 1 ] || fail "weirctl status does not show doomed's partitions failed with the reason: $(cat "$tmp/status.json")"
-  echo "weirctl status: doomed's partitions failed, with the reason"
-else
-  echo "note: this coordinator does not report partition states yet; checked the worker's metrics and log"
+# each partition's state as its owner last reported it.
+ok=0
+for _ in $(seq 40); do
+  "$weirctl" status doomed --json > "$tmp/status.json" 2>&1 || fail "status --json: $(cat "$tmp/status.json")"
+  if [ "$(grep -o 'PARTITION_STATE_FAILED' "$tmp/status.json" | wc -l)" -eq 2 ] &&
+    grep -q "cannot read topic .*${kafka[doomed]}" "$tmp/status.json"; then
+    ok=1
+    break
+  fi
+  sleep 0.25
+done
+[ $ok -eq 1 ] || fail "weirctl status does not show doomed's partitions failed with the reason: $(cat "$tmp/status.json")"
+echo "weirctl status: doomed's partitions failed, with the reason"
+# A failed partition cannot acknowledge a checkpoint: none is triggered
+# (which would be abandoned every timeout), and asking for one says why.
+if "$weirctl" checkpoint doomed > "$tmp/checkpoint.out" 2>&1; then
+  fail "weirctl checkpoint doomed succeeded with its partitions failed: $(cat "$tmp/checkpoint.out")"
 fi
+grep -q "partition [01] is failed (.*cannot read topic" "$tmp/checkpoint.out" ||
+  fail "weirctl checkpoint doomed does not say its partition failed: $(cat "$tmp/checkpoint.out")"
+echo "weirctl checkpoint: refused while doomed's partitions are failed, with the reason"
 
 # ---- The healthy job runs on ----
 [ "$(count_state healthy running)" -eq 2 ] || fail "healthy is not running on both partitions"

@@ -57,7 +57,7 @@ got=$("$weirctl" features get --view user_txn --key u1 --feature amount_sum_10m 
 code=0
 "$weirctl" features import --input "$tmp/rows.jsonl" --epoch 0 2> "$tmp/err.txt" || code=$?
 [ $code -eq 2 ] || fail "stale epoch: exit $code, want 2"
-grep -q "write fenced" "$tmp/err.txt" || fail "stale epoch message: $(cat "$tmp/err.txt")"
+grep -q "import fenced" "$tmp/err.txt" || fail "stale epoch message: $(cat "$tmp/err.txt")"
 http_get "$metrics" /metrics | grep -q "^weir_store_fenced_writes_total 1$" || fail "fenced write not counted"
 
 # 4b. An unknown view or feature is an error that names it (exit 2), not an

@@ -258,3 +258,32 @@ TEST_CASE_METHOD(EventsTest, "a second process with a live worker's id is refuse
   CHECK_THAT(refusals[0], Catch::StartsWith("registration of w1 from 10.0.0.2:9466 refused: worker id \"w1\" is in "
                                             "use by a live worker at 10.0.0.1:9466"));
 }
+
+TEST_CASE_METHOD(EventsTest,
+                 "an owner fenced at its current epoch (an older state.pb restored) is re-epoched above the "
+                 "wall-clock floor, with an event",
+                 "[coordinator][events]") {
+  REQUIRE(c->SubmitJob(JobA(), 100).ok());
+  REQUIRE(c->RegisterWorker("w1", "", 200).ok());  // both partitions, epoch 1
+  const int64_t now_ms = 1700000000000;
+  auto reply = c->Heartbeat("w1", {Report(0, 1, pb::PARTITION_STATE_FENCED, "epoch 1 < 7")}, now_ms);
+  REQUIRE(reply.ok());
+  CHECK(Partition(0).epoch() == static_cast<uint64_t>(now_ms));
+  CHECK(Partition(1).epoch() == 1);  // not fenced: unchanged
+  bool assigned = false;
+  for (const auto& a : reply->assignments()) {
+    if (a.partition() == 0) {
+      CHECK(a.epoch() == static_cast<uint64_t>(now_ms));
+      assigned = true;
+    }
+  }
+  CHECK(assigned);
+  const auto events = c->ListEvents("a", 0, 0).events;
+  REQUIRE_FALSE(events.empty());
+  CHECK(events.back().kind() == pb::CLUSTER_EVENT_PARTITION_REEPOCHED);
+  CHECK(events.back().epoch() == static_cast<uint64_t>(now_ms));
+  CHECK_THAT(events.back().message(), Catch::Matchers::Contains("was an older state.pb restored?"));
+  // The old epoch's late word changes nothing more.
+  REQUIRE(c->Heartbeat("w1", {Report(0, 1, pb::PARTITION_STATE_FENCED, "epoch 1 < 7")}, now_ms + 500).ok());
+  CHECK(Partition(0).epoch() == static_cast<uint64_t>(now_ms));
+}

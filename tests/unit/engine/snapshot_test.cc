@@ -4,6 +4,8 @@
 
 #include <random>
 
+#include <xxhash.h>
+
 #include "tests/support/engine_harness.h"
 
 using Catch::Matchers::Contains;
@@ -122,4 +124,35 @@ TEST_CASE("a corrupt, truncated or foreign snapshot is rejected and leaves the e
   REQUIRE(fresh.Restore(good).ok());
   CHECK(fresh.watermark() == h.engine().watermark());
   CHECK(fresh.stats().keys == h.engine().stats().keys);
+}
+
+TEST_CASE("a snapshot with a key twice, or a key without state, is rejected (the fuzzer's finding)",
+          "[engine][snapshot]") {
+  const auto plan = MustCompile(JobYaml("  - { name: n, agg: count, window: { tumbling: 10s } }\n"));
+  EngineHarness h(plan);
+  h.Feed(R"({"k":"a","ts":1000})");
+  const std::string good = h.engine().Snapshot();
+  // magic 8, version 4, plan 8, watermark 8, max event time 8; then one-byte
+  // varints: events, late, rows, corrections, features (1), skipped[0], keys.
+  const size_t keys_at = 36 + 6;
+  REQUIRE(good[keys_at] == 1);
+  const std::string head = good.substr(0, keys_at);
+  const std::string entry = good.substr(keys_at + 1, good.size() - 8 - keys_at - 1);
+  const auto sealed = [](std::string body) {
+    const uint64_t sum = XXH64(body.data(), body.size(), 0);
+    body.append(reinterpret_cast<const char*>(&sum), sizeof(sum));
+    return body;
+  };
+  weir::engine::PartitionEngine fresh(plan, &h);
+  REQUIRE(fresh.Restore(sealed(head + '\x01' + entry)).ok());  // the forging itself is right
+
+  auto s = fresh.Restore(sealed(head + '\x02' + entry + entry));
+  CHECK(s.code() == weir::StatusCode::kDataLoss);
+  CHECK(fresh.stats().keys == 0);
+  s = fresh.Restore(sealed(head + '\x02' + entry +
+                           std::string("\x01"
+                                       "b"
+                                       "\x00",
+                                       3)));
+  CHECK(s.code() == weir::StatusCode::kDataLoss);
 }

@@ -3,9 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 #include <grpcpp/grpcpp.h>
 
+#include "daemon/auth.h"
+#include "daemon/grpc_auth.h"
+#include "daemon/grpc_util.h"
 #include "featurestore/feature_store_service.h"
 #include "featurestore/row_store.h"
 #include "tests/support/temp_dir.h"
@@ -242,5 +246,129 @@ TEST_CASE("the gRPC services write, read and export over loopback", "[featuresto
     REQUIRE(stream->Finish().ok());
     CHECK(Describe(rows) == std::vector<std::string>{"u1 n 120000 2 r0", "u1 n 60000 1 r0"});
   }
+  server->Shutdown();
+}
+
+TEST_CASE("an import named like a job never fences or unfences that job's partitions", "[featurestore]") {
+  TempDir dir;
+  auto store = RowStore::Open(dir.path.string());
+  REQUIRE(store.ok());
+  REQUIRE((*store)->Write(Batch({Row("u1", "n", 60000, 1)}, 3)).ok());
+  RowBatch import = Batch({Row("u1", "n", 60000, 999)}, 1000000);
+  import.writer = weir::featurestore::WriterKind::kImport;
+  REQUIRE((*store)->Write(import).ok());
+  // The job's epoch is untouched: its owner at epoch 3 (and 4) still writes.
+  auto epoch = (*store)->HighestEpoch("job", 0);
+  REQUIRE(epoch.ok());
+  CHECK(*epoch == 3);
+  CHECK((*store)->Write(Batch({Row("u1", "n", 120000, 2)}, 3)).ok());
+  auto imported = (*store)->HighestEpoch("job", 0, weir::featurestore::WriterKind::kImport);
+  REQUIRE(imported.ok());
+  CHECK(*imported == 1000000);
+  // Imports are fenced among themselves.
+  import.epoch = 5;
+  const weir::Status stale = (*store)->Write(import);
+  CHECK(stale.code() == weir::StatusCode::kFailedPrecondition);
+  CHECK_THAT(stale.message(), Catch::Matchers::Contains("import fenced: writer \"job\""));
+}
+
+TEST_CASE("Write refuses an epoch no coordinator issued; Import is a separate method", "[featurestore][grpc]") {
+  TempDir dir;
+  auto store = RowStore::Open(dir.path.string());
+  REQUIRE(store.ok());
+  auto services = weir::featurestore::MakeFeatureStoreServices(store->get());
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(services.sink.get());
+  auto server = builder.BuildAndStart();
+  REQUIRE(server != nullptr);
+  auto sink = weir::v1::FeatureSink::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  auto write = [&](bool import, uint64_t epoch) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    weir::v1::WriteAck ack;
+    auto writer = import ? sink->Import(&ctx, &ack) : sink->Write(&ctx, &ack);
+    weir::v1::WriteBatch b;
+    b.set_job("job");
+    b.set_epoch(epoch);
+    b.set_batch_id(1);
+    *b.add_rows() = Row("u1", "n", 60000, 1);
+    writer->Write(b);
+    writer->WritesDone();
+    return writer->Finish();
+  };
+  const grpc::Status huge = write(false, uint64_t{1} << 63);
+  CHECK(huge.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK_THAT(huge.error_message(), Catch::Matchers::Contains("was never issued by a coordinator"));
+  CHECK(write(true, uint64_t{1} << 63).ok());  // an importer's own namespace
+  CHECK(write(false, 2).ok());                 // the job is not fenced
+  auto epoch = (*store)->HighestEpoch("job", 0);
+  REQUIRE(epoch.ok());
+  CHECK(*epoch == 2);
+  server->Shutdown();
+}
+
+TEST_CASE("with tokens, each store method needs its role; MakeChannel sends the configured token",
+          "[featurestore][grpc]") {
+  TempDir dir;
+  auto store = RowStore::Open(dir.path.string());
+  REQUIRE(store.ok());
+  auto table = weir::TokenTable::Parse("t-worker worker\nt-reader reader\n", "tokens");
+  REQUIRE(table.ok());
+  const weir::Authorizer authorizer(std::move(*table));
+  auto services = weir::featurestore::MakeFeatureStoreServices(store->get(), nullptr, &authorizer);
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(services.sink.get());
+  builder.RegisterService(services.store.get());
+  auto server = builder.BuildAndStart();
+  REQUIRE(server != nullptr);
+  const std::string address = "127.0.0.1:" + std::to_string(port);
+  auto write = [&](const char* token) {
+    auto sink = weir::v1::FeatureSink::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    if (token != nullptr) ctx.AddMetadata("authorization", std::string("Bearer ") + token);
+    weir::v1::WriteAck ack;
+    auto writer = sink->Write(&ctx, &ack);
+    weir::v1::WriteBatch b;
+    b.set_job("job");
+    b.set_epoch(1);
+    *b.add_rows() = Row("u1", "n", 60000, 1);
+    writer->Write(b);
+    writer->WritesDone();
+    return writer->Finish();
+  };
+  const grpc::Status none = write(nullptr);
+  CHECK(none.error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  CHECK_THAT(none.error_message(), Catch::Matchers::Contains("needs a bearer token"));
+  CHECK(write("t-nobody").error_code() == grpc::StatusCode::UNAUTHENTICATED);
+  const grpc::Status reader = write("t-reader");
+  CHECK(reader.error_code() == grpc::StatusCode::PERMISSION_DENIED);
+  CHECK(reader.error_message() ==
+        "FeatureSink.Write (a job's rows) needs a token with the role worker; this token has reader");
+  CHECK(write("t-worker").ok());
+
+  // A client configured with the reader's token file reads; the worker's cannot.
+  auto read = [&](const std::string& token) {
+    const fs::path token_file = dir.path / "token";
+    std::ofstream(token_file) << token << "\n";
+    weir::ClientSecurity security;
+    security.token_file = token_file.string();
+    REQUIRE(weir::ConfigureClientChannels(security).ok());
+    auto reader_stub = weir::v1::FeatureStore::NewStub(weir::MakeChannel(address));
+    grpc::ClientContext ctx;
+    weir::v1::GetOnlineFeaturesRequest req;
+    req.set_view("v");
+    req.add_keys("u1");
+    weir::v1::GetOnlineFeaturesResponse resp;
+    const grpc::Status s = reader_stub->GetOnlineFeatures(&ctx, req, &resp);
+    REQUIRE(weir::ConfigureClientChannels({}).ok());
+    return s;
+  };
+  CHECK(read("t-reader").ok());
+  CHECK(read("t-worker").error_code() == grpc::StatusCode::PERMISSION_DENIED);
   server->Shutdown();
 }

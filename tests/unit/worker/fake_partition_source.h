@@ -10,7 +10,7 @@
 #pragma once
 
 #include <absl/base/thread_annotations.h>
-#include <absl/synchronization/mutex.h>
+#include "common/mutex.h"
 
 #include <atomic>
 #include <chrono>
@@ -45,12 +45,12 @@ class FakeClock {
 class FakeTopics {
  public:
   void Append(const std::string& topic, PartitionId partition, std::string key, std::string value) {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     auto& records = topics_[{topic, partition}];
     records.push_back(Record{std::move(key), std::move(value)});
   }
   size_t size(const std::string& topic, PartitionId partition) {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     return topics_[{topic, partition}].size();
   }
 
@@ -60,14 +60,14 @@ class FakeTopics {
   };
   // The record at `offset`, or null; the pointer stays valid (a deque only grows).
   const Record* At(const std::string& topic, PartitionId partition, int64_t offset) {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     auto& records = topics_[{topic, partition}];
     return offset >= 0 && offset < static_cast<int64_t>(records.size()) ? &records[static_cast<size_t>(offset)]
                                                                         : nullptr;
   }
 
  private:
-  absl::Mutex mu_;
+  weir::Mutex mu_;
   std::map<std::pair<std::string, PartitionId>, std::deque<Record>> topics_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -85,19 +85,19 @@ class FakeSources {
 
   // A read problem of (topic, partition); empty: none.
   void SetProblem(const std::string& topic, PartitionId partition, std::string problem) {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     problems_[{topic, partition}] = std::move(problem);
   }
   std::string Problem(const std::string& topic, PartitionId partition) {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     return problems_[{topic, partition}];
   }
   bool paused(const std::string& topic, PartitionId partition) {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     return paused_.count({topic, partition}) != 0;
   }
   void SetPaused(const std::string& topic, PartitionId partition, bool paused) {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     if (paused) {
       paused_.insert({topic, partition});
     } else {
@@ -109,7 +109,7 @@ class FakeSources {
 
  private:
   FakeTopics* topics_;
-  absl::Mutex mu_;
+  weir::Mutex mu_;
   std::map<std::pair<std::string, PartitionId>, std::string> problems_ ABSL_GUARDED_BY(mu_);
   std::set<std::pair<std::string, PartitionId>> paused_ ABSL_GUARDED_BY(mu_);
 };
@@ -185,7 +185,7 @@ class FakeRows final : public RowOutput {
   explicit FakeRows(std::string address = "fake-store") : address_(std::move(address)) {}
 
   void Enqueue(PendingRows rows) override {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     for (const auto& row : rows.batch.rows()) rows_.push_back(row);
   }
   void Drop(const std::string&, int32_t) override {}
@@ -195,35 +195,35 @@ class FakeRows final : public RowOutput {
 
   void SetFull(bool full) { full_.store(full); }
   std::vector<weir::v1::FeatureRow> rows() {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     return rows_;
   }
   size_t count() {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     return rows_.size();
   }
 
  private:
   const std::string address_;
   std::atomic<bool> full_{false};
-  absl::Mutex mu_;
+  weir::Mutex mu_;
   std::vector<weir::v1::FeatureRow> rows_ ABSL_GUARDED_BY(mu_);
 };
 
 class FakeDeadLetters final : public DeadLetterOutput {
  public:
   void Produce(const std::string&, const std::string&, const DeadLetterRecord& record) override {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     records_.push_back(record);
   }
   void Poll() override {}
   size_t count() {
-    absl::MutexLock lock(&mu_);
+    weir::MutexLock lock(&mu_);
     return records_.size();
   }
 
  private:
-  absl::Mutex mu_;
+  weir::Mutex mu_;
   std::vector<DeadLetterRecord> records_ ABSL_GUARDED_BY(mu_);
 };
 
