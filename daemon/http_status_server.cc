@@ -26,7 +26,7 @@ using tcp = asio::ip::tcp;
 // A request's header (request line included) larger than this is answered
 // 431; a body larger than kBodyLimit ends the connection (GET takes none).
 constexpr uint32_t kHeaderLimit = 8 * 1024;
-constexpr uint64_t kBodyLimit = 64 * 1024;
+constexpr uint64_t kBodyLimit = uint64_t{64} * 1024;
 // Connections served at once; further ones wait in the kernel's backlog until
 // one closes, so a burst cannot take every file descriptor.
 constexpr int kMaxConnections = 64;

@@ -10,9 +10,9 @@ namespace {
 
 // What a write needs beyond its batch: WAL block headers and the page it may
 // start on.
-constexpr uint64_t kWriteSlackBytes = 64 * 1024;
+constexpr uint64_t kWriteSlackBytes = uint64_t{64} * 1024;
 
-std::string Mib(uint64_t bytes) { return std::to_string(bytes / (1024 * 1024)) + " MiB"; }
+std::string Mib(uint64_t bytes) { return std::to_string(bytes / (uint64_t{1024} * 1024)) + " MiB"; }
 
 }  // namespace
 

@@ -209,7 +209,14 @@ Status RowStore::CheckKnown(const std::string& view, const std::vector<std::stri
     std::string list;
     for (size_t i = 0; i < known->size() && i < kFeaturesNamed; ++i) list += (i > 0 ? ", " : "") + (*known)[i];
     if (known->size() > kFeaturesNamed) list += ", ... (" + std::to_string(known->size()) + " in all)";
-    return NotFound("view \"" + view + "\" has no feature \"" + feature + "\" (its features: " + list + ")");
+    std::string message = "view \"";
+    message += view;
+    message += "\" has no feature \"";
+    message += feature;
+    message += "\" (its features: ";
+    message += list;
+    message += ")";
+    return NotFound(std::move(message));
   }
   return Status::Ok();
 }
