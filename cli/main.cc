@@ -40,7 +40,7 @@ void PrintSummary(const weir::cli::ReplaySummary& s) {
   if (dead > 0) {
     std::cerr << " (";
     bool first = true;
-    for (int r = 0; r < 4; ++r) {
+    for (size_t r = 0; r < weir::engine::kDeadLetterReasons; ++r) {
       if (s.dead_letters[r] == 0) continue;
       std::cerr << (first ? "" : ", ") << DeadLetterReasonName(static_cast<DeadLetterReason>(r)) << " "
                 << s.dead_letters[r];

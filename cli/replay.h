@@ -3,11 +3,13 @@
 // feature-row format (docs/semantics.md). Also the user's offline backfill.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <iosfwd>
 #include <string>
 
 #include "common/status.h"
+#include "engine/event.h"
 
 namespace weir::cli {
 
@@ -25,7 +27,7 @@ struct ReplaySummary {
   uint64_t records = 0;  // lines read (blank lines excluded)
   uint64_t rows = 0;
   uint64_t corrections = 0;
-  uint64_t dead_letters[4] = {0, 0, 0, 0};  // by engine::DeadLetterReason
+  std::array<uint64_t, engine::kDeadLetterReasons> dead_letters{};  // by engine::DeadLetterReason
   int64_t watermark = 0;
 };
 

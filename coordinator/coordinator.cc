@@ -72,7 +72,8 @@ Status Coordinator::SyncState(uint64_t version) { return state_file_->Sync(versi
 Result<pb::JobInfo> Coordinator::SubmitJob(const pb::JobSpec& spec, int64_t now_ms) {
   WEIR_RETURN_IF_ERROR(ValidateJobSpec(spec));
   const uint64_t hash = SpecHash(spec);  // CPU only: before taking the lock
-  DiscoveryAttempt attempt{spec.name(), 0, spec.source().kafka().brokers(), spec.source().kafka().topic()};
+  DiscoveryAttempt attempt{spec.name(), 0, spec.source().kafka().brokers(), spec.source().kafka().topic(),
+                           spec.source().kafka().properties()};
   std::vector<std::string> stale_files;  // a cancelled job of the same name: its checkpoints
   uint64_t version = 0;
   {
@@ -192,7 +193,7 @@ pb::JobInfo Coordinator::ToJobInfo(const pb::JobRecord& job) const {
 // ---- Partition discovery and assignment ----
 
 void Coordinator::Discover(const DiscoveryAttempt& attempt, int64_t now_ms) {
-  const Result<int32_t> count = discovery_->PartitionCount(attempt.brokers, attempt.topic);
+  const Result<int32_t> count = discovery_->PartitionCount(attempt.brokers, attempt.topic, attempt.properties);
   uint64_t version = 0;
   {
     weir::MutexLock lock(&mu_);

@@ -63,8 +63,10 @@ class PartitionDiscovery {
  public:
   virtual ~PartitionDiscovery() = default;
   // The topic's partition count (> 0). An error says what failed: NotFound
-  // for a missing topic, Unavailable for unreachable brokers.
-  virtual Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic) = 0;
+  // for a missing topic, Unavailable for unreachable brokers. `properties`:
+  // the job's source.kafka.properties (references not yet resolved).
+  virtual Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic,
+                                         const google::protobuf::Map<std::string, std::string>& properties) = 0;
 };
 
 struct CoordinatorOptions {
@@ -214,6 +216,7 @@ class Coordinator {
     uint64_t generation = 0;
     std::string brokers;
     std::string topic;
+    google::protobuf::Map<std::string, std::string> properties;  // source.kafka.properties
   };
 
   Coordinator(std::unique_ptr<JobStore> store, PartitionDiscovery* discovery, CoordinatorOptions options,

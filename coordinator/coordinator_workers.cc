@@ -263,6 +263,7 @@ bool Coordinator::RetryDiscovery(int64_t now_ms) {
     attempt.generation = next->generation;
     attempt.brokers = job->spec().source().kafka().brokers();
     attempt.topic = job->spec().source().kafka().topic();
+    attempt.properties = job->spec().source().kafka().properties();
   }
   Discover(attempt, now_ms);
   return true;

@@ -1,9 +1,14 @@
 #include "coordinator/kafka_discovery.h"
 
 #include <memory>
+#include <string>
 
+#include <absl/base/thread_annotations.h>
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
+
+#include "common/mutex.h"
+#include "spec/kafka_properties.h"
 
 namespace weir::coordinator {
 namespace {
@@ -14,22 +19,44 @@ void LogToSpdlog(const rd_kafka_t*, int, const char* facility, const char* messa
   spdlog::debug("rdkafka {}: {}", facility, message);
 }
 
+// The last error librdkafka reported for the client (authentication, TLS,
+// connection), which says more than rd_kafka_metadata's timeout.
+struct LastError {
+  weir::Mutex mu;
+  std::string text ABSL_GUARDED_BY(mu);
+};
+void RecordError(rd_kafka_t*, int, const char* reason, void* opaque) {
+  auto* last = static_cast<LastError*>(opaque);
+  weir::MutexLock lock(&last->mu);
+  last->text = reason;
+}
+
 struct KafkaDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
 };
 
 }  // namespace
 
-Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const std::string& topic) {
+Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const std::string& topic,
+                                               const google::protobuf::Map<std::string, std::string>& properties) {
   const std::string where = "topic \"" + topic + "\" at " + brokers;
+  auto settings = spec::ResolveKafkaProperties(properties);
+  if (!settings.ok())
+    return InvalidArgument("cannot read the partitions of " + where + ": " + settings.status().message());
+  settings->insert(settings->begin(), {{"bootstrap.servers", brokers}, {"client.id", "weir-coordinator"}});
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK ||
-      rd_kafka_conf_set(conf, "client.id", "weir-coordinator", err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-    rd_kafka_conf_destroy(conf);
-    return InvalidArgument("cannot read the partitions of " + where + ": " + err);
+  for (const auto& [name, value] : *settings) {  // the job's own client.id, if any, comes later and wins
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return InvalidArgument("cannot read the partitions of " + where + ": " + name + ": " +
+                             spec::RedactSecrets(err, *settings));
+    }
   }
   rd_kafka_conf_set_log_cb(conf, LogToSpdlog);
+  LastError last;  // outlives the client (destroyed first, below)
+  rd_kafka_conf_set_error_cb(conf, RecordError);
+  rd_kafka_conf_set_opaque(conf, &last);
   // rd_kafka_new takes `conf` on success only.
   std::unique_ptr<rd_kafka_t, KafkaDeleter> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)));
   if (rk == nullptr) {
@@ -41,8 +68,16 @@ Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const
   const rd_kafka_resp_err_t rc =
       rd_kafka_metadata(rk.get(), /*all_topics=*/1, nullptr, &md, static_cast<int>(timeout_.count()));
   if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Unavailable("cannot read the partitions of " + where + ": " + rd_kafka_err2str(rc) +
-                       " (are the brokers in source.kafka.brokers up and reachable from the coordinator?)");
+    rd_kafka_poll(rk.get(), 0);  // serves the queued error events to RecordError
+    rk.reset();                  // no callback runs after this
+    std::string detail;
+    {
+      weir::MutexLock lock(&last.mu);
+      detail = last.text.empty() ? "" : " (" + spec::RedactSecrets(last.text, *settings) + ")";
+    }
+    return Unavailable("cannot read the partitions of " + where + ": " + rd_kafka_err2str(rc) + detail +
+                       "; are the brokers in source.kafka.brokers up and reachable from the coordinator, and its "
+                       "source.kafka.properties right?");
   }
   std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> hold(md, rd_kafka_metadata_destroy);
   for (int i = 0; i < md->topic_cnt; ++i) {

@@ -19,7 +19,9 @@ class KafkaDiscovery final : public PartitionDiscovery {
   // NotFound when the brokers answer without the topic; Unavailable when no
   // broker answers within the timeout; InvalidArgument for a client
   // configuration librdkafka refuses.
-  Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic) override;
+  // InvalidArgument too for a reference in `properties` that cannot be resolved.
+  Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic,
+                                 const google::protobuf::Map<std::string, std::string>& properties) override;
 
  private:
   const std::chrono::milliseconds timeout_;

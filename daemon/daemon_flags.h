@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cctype>
+#include <cstddef>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -35,6 +36,19 @@ inline void AddMetricsAndLogFlags(CLI::App& app, std::string& metrics_listen, st
   AddDaemonFlag(app, "--metrics-listen", metrics_listen,
                 "HTTP address HOST:PORT of /metrics, /healthz and /readyz (port 0 picks a free one)");
   AddDaemonFlag(app, "--log-level", log_level, "trace, debug, info, warn, error or off");
+}
+
+// The largest gRPC message between a worker and a feature store, MiB: the
+// store refuses larger ones, the worker's writer cuts its batches under it.
+// Both sides take --max-message-mib and must agree (the default does).
+inline constexpr size_t kDefaultMaxMessageMib = 4;
+
+// --max-message-mib MIB, the same in weir-featurestore and weir-worker.
+inline CLI::Option* AddMaxMessageFlag(CLI::App& app, size_t& mib) {
+  return AddDaemonFlag(app, "--max-message-mib", mib,
+                       "Largest gRPC message between workers and the feature store, MiB; set the same value on the "
+                       "store and every worker")
+      ->check(CLI::Range(1, 1024));
 }
 
 // Parses the command line and configures logging for `daemon` ("worker").

@@ -43,6 +43,9 @@ Status GrpcServer::Start(const std::string& listen) {
   if (!credentials.ok()) return credentials.status();
   grpc::ServerBuilder builder;
   if (options_.exclusive_port) builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  if (options_.max_receive_message_bytes > 0) {
+    builder.SetMaxReceiveMessageSize(static_cast<int>(options_.max_receive_message_bytes));
+  }
   int port = 0;
   builder.AddListeningPort(listen, *credentials, &port);
   for (grpc::Service* service : services_) builder.RegisterService(service);

@@ -31,6 +31,8 @@ class GrpcServer {
     // none set is plaintext. tokens_file is not the server's business (the
     // services' Authorizer, grpc_auth.h).
     ServerSecurity security;
+    // The largest message a call may receive; 0: gRPC's default (4 MiB).
+    size_t max_receive_message_bytes = 0;
   };
 
   GrpcServer(std::vector<grpc::Service*> services, Options options);

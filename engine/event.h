@@ -45,18 +45,21 @@ enum class DeadLetterReason : uint8_t {
   kMissingField,  // no key or no time field
   kBadType,       // a key or time of the wrong type
   kLate,          // every window it belongs to is gone
+  kSinkRefused,   // feature rows the store refused for good (too large, invalid): never retried
 };
-// How many reasons there are: the size of per-reason tables (metrics, counters).
-inline constexpr size_t kDeadLetterReasons = static_cast<size_t>(DeadLetterReason::kLate) + 1;
+// How many reasons there are: the size of per-reason tables (metrics, counters,
+// summaries). Keep it after the last reason.
+inline constexpr size_t kDeadLetterReasons = static_cast<size_t>(DeadLetterReason::kSinkRefused) + 1;
 
 // The name used in dead-letter output and metrics labels: "decode",
-// "missing_field", "bad_type", "late".
+// "missing_field", "bad_type", "late", "sink_refused".
 inline const char* DeadLetterReasonName(DeadLetterReason r) {
   switch (r) {
     case DeadLetterReason::kDecode: return "decode";
     case DeadLetterReason::kMissingField: return "missing_field";
     case DeadLetterReason::kBadType: return "bad_type";
     case DeadLetterReason::kLate: return "late";
+    case DeadLetterReason::kSinkRefused: return "sink_refused";
   }
   return "unknown";
 }

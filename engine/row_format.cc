@@ -3,27 +3,37 @@
 #include <charconv>
 #include <cmath>
 
+#include "common/utf8.h"
+
 namespace weir::engine {
 
 void AppendJsonString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[(c >> 4) & 0xf]);
-          out.push_back(kHex[c & 0xf]);
-        } else {
-          out.push_back(c);
-        }
+  while (!s.empty()) {
+    // Bytes that are not well-formed UTF-8 become U+FFFD, one per byte: JSON
+    // text is UTF-8, and a reader must never meet a raw invalid byte.
+    const size_t valid = ValidUtf8Prefix(s);
+    for (char c : s.substr(0, valid)) {
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            out += "\\u00";
+            out.push_back(kHex[(c >> 4) & 0xf]);
+            out.push_back(kHex[c & 0xf]);
+          } else {
+            out.push_back(c);
+          }
+      }
     }
+    if (valid == s.size()) break;
+    out += "\\ufffd";
+    s.remove_prefix(valid + 1);
   }
   out.push_back('"');
 }

@@ -10,7 +10,9 @@
 
 namespace weir::engine {
 
-// Appends `s` as a JSON string literal (quotes included) to `out`.
+// Appends `s` as a JSON string literal (quotes included) to `out`. Bytes that
+// are not well-formed UTF-8 are written as U+FFFD ("\ufffd"), one per byte,
+// so the output is always valid JSON text whatever the input.
 void AppendJsonString(std::string& out, std::string_view s);
 
 // Appends a number the way rows print it: integral values below 2^53 without a

@@ -32,6 +32,7 @@ struct Flags {
   std::string log_level = "info";
   std::string metrics_listen = "127.0.0.1:9464";
   uint64_t min_free_disk_mib = 64;
+  size_t max_message_mib = weir::kDefaultMaxMessageMib;
   weir::ServerSecurity security;
 };
 
@@ -57,7 +58,10 @@ int Run(const Flags& flags) {
   std::atomic<bool> ready{false};
   weir::HttpStatusServer http(
       registry, [&ready] { return ready.load(); }, weir::MetricsTls(flags.security));
-  weir::GrpcServer grpc({services.sink.get(), services.store.get()}, {.security = flags.security});
+  weir::GrpcServer::Options grpc_options;
+  grpc_options.security = flags.security;
+  grpc_options.max_receive_message_bytes = flags.max_message_mib << 20;
+  weir::GrpcServer grpc({services.sink.get(), services.store.get()}, grpc_options);
   // Watches the disk: writes refused for a full disk resume without traffic.
   weir::Periodic storage_watch(std::chrono::seconds(1), services.watch_storage);
 
@@ -89,6 +93,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   weir::AddDaemonFlag(app, "--min-free-disk-mib", flags.min_free_disk_mib,
                       "Free space (MiB) writes must leave in --data-dir for RocksDB's flushes and compactions; "
                       "writes that would use it are refused until space is freed");
+  weir::AddMaxMessageFlag(app, flags.max_message_mib);
   weir::AddMetricsAndLogFlags(app, flags.metrics_listen, flags.log_level);
   weir::AddServerSecurityFlags(app, flags.security);
   if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "featurestore", flags.log_level)) return *exit_code;

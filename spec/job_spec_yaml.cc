@@ -180,6 +180,20 @@ void ParseSource(const YAML::Node& node, Problems& problems, v1::Source* source)
     if (auto dlq = GetString(kafka_fields.Get("dead_letter_topic"), "source.kafka.dead_letter_topic", problems)) {
       kafka->set_dead_letter_topic(*dlq);
     }
+    const YAML::Node properties = kafka_fields.Get("properties");
+    if (ExpectMapping(properties, "source.kafka.properties", /*required=*/false, problems)) {
+      for (const auto& entry : properties) {
+        const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : std::string();
+        const std::string path = "source.kafka.properties." + key;
+        if (key.empty()) {
+          problems.Add("source.kafka.properties", "every key must be a non-empty librdkafka setting name");
+        } else if (!entry.second.IsScalar()) {
+          problems.Add(path, "must be a single value (a string, number or boolean)");
+        } else {
+          (*kafka->mutable_properties())[key] = entry.second.Scalar();
+        }
+      }
+    }
   }
   if (auto format = GetEnum(fields.Get("format"), "source.format", kRecordFormatKind, problems)) {
     source->set_format(static_cast<v1::RecordFormat>(*format));

@@ -9,6 +9,7 @@
 
 #include "common/duration.h"
 #include "spec/job_spec.h"
+#include "spec/kafka_properties.h"
 
 namespace weir::spec_detail {
 
@@ -234,6 +235,18 @@ void CheckSource(const v1::Source& source, Problems& problems) {
   if (!kafka.dead_letter_topic().empty() && kafka.dead_letter_topic() == kafka.topic()) {
     problems.Add("source.kafka.dead_letter_topic",
                  "must differ from the source topic (bad records would be read back as input)");
+  }
+  for (const auto& [key, value] : kafka.properties()) {
+    const std::string path = "source.kafka.properties." + key;
+    if (key.empty() || key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._") != std::string::npos) {
+      problems.Add("source.kafka.properties", Quote(key) + " is not a librdkafka setting name");
+    } else if (auto why = spec::WeirControlledKafkaKey(key)) {
+      problems.Add(path, "is set by Weir and cannot be given: " + *why);
+    } else if (spec::IsSecretKafkaKey(key) && !spec::IsSecretReference(value)) {
+      problems.Add(path, "is a secret: give a reference, ${env:NAME} or ${file:/absolute/path}, never the value");
+    } else if (value.size() > 4096) {
+      problems.Add(path, "is longer than 4096 characters");
+    }
   }
   CheckEnumOrDefault(kRecordFormatKind, source.format(), "source.format", problems);
   CheckEnumOrDefault(kOffsetGapKind, source.on_offset_gap(), "source.on_offset_gap", problems);

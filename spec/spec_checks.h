@@ -30,7 +30,7 @@ constexpr std::string_view kDurationHint = "must be a duration (use a number wit
 constexpr std::string_view kJobKeys[] = {"name", "source",   "key",  "event_time", "watermark", "allowed_lateness",
                                          "view", "features", "sink", "checkpoint"};
 constexpr std::string_view kSourceKeys[] = {"kafka", "format", "on_offset_gap"};
-constexpr std::string_view kKafkaKeys[] = {"brokers", "topic", "start", "dead_letter_topic"};
+constexpr std::string_view kKafkaKeys[] = {"brokers", "topic", "start", "dead_letter_topic", "properties"};
 constexpr std::string_view kEventTimeKeys[] = {"field", "unit", "format"};
 constexpr std::string_view kWatermarkKeys[] = {"max_out_of_orderness", "idle_timeout"};
 constexpr std::string_view kFeatureKeys[] = {"name", "agg", "field", "p", "window", "where"};

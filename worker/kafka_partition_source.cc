@@ -8,6 +8,8 @@
 #include <map>
 #include <utility>
 
+#include "spec/kafka_properties.h"
+
 namespace weir::worker {
 namespace {
 
@@ -309,6 +311,17 @@ Result<std::unique_ptr<PartitionSource>> MakeKafkaSource(const JobRuntime& job, 
   };
   for (const auto& [name, value] : settings) {
     if (conf->set(name, value, err) != RdKafka::Conf::CONF_OK) return SettingRefused(brokers, name, value, err);
+  }
+  // The job's own settings (TLS, SASL, ...), references resolved now: a
+  // corrected secret file is read again when the partition is retried.
+  auto own = spec::ResolveKafkaProperties(job.spec.source().kafka().properties());
+  if (!own.ok())
+    return InvalidArgument("cannot create a Kafka consumer for brokers " + brokers + ": " + own.status().message());
+  for (const auto& [name, value] : *own) {
+    if (conf->set(name, value, err) != RdKafka::Conf::CONF_OK) {
+      return InvalidArgument("cannot create a Kafka consumer for brokers " + brokers + ": source.kafka.properties." +
+                             name + " refused: " + spec::RedactSecrets(err, *own));
+    }
   }
   if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(events.get()), err) != RdKafka::Conf::CONF_OK) {
     return Internal("cannot create a Kafka consumer for brokers " + brokers + ": " + err);

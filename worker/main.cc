@@ -58,6 +58,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   std::string log_level = "info";
   int64_t shutdown_ms = options.shutdown_timeout.count();
   size_t max_pending_mib = options.max_pending_bytes >> 20;
+  size_t max_message_mib = weir::kDefaultMaxMessageMib;
   weir::AddDaemonFlag(app, "--coordinator", options.coordinator, "Coordinator address HOST:PORT");
   weir::AddDaemonFlag(app, "--id", options.id, "Worker id, unique in the cluster (default: the hostname)");
   weir::AddDaemonFlag(app, "--listen", options.listen,
@@ -69,8 +70,10 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   weir::AddDaemonFlag(app, "--threads", options.threads, "Processing threads; each owns its partitions outright")
       ->check(CLI::Range(1, 256));
   weir::AddDaemonFlag(app, "--max-pending-mib", max_pending_mib,
-                      "Rows waiting for a feature store, MiB, before consumption pauses (backpressure)")
+                      "Rows of one job waiting for a feature store, MiB, before the job's consumption pauses "
+                      "(backpressure)")
       ->check(CLI::Range(1, 65536));
+  weir::AddMaxMessageFlag(app, max_message_mib);
   weir::AddDaemonFlag(app, "--shutdown-timeout-ms", shutdown_ms,
                       "On SIGTERM, how long to keep delivering pending rows and dead letters")
       ->check(CLI::Range(0, 600000));
@@ -91,5 +94,6 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   }
   options.shutdown_timeout = std::chrono::milliseconds(shutdown_ms);
   options.max_pending_bytes = max_pending_mib << 20;
+  options.max_message_bytes = max_message_mib << 20;
   return Run(options);
 }

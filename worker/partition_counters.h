@@ -39,8 +39,9 @@ struct PartitionCounters {
   const Epoch epoch;
 
   std::atomic<int64_t> records_in{0};
-  std::atomic<int64_t> rows_emitted{0};                                         // handed to the sink writer
-  std::atomic<int64_t> rows_acked{0};                                           // acknowledged by the store
+  std::atomic<int64_t> rows_emitted{0};  // handed to the sink writer
+  std::atomic<int64_t> rows_acked{0};    // acknowledged by the store
+  std::atomic<int64_t> rows_refused{0};  // refused by the store for good: sent to the dead-letter topic instead
   std::array<std::atomic<int64_t>, engine::kDeadLetterReasons> dead_letters{};  // by engine::DeadLetterReason
   std::atomic<int64_t> next_offset{-1};                                         // -1 before the first record
   std::atomic<int64_t> end_offset{-1};  // the broker's high watermark; -1 unknown
@@ -95,7 +96,7 @@ struct PartitionCounters {
   // The newest reportable snapshot, if any.
   std::optional<weir::v1::SnapshotRef> ReportableSnapshot() {
     weir::MutexLock lock(&snapshot_mu_);
-    if (written_ && rows_acked.load() >= written_->rows_emitted_at) {
+    if (written_ && rows_settled() >= written_->rows_emitted_at) {
       reportable_ = written_->ref;
       written_.reset();
     }
@@ -106,6 +107,10 @@ struct PartitionCounters {
   std::atomic<uint64_t> last_written_checkpoint{0};
   // The newest checkpoint the owner was asked for (control thread only).
   CheckpointId checkpoint_requested{0};
+
+  // Rows the store is done with: acknowledged, or refused for good (those
+  // went to the dead-letter topic, and a retry could never write them).
+  int64_t rows_settled() const { return rows_acked.load() + rows_refused.load(); }
 
   int64_t lag() const {
     const int64_t end = end_offset.load(std::memory_order_relaxed);

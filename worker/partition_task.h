@@ -30,6 +30,8 @@
 
 namespace weir::worker {
 
+class DeadLetterOutput;
+
 // A record the job refused, bound for the dead-letter topic.
 struct DeadLetterRecord {
   engine::DeadLetterReason reason = engine::DeadLetterReason::kDecode;
@@ -46,6 +48,10 @@ struct PendingRows {
   std::chrono::steady_clock::time_point first_row_at;  // when its oldest row fired
   std::shared_ptr<PartitionCounters> counters;
   size_t bytes = 0;  // approximate, for the writer's memory bound
+  // Where rows the store refuses for good go (set by the processing thread;
+  // null: they are counted and logged only). Outlives the writer.
+  DeadLetterOutput* dead_letters = nullptr;
+  std::string dead_letter_topic;
 };
 
 class PartitionTask : private engine::RowSink {

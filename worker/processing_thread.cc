@@ -116,9 +116,14 @@ void ProcessingThread::AddPartition(PartitionGrant& grant) {
     jobs_.erase(it);
     it = jobs_.end();
   }
+  if (it != jobs_.end() && it->second.partitions.count(grant.partition) != 0) {
+    // Granted again at a new epoch: the old one goes first. That may close
+    // the job's source and erase its entry (its last partition here).
+    RemovePartition(name, grant.partition);
+    it = jobs_.find(name);
+  }
   if (it == jobs_.end()) it = jobs_.emplace(name, JobSource{grant.job, nullptr, {}}).first;
   JobSource& js = it->second;
-  if (js.partitions.count(grant.partition) != 0) RemovePartition(name, grant.partition);
 
   Owned owned;
   owned.task = std::make_unique<PartitionTask>(grant.job, grant.partition, grant.epoch, grant.counters);
@@ -150,7 +155,11 @@ void ProcessingThread::RemovePartition(const std::string& job, PartitionId parti
 
 void ProcessingThread::HandOff(const std::string& job, const std::string& dead_letter_topic, Owned& owned) {
   PendingRows rows;
-  if (owned.task->TakeRows(&rows)) owned.sink->Enqueue(std::move(rows));
+  if (owned.task->TakeRows(&rows)) {
+    rows.dead_letters = owned.dead_letters;
+    rows.dead_letter_topic = dead_letter_topic;
+    owned.sink->Enqueue(std::move(rows));
+  }
   std::vector<DeadLetterRecord> dead;
   owned.task->TakeDeadLetters(&dead);
   for (const DeadLetterRecord& d : dead) owned.dead_letters->Produce(dead_letter_topic, job, d);

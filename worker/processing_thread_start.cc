@@ -69,7 +69,7 @@ void ProcessingThread::UpdatePauses() {
   for (auto& [name, js] : jobs_) {
     for (auto& [partition, owned] : js.partitions) {
       if (!owned.assigned) continue;
-      const bool full = !owned.sink->HasRoom();
+      const bool full = !owned.sink->HasRoom(name);
       if (full == owned.paused) continue;
       owned.paused = full;
       if (full) {
@@ -81,11 +81,11 @@ void ProcessingThread::UpdatePauses() {
       }
       if (!owned.problem.empty()) continue;  // failed wins
       if (full) {
-        owned.task->counters()->SetState(
-            weir::v1::PARTITION_STATE_PAUSED,
-            "the feature store at " + owned.sink->address() + " has " +
-                std::to_string(owned.sink->pending_bytes() >> 20) +
-                " MiB of rows waiting (the --max-pending-mib bound): consumption resumes as it accepts them");
+        owned.task->counters()->SetState(weir::v1::PARTITION_STATE_PAUSED,
+                                         "the feature store at " + owned.sink->address() + " has " +
+                                             std::to_string(owned.sink->pending_bytes(name) >> 20) +
+                                             " MiB of this job's rows waiting (the --max-pending-mib bound): "
+                                             "consumption resumes as it accepts them");
       } else {
         owned.task->counters()->SetState(weir::v1::PARTITION_STATE_RUNNING);
       }

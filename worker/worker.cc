@@ -109,7 +109,7 @@ void Worker::Leave(const std::vector<HandoffSnapshot>& handoffs) {
   request.set_worker_id(options_.id);
   size_t incomplete = 0;
   for (const HandoffSnapshot& h : handoffs) {
-    if (h.counters->fenced.load() || h.counters->rows_acked.load() < h.rows_emitted_at) {
+    if (h.counters->fenced.load() || h.counters->rows_settled() < h.rows_emitted_at) {
       ++incomplete;  // its rows are not all in the store: the next owner resumes from the last checkpoint
       continue;
     }
@@ -188,11 +188,14 @@ RowOutput* Worker::RowsTo(const std::string& address) {
   if (it != sinks_.end()) return it->second.get();
   SinkWriterOptions options;
   options.max_pending_bytes = options_.max_pending_bytes;
+  options.max_message_bytes = options_.max_message_bytes;
   SinkWriterMetrics metrics;
   metrics.row_latency = &metrics_->row_latency;
   metrics.row_latency_buckets = kRowLatencyBuckets;
   metrics.retries = &metrics_->sink_retries;
   metrics.fenced_batches = &metrics_->fenced_batches;
+  metrics.refused_rows = &metrics_->sink_refused_rows;
+  metrics.dropped_rows = &metrics_->sink_dropped_rows;
   metrics.pending_bytes = &metrics_->pending_bytes.Add({{"store", address}});
   auto sink = std::make_unique<SinkWriter>(address, options, metrics);
   sink->Start();
@@ -202,7 +205,8 @@ RowOutput* Worker::RowsTo(const std::string& address) {
 Result<DeadLetterOutput*> Worker::DeadLettersTo(const std::string& brokers) {
   auto it = dead_letters_.find(brokers);
   if (it != dead_letters_.end()) return static_cast<DeadLetterOutput*>(it->second.get());
-  auto producer = DeadLetterProducer::Create(brokers, "weir-worker-" + options_.id + "-dlq");
+  auto producer = DeadLetterProducer::Create(brokers, "weir-worker-" + options_.id + "-dlq",
+                                             &metrics_->dead_letters_truncated, &metrics_->dead_letter_delivery_errors);
   if (!producer.ok()) return producer.status();
   return static_cast<DeadLetterOutput*>(dead_letters_.emplace(brokers, std::move(*producer)).first->second.get());
 }

@@ -46,7 +46,8 @@ struct WorkerOptions {
   HttpTls metrics_tls;  // set: metrics_listen serves HTTPS with this certificate
   std::string data_dir = "./data/worker";
   int threads = 1;                      // processing threads
-  size_t max_pending_bytes = 64 << 20;  // per feature store
+  size_t max_pending_bytes = 64 << 20;  // per job and feature store
+  size_t max_message_bytes = 4 << 20;   // the feature stores' largest gRPC message
   std::chrono::milliseconds shutdown_timeout{5000};
   // Where partitions are read from; empty: Kafka (the spec's brokers).
   PartitionSourceFactory sources;

@@ -27,6 +27,29 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
                          .Help("Write batches the store refused for a stale epoch")
                          .Register(r)
                          .Add({})),
+      sink_refused_rows(prometheus::BuildCounter()
+                            .Name("weir_worker_sink_refused_rows_total")
+                            .Help("Rows the store refused for good (too large, invalid): sent to the job's dead-letter "
+                                  "topic with reason sink_refused, never retried")
+                            .Register(r)
+                            .Add({})),
+      sink_dropped_rows(prometheus::BuildCounter()
+                            .Name("weir_worker_sink_dropped_rows_total")
+                            .Help("Rows not yet written of partitions given up (job cancelled, partition moved): "
+                                  "dropped, no longer retried")
+                            .Register(r)
+                            .Add({})),
+      dead_letters_truncated(prometheus::BuildCounter()
+                                 .Name("weir_worker_dead_letters_truncated_total")
+                                 .Help("Dead letters larger than the topic's largest message, sent with their value "
+                                       "truncated (header truncated = the original size)")
+                                 .Register(r)
+                                 .Add({})),
+      dead_letter_delivery_errors(prometheus::BuildCounter()
+                                      .Name("weir_worker_dead_letter_delivery_errors_total")
+                                      .Help("Dead letters that could not be queued or delivered to their topic")
+                                      .Register(r)
+                                      .Add({})),
       pending_bytes(prometheus::BuildGauge()
                         .Name("weir_worker_sink_pending_bytes")
                         .Help("Rows waiting for the feature store, bytes (bounded: backpressure)")

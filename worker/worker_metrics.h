@@ -33,6 +33,10 @@ class WorkerMetrics {
   prometheus::Family<prometheus::Histogram>& row_latency;  // by job
   prometheus::Counter& sink_retries;
   prometheus::Counter& fenced_batches;
+  prometheus::Counter& sink_refused_rows;
+  prometheus::Counter& sink_dropped_rows;
+  prometheus::Counter& dead_letters_truncated;
+  prometheus::Counter& dead_letter_delivery_errors;
   prometheus::Family<prometheus::Gauge>& pending_bytes;  // by store
   prometheus::Counter& heartbeat_failures;
   prometheus::Counter& checkpoint_failures;

@@ -32,7 +32,8 @@ class FakeDiscovery : public PartitionDiscovery {
   FakeDiscovery() = default;
   explicit FakeDiscovery(std::map<std::string, int32_t> topics) : topics(std::move(topics)) {}
 
-  Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic) override {
+  Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic,
+                                 const google::protobuf::Map<std::string, std::string>& /*properties*/) override {
     ++calls;
     if (!reachable) return Unavailable("brokers " + brokers + " unreachable");
     auto it = topics.find(topic);

@@ -189,9 +189,9 @@ class FakeRows final : public RowOutput {
     for (const auto& row : rows.batch.rows()) rows_.push_back(row);
   }
   void Drop(const std::string&, int32_t) override {}
-  bool HasRoom() const override { return !full_.load(); }
+  bool HasRoom(const std::string&) const override { return !full_.load(); }
   const std::string& address() const override { return address_; }
-  size_t pending_bytes() const override { return full_.load() ? 64 << 20 : 0; }
+  size_t pending_bytes(const std::string&) const override { return full_.load() ? 64 << 20 : 0; }
 
   void SetFull(bool full) { full_.store(full); }
   std::vector<weir::v1::FeatureRow> rows() {
@@ -210,21 +210,40 @@ class FakeRows final : public RowOutput {
   std::vector<weir::v1::FeatureRow> rows_ ABSL_GUARDED_BY(mu_);
 };
 
+// Dead letters as a producer gets them. While full, Produce waits (as
+// librdkafka's does with a full queue) and TryProduce refuses.
 class FakeDeadLetters final : public DeadLetterOutput {
  public:
   void Produce(const std::string&, const std::string&, const DeadLetterRecord& record) override {
     weir::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](bool* full) { return !*full; }, &full_));
     records_.push_back(record);
+  }
+  bool TryProduce(const std::string&, const std::string&, const DeadLetterRecord& record) override {
+    weir::MutexLock lock(&mu_);
+    if (full_) return false;
+    records_.push_back(record);
+    return true;
+  }
+  void SetFull(bool full) {
+    weir::MutexLock lock(&mu_);
+    full_ = full;
   }
   void Poll() override {}
   size_t count() {
     weir::MutexLock lock(&mu_);
     return records_.size();
   }
+  std::vector<DeadLetterRecord> records() {
+    weir::MutexLock lock(&mu_);
+    return records_;
+  }
 
  private:
   weir::Mutex mu_;
   std::vector<DeadLetterRecord> records_ ABSL_GUARDED_BY(mu_);
+  bool full_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace weir::worker::testing

@@ -34,9 +34,11 @@ struct ThreadFixture {
   ~ThreadFixture() { thread->Stop(); }
 
   std::shared_ptr<PartitionCounters> Grant(const std::shared_ptr<const JobRuntime>& job, int32_t partition,
-                                           RowOutput* rows, CheckpointWriter* checkpoints = nullptr) {
-    auto counters = std::make_shared<PartitionCounters>(job->spec.name(), PartitionId(partition), Epoch(1));
-    thread->Add(PartitionGrant{job, PartitionId(partition), Epoch(1), rows, &dead_letters, counters, checkpoints, {}});
+                                           RowOutput* rows, uint64_t epoch = 1,
+                                           CheckpointWriter* checkpoints = nullptr) {
+    auto counters = std::make_shared<PartitionCounters>(job->spec.name(), PartitionId(partition), Epoch(epoch));
+    thread->Add(
+        PartitionGrant{job, PartitionId(partition), Epoch(epoch), rows, &dead_letters, counters, checkpoints, {}});
     return counters;
   }
 
@@ -102,6 +104,22 @@ TEST_CASE("a partition whose source cannot be made is failed with the reason, re
   CHECK(counters->next_offset.load() == 4);
   REQUIRE(counters->state().restored.has_value());
   CHECK(counters->state().restored->source() == weir::v1::RESTORE_SOURCE_START);
+}
+
+TEST_CASE("a job's only partition on a thread granted again at a new epoch replaces the old one and runs", "[worker]") {
+  ThreadFixture f;
+  f.Minute("events", 0, 0, 3);
+  auto old_epoch = f.Grant(CountJob(), 0, &f.rows, 4);
+  REQUIRE(Eventually([&] { return f.rows.count() == 3; }));
+  // The same partition at epoch 6 (the coordinator moved it away and back):
+  // its old task goes, and with it the job's entry on this thread.
+  auto new_epoch = f.Grant(CountJob(), 0, &f.rows, 6);
+  REQUIRE(Eventually([&] { return StateOf(*new_epoch) == weir::v1::PARTITION_STATE_RUNNING; }));
+  f.Minute("events", 0, 1, 2);
+  CHECK(Eventually([&] { return new_epoch->next_offset.load() == 7; }));
+  // From the start again: minute 0 (3 rows), then minute 1 (u0, u1 and tick).
+  CHECK(Eventually([&] { return f.rows.count() == 3 + 3 + 3; }));
+  CHECK(old_epoch->next_offset.load() == 4);
 }
 
 TEST_CASE("a partition the source refuses to assign is failed with the reason, retried, then runs", "[worker]") {
@@ -204,7 +222,7 @@ TEST_CASE("a partition unchanged since its last snapshot does not write it again
   CheckpointWriter writer;
   writer.Start();
   ThreadFixture f;
-  auto counters = f.Grant(job, 0, &f.rows, &writer);
+  auto counters = f.Grant(job, 0, &f.rows, 1, &writer);
   f.Minute("events", 0, 1, 3);
   REQUIRE(Eventually([&] { return counters->records_in.load() == 4; }));
   auto checkpoint = [&](uint64_t id) {

@@ -2,11 +2,13 @@
 
 #include <limits>
 
+#include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include "tests/unit/worker/fake_partition_source.h"
 #include "tests/unit/worker/worker_test_support.h"
 #include "worker/partition_task.h"
 #include "worker/sink_writer.h"
@@ -105,7 +107,7 @@ TEST_CASE("an absent store pauses the writer with bounded memory and loses nothi
   PartitionTask task(CountJob(), 0, 1);
   int batches = 0;
   int64_t rows = 0;
-  while (writer.HasRoom()) {
+  while (writer.HasRoom("clicks")) {
     PendingRows batch = RowsFrom(task, 10, batches);
     rows += batch.batch.rows_size();
     writer.Enqueue(std::move(batch));
@@ -113,14 +115,14 @@ TEST_CASE("an absent store pauses the writer with bounded memory and loses nothi
     REQUIRE(batches < 1000);
   }
   // Full: producers wait instead of adding more, and nothing was acknowledged.
-  CHECK_FALSE(writer.WaitForRoom(std::chrono::milliseconds(200)));
+  CHECK_FALSE(writer.WaitForRoom("clicks", std::chrono::milliseconds(200)));
   CHECK(writer.pending_bytes() >= options.max_pending_bytes);
   CHECK(writer.pending_bytes() < options.max_pending_bytes + 4096);
   CHECK(task.counters()->rows_acked.load() == 0);
 
   UnixStoreServer server((dir.path / "store").string(), address);
   CHECK(Eventually([&] { return task.counters()->rows_acked.load() == rows; }));
-  CHECK(writer.HasRoom());
+  CHECK(writer.HasRoom("clicks"));
   CHECK(writer.pending_bytes() == 0);
   CHECK(Online(server.store(), "u3").size() == 1);
   writer.Stop(std::chrono::steady_clock::now());
@@ -160,6 +162,122 @@ TEST_CASE("dropping a partition forgets its queued rows", "[worker]") {
   writer.Enqueue(std::move(kept));
   writer.Drop("clicks", 0);
   CHECK(writer.pending_bytes() == kept_bytes);
+}
+
+TEST_CASE("a window close larger than the store's message limit is cut to fit and lands whole", "[worker]") {
+  weir::testing::TempDir dir;
+  constexpr int kLimit = 64 << 10;
+  StoreServer server(dir.path.string(), 0, kLimit);
+  SinkWriterOptions options;
+  options.max_message_bytes = kLimit;
+  SinkWriter writer(server.address(), options, SinkWriterMetrics{});
+  writer.Start();
+
+  PartitionTask task(CountJob(server.address()), 0, 1);
+  PendingRows rows = RowsFrom(task, 5000);
+  REQUIRE(rows.batch.ByteSizeLong() > 2 * kLimit);  // refused whole by this store
+  writer.Enqueue(std::move(rows));
+  CHECK(Eventually([&] { return task.counters()->rows_acked.load() == 5000; }));
+  CHECK(task.counters()->rows_refused.load() == 0);
+  CHECK(writer.pending_bytes() == 0);
+  CHECK(Online(server.store(), "u4999").size() == 1);
+  writer.Stop(std::chrono::steady_clock::now());
+}
+
+TEST_CASE("a dead-letter topic without room never blocks the writer; the refused rows' letters follow later",
+          "[worker]") {
+  weir::testing::TempDir dir;
+  StoreServer server(dir.path.string());
+  SinkWriterOptions options;
+  options.backoff_max = std::chrono::milliseconds(100);
+  SinkWriter writer(server.address(), options, SinkWriterMetrics{});
+  writer.Start();
+  testing::FakeDeadLetters dead_letters;
+  dead_letters.SetFull(true);
+
+  // Refused by the store (no job) while the topic is full...
+  PartitionTask refused_task(CountJob(server.address()), 0, 1);
+  PendingRows invalid = RowsFrom(refused_task, 2);
+  invalid.batch.set_job("");
+  invalid.dead_letters = &dead_letters;
+  const int64_t invalid_rows = invalid.batch.rows_size();
+  writer.Enqueue(std::move(invalid));
+  CHECK(Eventually([&] { return refused_task.counters()->rows_refused.load() == invalid_rows; }));
+  // ... and rows after it, of another partition, are still written.
+  PartitionTask task(CountJob(server.address()), 1, 1);
+  writer.Enqueue(RowsFrom(task, 3));
+  CHECK(Eventually([&] { return task.counters()->rows_acked.load() == 3; }));
+  CHECK(dead_letters.count() == 0);
+  // Room again: the held dead letter goes out.
+  dead_letters.SetFull(false);
+  CHECK(Eventually([&] { return dead_letters.count() == 1; }));
+  writer.Stop(std::chrono::steady_clock::now());
+}
+
+TEST_CASE("a store whose message limit is below the writer's gets its batches in halves, nothing refused", "[worker]") {
+  weir::testing::TempDir dir;
+  StoreServer server(dir.path.string(), 0, 64 << 10);
+  SinkWriter writer(server.address(), SinkWriterOptions{}, SinkWriterMetrics{});  // 4 MiB: the flags differ
+  writer.Start();
+
+  PartitionTask task(CountJob(server.address()), 0, 1);
+  PendingRows rows = RowsFrom(task, 5000);
+  REQUIRE(rows.batch.ByteSizeLong() > 2 * (64 << 10));
+  writer.Enqueue(std::move(rows));
+  CHECK(Eventually([&] { return task.counters()->rows_acked.load() == 5000; }));
+  CHECK(task.counters()->rows_refused.load() == 0);
+  CHECK(writer.pending_bytes() == 0);
+  CHECK(Online(server.store(), "u4999").size() == 1);
+  writer.Stop(std::chrono::steady_clock::now());
+}
+
+TEST_CASE("rows the store refuses for good go to dead letters and never block the writer", "[worker]") {
+  weir::testing::TempDir dir;
+  constexpr int kLimit = 64 << 10;
+  StoreServer server(dir.path.string(), 0, kLimit);
+  SinkWriterOptions options;
+  options.max_message_bytes = kLimit;
+  prometheus::Registry registry;
+  SinkWriterMetrics metrics;
+  metrics.refused_rows = &prometheus::BuildCounter().Name("refused_rows").Register(registry).Add({});
+  SinkWriter writer(server.address(), options, metrics);
+  writer.Start();
+  testing::FakeDeadLetters dead_letters;
+
+  // A row too large for any message: refused before it is sent; the rows
+  // around it are written.
+  PartitionTask task(CountJob(server.address()), 0, 1);
+  PendingRows rows = RowsFrom(task, 3);
+  rows.batch.mutable_rows(1)->set_key(std::string(100 << 10, 'x'));
+  rows.dead_letters = &dead_letters;
+  rows.dead_letter_topic = "clicks.dlq";
+  writer.Enqueue(std::move(rows));
+  CHECK(Eventually([&] { return task.counters()->rows_acked.load() == 2; }));
+  CHECK(task.counters()->rows_refused.load() == 1);
+  CHECK(task.counters()->dead_letters[static_cast<size_t>(engine::DeadLetterReason::kSinkRefused)].load() == 1);
+  REQUIRE(dead_letters.count() == 1);
+
+  // A batch the store refuses as invalid (no job): a dead letter with the
+  // store's reason, and the next batch is written right after it.
+  PendingRows invalid = RowsFrom(task, 2, 1);
+  invalid.batch.set_job("");
+  invalid.dead_letters = &dead_letters;
+  const int64_t invalid_rows = invalid.batch.rows_size();
+  writer.Enqueue(std::move(invalid));
+  PendingRows next = RowsFrom(task, 4, 2);
+  const int64_t next_rows = next.batch.rows_size();
+  writer.Enqueue(std::move(next));
+  CHECK(Eventually([&] { return task.counters()->rows_acked.load() == 2 + next_rows; }));
+  CHECK(task.counters()->rows_refused.load() == 1 + invalid_rows);
+  REQUIRE(dead_letters.count() == 2);
+  const DeadLetterRecord refused = dead_letters.records()[1];
+  CHECK(refused.reason == engine::DeadLetterReason::kSinkRefused);
+  CHECK_THAT(refused.detail, Catch::Contains("WriteBatch.job is empty"));
+  CHECK_THAT(refused.record, Catch::Contains("\"key\":\"u1\""));
+  CHECK(writer.pending_bytes() == 0);
+  const std::string text = prometheus::TextSerializer().Serialize(registry.Collect());
+  CHECK_THAT(text, Catch::Contains("refused_rows " + std::to_string(1 + invalid_rows)));
+  writer.Stop(std::chrono::steady_clock::now());
 }
 
 }  // namespace

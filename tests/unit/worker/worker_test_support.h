@@ -37,16 +37,18 @@ sink: { feature_store: ")" + sink +
   return *job;
 }
 
-// A weir-featurestore's services on 127.0.0.1:`port` (0: a free one).
+// A weir-featurestore's services on 127.0.0.1:`port` (0: a free one),
+// receiving messages up to `max_message_bytes` (0: gRPC's default, 4 MiB).
 class StoreServer {
  public:
-  explicit StoreServer(const std::string& dir, int port = 0) {
+  explicit StoreServer(const std::string& dir, int port = 0, int max_message_bytes = 0) {
     auto store = featurestore::RowStore::Open(dir);
     REQUIRE(store.ok());
     store_ = std::move(*store);
     services_ = featurestore::MakeFeatureStoreServices(store_.get());
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials(), &port_);
+    if (max_message_bytes > 0) builder.SetMaxReceiveMessageSize(max_message_bytes);
     builder.RegisterService(services_.sink.get());
     builder.RegisterService(services_.store.get());
     server_ = builder.BuildAndStart();
