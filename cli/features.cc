@@ -24,14 +24,19 @@ constexpr auto kRpcTimeout = std::chrono::seconds(30);
 std::shared_ptr<grpc::Channel> Connect(const std::string& store) { return MakeChannel(store); }
 
 // A gRPC failure as a Status that says which store and what to check. The
-// code and the reason come from FromGrpcStatus (never an empty reason).
-Status RpcError(const grpc::Status& s, const std::string& store, const std::string& what) {
+// code and the reason come from FromGrpcStatus (never an empty reason). The
+// "is it running" hint is only for a store never reached: an UNAVAILABLE the
+// store itself answered (its disk is full) carries its own reason.
+Status RpcError(const grpc::Status& s, grpc::Channel& channel, const std::string& store, const std::string& what) {
   const Status status = FromGrpcStatus(s);
   std::string message = what + " at " + store + " failed: " + status.message();
+  const bool reached = channel.GetState(false) == GRPC_CHANNEL_READY;
   switch (s.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      message += " (is weir-featurestore running there? set --store or WEIR_STORE, and --tls-ca when it serves TLS)";
+      if (!reached) {
+        message += " (is weir-featurestore running there? set --store or WEIR_STORE, and --tls-ca when it serves TLS)";
+      }
       break;
     case grpc::StatusCode::UNIMPLEMENTED:  // something else answers there, say the coordinator
       message += "; set --store or WEIR_STORE to a weir-featurestore's address";
@@ -65,10 +70,13 @@ Status ParseRow(simdjson::dom::parser& parser, const std::string& line, pb::Feat
   }
   std::string_view s;
   if (doc["view"].get(s) != simdjson::SUCCESS) return InvalidArgument("\"view\" must be a string");
+  if (s.empty()) return InvalidArgument("\"view\" must not be empty");
   row->set_view(std::string(s));
   if (doc["key"].get(s) != simdjson::SUCCESS) return InvalidArgument("\"key\" must be a string");
+  if (s.empty()) return InvalidArgument("\"key\" must not be empty");
   row->set_key(std::string(s));
   if (doc["feature"].get(s) != simdjson::SUCCESS) return InvalidArgument("\"feature\" must be a string");
+  if (s.empty()) return InvalidArgument("\"feature\" must not be empty");
   row->set_feature(std::string(s));
   int64_t i = 0;
   if (doc["window_start"].get(i) != simdjson::SUCCESS) return InvalidArgument("\"window_start\" must be an integer");
@@ -95,7 +103,8 @@ Status ParseRow(simdjson::dom::parser& parser, const std::string& line, pb::Feat
 }  // namespace
 
 Status FeaturesGet(const FeaturesGetOptions& options, std::ostream& out) {
-  auto stub = pb::FeatureStore::NewStub(Connect(options.store));
+  const auto channel = Connect(options.store);
+  auto stub = pb::FeatureStore::NewStub(channel);
   pb::GetOnlineFeaturesRequest req;
   req.set_view(options.view);
   for (const auto& k : options.keys) req.add_keys(k);
@@ -105,7 +114,7 @@ Status FeaturesGet(const FeaturesGetOptions& options, std::ostream& out) {
   grpc::ClientContext ctx;
   ctx.set_deadline(Deadline());
   const grpc::Status s = stub->GetOnlineFeatures(&ctx, req, &resp);
-  if (!s.ok()) return RpcError(s, options.store, "GetOnlineFeatures");
+  if (!s.ok()) return RpcError(s, *channel, options.store, "GetOnlineFeatures");
   std::string text;
   for (const auto& row : resp.rows()) AppendRow(text, row);
   out << text << std::flush;
@@ -123,7 +132,8 @@ Result<uint64_t> FeaturesExport(const std::string& store, const std::string& vie
     }
     sink = &file;
   }
-  auto stub = pb::FeatureStore::NewStub(Connect(store));
+  const auto channel = Connect(store);
+  auto stub = pb::FeatureStore::NewStub(channel);
   pb::ExportRequest req;
   req.set_view(view);
   grpc::ClientContext ctx;  // no deadline: a large view takes as long as it takes
@@ -140,7 +150,7 @@ Result<uint64_t> FeaturesExport(const std::string& store, const std::string& vie
     }
   }
   const grpc::Status s = reader->Finish();
-  if (!s.ok()) return RpcError(s, store, "Export");
+  if (!s.ok()) return RpcError(s, *channel, store, "Export");
   *sink << text << std::flush;
   if (!*sink) return Internal("cannot write output \"" + output_path + "\" (check free space and permissions)");
   return rows;
@@ -154,7 +164,8 @@ Result<uint64_t> FeaturesImport(const FeaturesImportOptions& options) {
     if (!file) return NotFound("cannot open input \"" + options.input_path + "\": " + std::strerror(errno));
     in = &file;
   }
-  auto stub = pb::FeatureSink::NewStub(Connect(options.store));
+  const auto channel = Connect(options.store);
+  auto stub = pb::FeatureSink::NewStub(channel);
   grpc::ClientContext ctx;
   pb::WriteAck ack;
   auto writer = stub->Import(&ctx, &ack);
@@ -193,7 +204,7 @@ Result<uint64_t> FeaturesImport(const FeaturesImportOptions& options) {
                            parse_error.message() +
                            " (expected weirctl replay's row format); nothing after it was written");
   }
-  if (!s.ok()) return RpcError(s, options.store, "Import");
+  if (!s.ok()) return RpcError(s, *channel, options.store, "Import");
   return rows;
 }
 

@@ -15,7 +15,8 @@ Status Errno(const std::string& what, const std::string& path) {
   return Internal(what + " \"" + path + "\": " + std::strerror(errno));
 }
 
-// fsync of the directory holding `path`, so the rename itself is durable.
+}  // namespace
+
 Status SyncParent(const std::string& path) {
   const size_t slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
@@ -26,8 +27,6 @@ Status SyncParent(const std::string& path) {
   if (rc != 0) return Errno("cannot fsync directory", dir);
   return Status::Ok();
 }
-
-}  // namespace
 
 Status WriteFileDurably(const std::string& path, std::string_view bytes) {
   const std::string tmp = path + ".tmp";

@@ -14,6 +14,9 @@ namespace weir {
 // Replaces `path` with `bytes` durably. Errors name the path and the reason.
 Status WriteFileDurably(const std::string& path, std::string_view bytes);
 
+// fsync of the directory holding `path`, so a rename or link there is durable.
+Status SyncParent(const std::string& path);
+
 // Reads all of `path`. NotFound when it does not exist.
 Result<std::string> ReadWholeFile(const std::string& path);
 

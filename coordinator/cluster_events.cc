@@ -124,6 +124,14 @@ pb::ClusterEvent PartitionFailed(const std::string& job, PartitionId partition, 
                         reason.empty() ? Partition(partition) + " failed on " + worker + " (no reason given)" : reason);
 }
 
+pb::ClusterEvent RecordsSkipped(const std::string& job, PartitionId partition, const std::string& worker, Epoch epoch,
+                                int64_t count, const std::string& detail) {
+  std::string message = Partition(partition) + " on " + worker + " skipped " + std::to_string(count) +
+                        " records Kafka no longer had (source.on_offset_gap: skip)";
+  if (!detail.empty()) message += ": " + detail;
+  return PartitionEvent(pb::CLUSTER_EVENT_RECORDS_SKIPPED, job, partition, worker, epoch, std::move(message));
+}
+
 pb::ClusterEvent PartitionRecovered(const std::string& job, PartitionId partition, const std::string& worker,
                                     Epoch epoch) {
   return PartitionEvent(pb::CLUSTER_EVENT_PARTITION_RECOVERED, job, partition, worker, epoch,

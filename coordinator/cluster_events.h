@@ -37,6 +37,9 @@ weir::v1::ClusterEvent PartitionReEpoched(const std::string& job, PartitionId pa
 // The message is the worker's reason.
 weir::v1::ClusterEvent PartitionFailed(const std::string& job, PartitionId partition, const std::string& worker,
                                        Epoch epoch, const std::string& reason);
+// `count` more records skipped because Kafka no longer had them (on_offset_gap: skip).
+weir::v1::ClusterEvent RecordsSkipped(const std::string& job, PartitionId partition, const std::string& worker,
+                                      Epoch epoch, int64_t count, const std::string& detail);
 weir::v1::ClusterEvent PartitionRecovered(const std::string& job, PartitionId partition, const std::string& worker,
                                           Epoch epoch);
 

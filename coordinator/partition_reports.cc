@@ -25,6 +25,18 @@ void PartitionReports::Record(const std::string& worker, const pb::PartitionStat
     events_->Append(events::PartitionRestored(status.job(), partition, worker, epoch, status.restored()), now_ms);
   }
   const bool from_owner = owner.has_value() && owner->worker == worker && owner->epoch == epoch;
+  if (from_owner) {
+    if (t.skipped_epoch != epoch) {
+      t.skipped_epoch = epoch;
+      t.skipped_logged = 0;
+    }
+    if (status.records_skipped() > t.skipped_logged) {
+      events_->Append(events::RecordsSkipped(status.job(), partition, worker, epoch,
+                                             status.records_skipped() - t.skipped_logged, status.state_reason()),
+                      now_ms);
+      t.skipped_logged = status.records_skipped();
+    }
+  }
   if (from_owner && status.state() == pb::PARTITION_STATE_FAILED &&
       (!t.failed || t.failed_reason != status.state_reason())) {
     t.failed = true;

@@ -58,6 +58,8 @@ class PartitionReports {
     std::string failed_reason;
     std::optional<Epoch> restored_logged;  // the newest epoch whose restore was logged
     std::optional<Epoch> fenced_logged;    // the last epoch whose fencing was logged
+    Epoch skipped_epoch;                   // the epoch `skipped_logged` counts at
+    int64_t skipped_logged = 0;            // records skipped at that epoch, as already logged
   };
   using Key = std::pair<std::string, PartitionId>;
 

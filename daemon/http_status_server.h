@@ -3,6 +3,10 @@
 // readiness at /readyz, over plain HTTP or HTTPS. Boost.Beast on an Asio
 // io_context of its own.
 //
+// Abuse never stops it: connections are bounded (the rest wait in the
+// backlog), a failed accept is retried with a backoff, and a header over the
+// limit gets 431 (limits in http_status_server.cc).
+//
 // Lifecycle: construct, Start() (binds, then serves on one thread it owns),
 // Stop() (or the destructor) closes the listener and joins the thread.
 // Thread-safe to call `ready` from the io thread: it must not block.

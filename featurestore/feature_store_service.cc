@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
@@ -24,6 +25,9 @@ struct Metrics {
   prometheus::Counter* batches = nullptr;
   prometheus::Counter* rows = nullptr;
   prometheus::Counter* fenced = nullptr;
+  prometheus::Counter* refused = nullptr;
+  prometheus::Gauge* writable = nullptr;
+  prometheus::Gauge* disk_free = nullptr;
   prometheus::Histogram* write_seconds = nullptr;
   prometheus::Histogram* read_seconds = nullptr;
 
@@ -47,6 +51,22 @@ struct Metrics {
                     .Help("Write batches refused because their epoch was stale")
                     .Register(*registry)
                     .Add({});
+    m.refused = &prometheus::BuildCounter()
+                     .Name("weir_store_refused_writes_total")
+                     .Help("Write batches refused because the disk is full or storage failed (retried by writers)")
+                     .Register(*registry)
+                     .Add({});
+    m.writable = &prometheus::BuildGauge()
+                      .Name("weir_store_writable")
+                      .Help("1 while writes are accepted, 0 while the disk is full or storage failed")
+                      .Register(*registry)
+                      .Add({});
+    m.writable->Set(1);
+    m.disk_free = &prometheus::BuildGauge()
+                       .Name("weir_store_disk_free_bytes")
+                       .Help("Free bytes in the data directory, when last looked at")
+                       .Register(*registry)
+                       .Add({});
     m.write_seconds = &prometheus::BuildHistogram()
                            .Name("weir_store_write_seconds")
                            .Help("Time to apply one write batch durably")
@@ -118,6 +138,10 @@ class SinkService final : public pb::FeatureSink::Service {
       group_rows = 0;
       if (!s.ok()) {
         if (s.code() == StatusCode::kFailedPrecondition && metrics_.fenced != nullptr) metrics_.fenced->Increment();
+        if (s.code() == StatusCode::kUnavailable && metrics_.refused != nullptr) {
+          metrics_.refused->Increment();
+          metrics_.writable->Set(0);
+        }
         return ToGrpcStatus(s);
       }
       return grpc::Status::OK;
@@ -142,7 +166,15 @@ class SinkService final : public pb::FeatureSink::Service {
       rows.epoch = batch.epoch();
       rows.writer = writer;
       rows.rows.reserve(static_cast<size_t>(batch.rows_size()));
-      for (pb::FeatureRow& row : *batch.mutable_rows()) rows.rows.push_back(std::move(row));
+      for (pb::FeatureRow& row : *batch.mutable_rows()) {
+        if (row.view().empty() || row.key().empty() || row.feature().empty()) {
+          if (auto s = apply(); !s.ok()) return s;
+          return ToGrpcStatus(InvalidArgument("batch " + std::to_string(batch.batch_id()) +
+                                              " has a row with an empty view, key or feature; nothing of it "
+                                              "was written"));
+        }
+        rows.rows.push_back(std::move(row));
+      }
       group_rows += rows.rows.size();
       group.push_back(std::move(rows));
       ids.push_back(batch.batch_id());
@@ -215,6 +247,12 @@ FeatureStoreServices MakeFeatureStoreServices(RowStore* store, prometheus::Regis
   FeatureStoreServices s;
   s.sink = std::make_unique<SinkService>(store, metrics, authorizer);
   s.store = std::make_unique<StoreService>(store, metrics, authorizer);
+  s.watch_storage = [store, metrics] {
+    const StorageHealth health = store->CheckStorage();
+    if (metrics.writable == nullptr) return;
+    metrics.writable->Set(health.writable ? 1 : 0);
+    metrics.disk_free->Set(static_cast<double>(health.free_bytes));
+  };
   return s;
 }
 

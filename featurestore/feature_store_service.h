@@ -4,6 +4,7 @@
 // the RowStore, which is thread-safe.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include <grpcpp/impl/codegen/service_type.h>
@@ -21,6 +22,10 @@ namespace weir::featurestore {
 struct FeatureStoreServices {
   std::unique_ptr<grpc::Service> sink;
   std::unique_ptr<grpc::Service> store;
+  // Looks at the store's disk again (RowStore::CheckStorage: resumes writes
+  // once space is back) and updates the storage gauges. The daemon calls it
+  // every second from a thread of its own.
+  std::function<void()> watch_storage;
 };
 
 // Registers the store's metrics (docs in featurestore/README.md) in

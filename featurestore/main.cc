@@ -16,6 +16,7 @@
 #include "daemon/daemon_flags.h"
 #include "daemon/grpc_server.h"
 #include "daemon/http_status_server.h"
+#include "daemon/periodic.h"
 #include "daemon/security.h"
 #include "daemon/security_flags.h"
 #include "daemon/serve.h"
@@ -30,6 +31,7 @@ struct Flags {
   std::string data_dir = "./data/featurestore";
   std::string log_level = "info";
   std::string metrics_listen = "127.0.0.1:9464";
+  uint64_t min_free_disk_mib = 64;
   size_t max_message_mib = weir::kDefaultMaxMessageMib;
   weir::ServerSecurity security;
 };
@@ -38,7 +40,9 @@ int Run(const Flags& flags) {
   // Before any thread starts: they inherit the blocked signals.
   const weir::StopSignals signals;
 
-  auto store = weir::featurestore::RowStore::Open(flags.data_dir);
+  weir::featurestore::RowStoreOptions store_options;
+  store_options.min_free_disk_bytes = flags.min_free_disk_mib * 1024 * 1024;
+  auto store = weir::featurestore::RowStore::Open(flags.data_dir, store_options);
   if (!store.ok()) {
     spdlog::error("{}", store.status().message());
     return 1;
@@ -58,6 +62,8 @@ int Run(const Flags& flags) {
   grpc_options.security = flags.security;
   grpc_options.max_receive_message_bytes = flags.max_message_mib << 20;
   weir::GrpcServer grpc({services.sink.get(), services.store.get()}, grpc_options);
+  // Watches the disk: writes refused for a full disk resume without traffic.
+  weir::Periodic storage_watch(std::chrono::seconds(1), services.watch_storage);
 
   // Declared after what it stops, so everything above outlives its stops.
   weir::ServiceStack stack;
@@ -66,6 +72,7 @@ int Run(const Flags& flags) {
     spdlog::error("{}", started.message());
     return 1;
   }
+  stack.Defer("storage watch", [&] { storage_watch.Stop(); });
   ready = true;  // the store open, gRPC serving
   stack.Defer("readiness", [&] { ready = false; });
   spdlog::info("listening on {}, metrics on {}, data in {}", grpc.address(), http.address(), flags.data_dir);
@@ -83,6 +90,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   Flags flags;
   weir::AddDaemonFlag(app, "--listen", flags.listen, "gRPC address HOST:PORT (port 0 picks a free one)");
   weir::AddDaemonFlag(app, "--data-dir", flags.data_dir, "Directory of the RocksDB store (created if missing)");
+  weir::AddDaemonFlag(app, "--min-free-disk-mib", flags.min_free_disk_mib,
+                      "Free space (MiB) writes must leave in --data-dir for RocksDB's flushes and compactions; "
+                      "writes that would use it are refused until space is freed");
   weir::AddMaxMessageFlag(app, flags.max_message_mib);
   weir::AddMetricsAndLogFlags(app, flags.metrics_listen, flags.log_level);
   weir::AddServerSecurityFlags(app, flags.security);

@@ -1,8 +1,10 @@
 #include "featurestore/row_store.h"
 
 #include <map>
+#include <set>
 
 #include <rocksdb/db.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
@@ -14,6 +16,13 @@ using weir::v1::FeatureRow;
 constexpr char kRowTag = 'R';
 constexpr char kEpochTag = 'E';        // a job's partitions
 constexpr char kImportEpochTag = 'I';  // importers' own identities
+// The catalog: one key per (view, feature) ever written, so a read names an
+// unknown view or feature instead of answering nothing. 'C' marks it
+// complete (a store from before the catalog gets it built once, at Open).
+constexpr char kFeatureTag = 'F';
+const std::string kCatalogBuiltKey = "C";
+// How many of a view's features an error message lists.
+constexpr size_t kFeaturesNamed = 20;
 
 // Length-prefixed, so no component can run into the next one.
 void AppendComponent(std::string* out, const std::string& s) {
@@ -55,6 +64,18 @@ std::string RowKey(const FeatureRow& row) {
   return k;
 }
 
+std::string CatalogPrefix(const std::string& view) {
+  std::string k(1, kFeatureTag);
+  AppendComponent(&k, view);
+  return k;
+}
+
+std::string CatalogKey(const std::string& view, const std::string& feature) {
+  std::string k = CatalogPrefix(view);
+  AppendComponent(&k, feature);
+  return k;
+}
+
 std::string EpochKey(const std::string& job, int32_t partition, WriterKind kind) {
   std::string k(1, kind == WriterKind::kImport ? kImportEpochTag : kEpochTag);
   AppendComponent(&k, job);
@@ -70,20 +91,168 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 
 }  // namespace
 
-RowStore::RowStore(rocksdb::DB* db) : db_(db) {}
+// Collects RocksDB's background errors (a flush, compaction or WAL write that
+// failed) and turns RocksDB's own recovery off: RowStore resumes the database
+// itself once DiskSpace finds room, so recovery follows one rule. RocksDB
+// calls it on its background threads, never with RowStore's mutexes held.
+class StorageErrorListener : public rocksdb::EventListener {
+ public:
+  void OnBackgroundError(rocksdb::BackgroundErrorReason, rocksdb::Status* bg_error) override {
+    Set(bg_error->ToString());
+  }
+  void Set(std::string error) {
+    std::lock_guard<std::mutex> lock(mu_);
+    error_ = std::move(error);
+  }
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status bg_error, bool* auto_recovery) override {
+    bg_error.PermitUncheckedError();
+    *auto_recovery = false;
+  }
+  std::string error() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_;
+  }
+  void Clear() {
+    std::lock_guard<std::mutex> lock(mu_);
+    error_.clear();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::string error_;  // guarded by mu_; empty when none since the last resume
+};
+
+RowStore::RowStore(rocksdb::DB* db, DiskSpace disk, std::shared_ptr<StorageErrorListener> listener)
+    : db_(db), disk_(std::move(disk)), listener_(std::move(listener)) {}
 RowStore::~RowStore() = default;
 
-Result<std::unique_ptr<RowStore>> RowStore::Open(const std::string& dir) {
+Result<std::unique_ptr<RowStore>> RowStore::Open(const std::string& dir, RowStoreOptions store_options) {
+  auto listener = std::make_shared<StorageErrorListener>();
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
+  options.listeners.push_back(listener);
   rocksdb::DB* db = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
   if (!s.ok()) {
     return Status(StatusCode::kUnavailable, "cannot open the feature store in \"" + dir + "\": " + s.ToString() +
-                                                " (is another weir-featurestore using it? is it writable?)");
+                                                " (is another weir-featurestore using it? is it writable? is its "
+                                                "disk full?)");
   }
-  return std::unique_ptr<RowStore>(new RowStore(db));
+  std::unique_ptr<RowStore> store(
+      new RowStore(db, DiskSpace(dir, store_options.min_free_disk_bytes), std::move(listener)));
+  if (Status built = store->BuildCatalog(); !built.ok()) {
+    return Status(built.code(), "cannot open the feature store in \"" + dir + "\": " + built.message());
+  }
+  return store;
+}
+
+Status RowStore::BuildCatalog() {
+  std::string marker;
+  const rocksdb::Status found = db_->Get(rocksdb::ReadOptions(), kCatalogBuiltKey, &marker);
+  if (found.ok()) return Status::Ok();
+  if (!found.IsNotFound()) return FromRocks(found, "cannot read the feature catalog");
+  // One seek per (view, key, feature) group: each group's rows are skipped.
+  rocksdb::WriteBatch wb;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  const std::string rows(1, kRowTag);
+  for (it->Seek(rows); it->Valid() && it->key().starts_with(rows);) {
+    FeatureRow row;
+    if (!row.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return DataLoss("a stored feature row is corrupt (building the feature catalog)");
+    }
+    wb.Put(CatalogKey(row.view(), row.feature()), "");
+    std::string next = FeaturePrefix(row.view(), row.key(), row.feature());
+    next.append(13, '\xff');
+    it->Seek(next);
+  }
+  WEIR_RETURN_IF_ERROR(FromRocks(it->status(), "cannot build the feature catalog"));
+  wb.Put(kCatalogBuiltKey, "");
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return FromRocks(db_->Write(options, &wb), "cannot write the feature catalog");
+}
+
+Result<std::vector<std::string>> RowStore::Features(const std::string& view) const {
+  std::vector<std::string> features;
+  const std::string prefix = CatalogPrefix(view);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    // The rest of the key is the feature's length prefix and name.
+    rocksdb::Slice rest = it->key();
+    rest.remove_prefix(prefix.size());
+    size_t at = 0;
+    uint64_t n = 0;
+    for (int shift = 0; at < rest.size(); shift += 7) {
+      const auto b = static_cast<uint8_t>(rest[at++]);
+      n |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) break;
+    }
+    if (at + n > rest.size()) return DataLoss("a feature catalog entry of view \"" + view + "\" is malformed");
+    features.emplace_back(rest.data() + at, n);
+  }
+  WEIR_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the feature catalog"));
+  return features;
+}
+
+Status RowStore::CheckKnown(const std::string& view, const std::vector<std::string>& features) const {
+  auto known = Features(view);
+  if (!known.ok()) return known.status();
+  if (known->empty()) {
+    return NotFound("view \"" + view +
+                    "\" is not in this feature store: no row of it was ever written (check the name: it is the "
+                    "job's `view`)");
+  }
+  const std::set<std::string> names(known->begin(), known->end());
+  for (const std::string& feature : features) {
+    if (names.count(feature) != 0) continue;
+    std::string list;
+    for (size_t i = 0; i < known->size() && i < kFeaturesNamed; ++i) list += (i > 0 ? ", " : "") + (*known)[i];
+    if (known->size() > kFeaturesNamed) list += ", ... (" + std::to_string(known->size()) + " in all)";
+    std::string message = "view \"";
+    message += view;
+    message += "\" has no feature \"";
+    message += feature;
+    message += "\" (its features: ";
+    message += list;
+    message += ")";
+    return NotFound(std::move(message));
+  }
+  return Status::Ok();
+}
+
+Status RowStore::EnsureWritable(uint64_t bytes) {
+  uint64_t free_bytes = 0;
+  Status room = disk_.CheckRoomFor(bytes, &free_bytes);
+  {
+    std::lock_guard<std::mutex> lock(health_mu_);
+    health_.free_bytes = free_bytes;
+  }
+  if (!room.ok()) return room;
+  const std::string error = listener_->error();
+  if (error.empty()) return Status::Ok();
+  const rocksdb::Status resumed = db_->Resume();
+  if (!resumed.ok()) {
+    return Unavailable("the feature store's storage failed (" + error + ") and cannot resume yet (" +
+                       resumed.ToString() + "); writes are refused until it does, reads still work");
+  }
+  listener_->Clear();
+  return Status::Ok();
+}
+
+void RowStore::SetHealth(const Status& s) {
+  std::lock_guard<std::mutex> lock(health_mu_);
+  health_.writable = s.ok();
+  health_.reason = s.message();
+}
+
+StorageHealth RowStore::CheckStorage() {
+  {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    SetHealth(EnsureWritable(0));
+  }
+  std::lock_guard<std::mutex> lock(health_mu_);
+  return health_;
 }
 
 Status RowStore::Write(const RowBatch& batch) {
@@ -97,7 +266,8 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
   rocksdb::WriteBatch wb;
   std::string value;
   // Epochs raised by earlier batches of this group, not yet in the database.
-  std::map<std::string, uint64_t> raised;  // by EpochKey
+  std::map<std::string, uint64_t> raised;                 // by EpochKey
+  std::set<std::pair<std::string, std::string>> catalog;  // (view, feature) of the rows written
   Status fenced;
   for (const RowBatch& batch : batches) {
     const std::string epoch_key = EpochKey(batch.job, batch.partition, batch.writer);
@@ -123,6 +293,7 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
     for (const FeatureRow& row : batch.rows) {
       row.SerializeToString(&value);
       wb.Put(RowKey(row), value);
+      catalog.emplace(row.view(), row.feature());
     }
     if (batch.epoch > highest) {
       std::string epoch;
@@ -133,9 +304,22 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
     ++*applied;
   }
   if (*applied > 0) {
-    rocksdb::WriteOptions options;
-    options.sync = true;
-    Status s = FromRocks(db_->Write(options, &wb), "cannot write to the feature store");
+    for (const auto& [view, feature] : catalog) wb.Put(CatalogKey(view, feature), "");
+    Status s = EnsureWritable(wb.GetDataSize());
+    if (s.ok()) {
+      rocksdb::WriteOptions options;
+      options.sync = true;
+      const rocksdb::Status written = db_->Write(options, &wb);
+      if (written.IsIOError()) {  // the disk, most likely full
+        listener_->Set(written.ToString());
+        s = Unavailable("cannot write to the feature store: " + written.ToString() +
+                        "; writes are refused until the storage recovers (free space in its data directory), "
+                        "reads still work");
+      } else {
+        s = FromRocks(written, "cannot write to the feature store");
+      }
+    }
+    SetHealth(s);
     if (!s.ok()) {
       *applied = 0;
       return s;
@@ -155,6 +339,7 @@ Result<uint64_t> RowStore::HighestEpoch(const std::string& job, int32_t partitio
 
 Result<std::vector<FeatureRow>> RowStore::GetOnline(const std::string& view, const std::vector<std::string>& keys,
                                                     const std::vector<std::string>& features, int64_t as_of_ms) const {
+  WEIR_RETURN_IF_ERROR(CheckKnown(view, features));
   std::vector<FeatureRow> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   // Reads the newest row at or before as_of under `prefix` (one feature).
@@ -199,6 +384,7 @@ Result<std::vector<FeatureRow>> RowStore::GetOnline(const std::string& view, con
 }
 
 Status RowStore::Export(const std::string& view, const std::function<bool(const FeatureRow&)>& fn) const {
+  WEIR_RETURN_IF_ERROR(CheckKnown(view, {}));
   std::string prefix(1, kRowTag);
   AppendComponent(&prefix, view);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));

@@ -7,6 +7,13 @@
 // its (job, partition) is rejected, so a zombie owner cannot write after its
 // partition moved (docs/checkpoints.md).
 //
+// A full disk never stops it: a write that would leave less free space than
+// the reserve (RowStoreOptions) is refused with UNAVAILABLE before it reaches
+// RocksDB, reads go on, and writes resume by themselves once space is back.
+// A storage failure RocksDB reports in the background (a flush or compaction
+// that found the disk full) stops writes the same way until CheckStorage() or
+// the next write finds room again and resumes the database (DB::Resume).
+//
 // Lifecycle: Open() a directory, use, destroy. Thread-safe: reads run
 // concurrently; writes are serialized by an internal mutex (the epoch check
 // and the rows of a batch commit atomically).
@@ -20,6 +27,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "featurestore/disk_space.h"
 #include "weir/v1/feature.pb.h"
 
 namespace rocksdb {
@@ -45,17 +53,33 @@ struct RowBatch {
   std::vector<weir::v1::FeatureRow> rows;
 };
 
+struct RowStoreOptions {
+  // Free space in the data directory that writes must leave untouched: room
+  // for RocksDB's flushes and compactions (--min-free-disk-mib).
+  uint64_t min_free_disk_bytes = 0;
+};
+
+// Whether writes are accepted now, and why not.
+struct StorageHealth {
+  bool writable = true;
+  uint64_t free_bytes = 0;  // in the data directory, when last looked at
+  std::string reason;       // why writes are refused; empty when writable
+};
+
+class StorageErrorListener;
+
 class RowStore {
  public:
   // Opens (creating if needed) the store in `dir`. An error names the
   // directory and RocksDB's reason.
-  static Result<std::unique_ptr<RowStore>> Open(const std::string& dir);
+  static Result<std::unique_ptr<RowStore>> Open(const std::string& dir, RowStoreOptions options = {});
   ~RowStore();
   RowStore(const RowStore&) = delete;
   RowStore& operator=(const RowStore&) = delete;
 
   // Upserts every row of `batch` atomically and durably (WAL, synced).
-  // FailedPrecondition when batch.epoch is lower than the highest epoch seen
+  // Unavailable when the disk is full or storage failed (see the class
+  // comment); nothing is written then. FailedPrecondition when batch.epoch is lower than the highest epoch seen
   // for (batch.job, batch.partition): the writer has been fenced off.
   Status Write(const RowBatch& batch);
   // Writes several batches with one synced RocksDB write (one fsync instead
@@ -67,22 +91,49 @@ class RowStore {
   // For each key and feature: the row of the latest window (greatest
   // window_end, then greatest revision) with window_end <= as_of_ms. An empty
   // `features` means every feature the key has. Keys or features with no such
-  // row are absent from the result.
+  // row are absent from the result. NotFound, naming it, for a view never
+  // written or a feature the view never had.
   Result<std::vector<weir::v1::FeatureRow>> GetOnline(const std::string& view, const std::vector<std::string>& keys,
                                                       const std::vector<std::string>& features, int64_t as_of_ms) const;
 
   // Calls `fn` with every row of `view` (every window and revision), by key,
   // then feature, then newest window first. Stops early when `fn` returns false.
+  // NotFound for a view never written.
   Status Export(const std::string& view, const std::function<bool(const weir::v1::FeatureRow&)>& fn) const;
+
+  // Every feature ever written to `view`, by name; empty for an unknown view.
+  Result<std::vector<std::string>> Features(const std::string& view) const;
 
   // The highest epoch written for (job, partition) by writers of `kind`; 0 when none.
   Result<uint64_t> HighestEpoch(const std::string& job, int32_t partition, WriterKind kind = WriterKind::kJob) const;
 
+  // Looks at the free space again and, when writes were stopped by a storage
+  // error and there is room now, resumes the database. Called periodically
+  // (weir-featurestore: every second) so writes come back without traffic.
+  // Does I/O; takes the write mutex.
+  StorageHealth CheckStorage();
+
  private:
-  explicit RowStore(rocksdb::DB* db);
+  RowStore(rocksdb::DB* db, DiskSpace disk, std::shared_ptr<StorageErrorListener> listener);
+
+  // Builds the catalog of (view, feature) from the rows, once, in a store
+  // written before it existed.
+  Status BuildCatalog();
+  // NotFound naming `view` when it was never written, or the first of
+  // `features` it never had.
+  Status CheckKnown(const std::string& view, const std::vector<std::string>& features) const;
+  // Ok when a write of `bytes` may go to RocksDB now: there is room, and a
+  // stopped database has been resumed. REQUIRES: write_mu_ held.
+  Status EnsureWritable(uint64_t bytes);
+  // Records the outcome of a write check in health_. REQUIRES: write_mu_ held.
+  void SetHealth(const Status& s);
 
   std::unique_ptr<rocksdb::DB> db_;
-  std::mutex write_mu_;  // serializes Write: guards the epoch check-then-write
+  const DiskSpace disk_;
+  const std::shared_ptr<StorageErrorListener> listener_;  // RocksDB's background errors
+  std::mutex write_mu_;  // serializes Write: guards the epoch check-then-write, and resumes
+  mutable std::mutex health_mu_;
+  StorageHealth health_;  // guarded by health_mu_
 };
 
 }  // namespace weir::featurestore

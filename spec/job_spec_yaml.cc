@@ -198,6 +198,9 @@ void ParseSource(const YAML::Node& node, Problems& problems, v1::Source* source)
   if (auto format = GetEnum(fields.Get("format"), "source.format", kRecordFormatKind, problems)) {
     source->set_format(static_cast<v1::RecordFormat>(*format));
   }
+  if (auto gap = GetEnum(fields.Get("on_offset_gap"), "source.on_offset_gap", kOffsetGapKind, problems)) {
+    source->set_on_offset_gap(static_cast<v1::OffsetGapPolicy>(*gap));
+  }
 }
 
 // Fills event_time. The unit defaults to ms for epoch times; with format
@@ -379,6 +382,7 @@ void ParseCheckpoint(const YAML::Node& node, Problems& problems, v1::CheckpointS
 void SetDefaults(v1::JobSpec* spec) {
   spec->mutable_source()->mutable_kafka()->set_start(v1::START_OFFSET_EARLIEST);
   spec->mutable_source()->set_format(v1::RECORD_FORMAT_JSON);
+  spec->mutable_source()->set_on_offset_gap(v1::OFFSET_GAP_POLICY_STOP);
   spec->mutable_event_time()->set_unit(v1::TIME_UNIT_MILLISECONDS);
   spec->mutable_event_time()->set_format(v1::TIME_FORMAT_EPOCH);
   spec->mutable_watermark()->set_max_out_of_orderness_ms(0);

@@ -249,6 +249,7 @@ void CheckSource(const v1::Source& source, Problems& problems) {
     }
   }
   CheckEnumOrDefault(kRecordFormatKind, source.format(), "source.format", problems);
+  CheckEnumOrDefault(kOffsetGapKind, source.on_offset_gap(), "source.on_offset_gap", problems);
 }
 
 // Checks event_time: the field is required, and a unit makes no sense for

@@ -29,7 +29,7 @@ constexpr std::string_view kDurationHint = "must be a duration (use a number wit
 // "unknown field" message lists them in).
 constexpr std::string_view kJobKeys[] = {"name", "source",   "key",  "event_time", "watermark", "allowed_lateness",
                                          "view", "features", "sink", "checkpoint"};
-constexpr std::string_view kSourceKeys[] = {"kafka", "format"};
+constexpr std::string_view kSourceKeys[] = {"kafka", "format", "on_offset_gap"};
 constexpr std::string_view kKafkaKeys[] = {"brokers", "topic", "start", "dead_letter_topic", "properties"};
 constexpr std::string_view kEventTimeKeys[] = {"field", "unit", "format"};
 constexpr std::string_view kWatermarkKeys[] = {"max_out_of_orderness", "idle_timeout"};
@@ -55,6 +55,7 @@ struct EnumKind {
 };
 
 constexpr EnumEntry kStartEntries[] = {{"earliest", v1::START_OFFSET_EARLIEST}, {"latest", v1::START_OFFSET_LATEST}};
+constexpr EnumEntry kOffsetGapEntries[] = {{"stop", v1::OFFSET_GAP_POLICY_STOP}, {"skip", v1::OFFSET_GAP_POLICY_SKIP}};
 constexpr EnumEntry kRecordFormatEntries[] = {{"json", v1::RECORD_FORMAT_JSON}};
 constexpr EnumEntry kTimeUnitEntries[] = {
     {"ms", v1::TIME_UNIT_MILLISECONDS}, {"s", v1::TIME_UNIT_SECONDS}, {"us", v1::TIME_UNIT_MICROSECONDS}};
@@ -73,6 +74,7 @@ constexpr EnumEntry kFilterOpEntries[] = {{"eq", v1::FILTER_OP_EQ}, {"ne", v1::F
                                           {"in", v1::FILTER_OP_IN}};
 
 constexpr EnumKind kStartKind{"start", kStartEntries};
+constexpr EnumKind kOffsetGapKind{"offset gap policy", kOffsetGapEntries};
 constexpr EnumKind kRecordFormatKind{"format", kRecordFormatEntries};
 constexpr EnumKind kTimeUnitKind{"unit", kTimeUnitEntries};
 constexpr EnumKind kTimeFormatKind{"format", kTimeFormatEntries};

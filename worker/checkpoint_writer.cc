@@ -33,8 +33,16 @@ void CheckpointWriter::Run() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    const std::string bytes = EncodeSnapshotFile(job.snapshot);
-    if (const Status s = WriteSnapshotBytes(job.path, bytes); !s.ok()) {
+    Result<int64_t> size = int64_t{0};
+    if (job.reuse_path.empty()) {
+      const std::string bytes = EncodeSnapshotFile(job.snapshot);
+      const Status s = WriteSnapshotBytes(job.path, bytes);
+      size = s.ok() ? Result<int64_t>(static_cast<int64_t>(bytes.size())) : Result<int64_t>(s);
+    } else {
+      size = LinkSnapshotFile(job.reuse_path, job.path);
+    }
+    if (!size.ok()) {
+      const Status& s = size.status();
       // The checkpoint stays unacknowledged; the coordinator abandons it and
       // the next one retries.
       spdlog::error("job {} partition {}: checkpoint {} not written: {}", job.snapshot.job, job.snapshot.partition,
@@ -47,7 +55,7 @@ void CheckpointWriter::Run() {
     written.ref.set_epoch(job.snapshot.epoch);
     written.ref.set_path(job.path);
     written.ref.set_next_offset(job.snapshot.next_offset);
-    written.ref.set_bytes(static_cast<int64_t>(bytes.size()));
+    written.ref.set_bytes(*size);
     written.ref.set_pause_us(job.pause_us);
     written.rows_emitted_at = job.rows_emitted_at;
     job.counters->SnapshotWritten(std::move(written));

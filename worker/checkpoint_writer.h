@@ -27,6 +27,10 @@ struct SnapshotJob {
   std::shared_ptr<PartitionCounters> counters;
   int64_t rows_emitted_at = 0;  // the partition's rows_emitted when it was taken
   int64_t pause_us = 0;
+  // Non-empty: the partition has not changed since this durable snapshot
+  // file, so it is linked to `path` instead of writing `snapshot` (which then
+  // carries no engine state).
+  std::string reuse_path;
 };
 
 class CheckpointWriter {

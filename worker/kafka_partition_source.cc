@@ -47,6 +47,7 @@ class KafkaPartitionSource final : public PartitionSource {
       : topic_(job.spec.source().kafka().topic()),
         brokers_(job.spec.source().kafka().brokers()),
         job_(job.spec.name()),
+        skip_gaps_(job.spec.source().on_offset_gap() == weir::v1::OFFSET_GAP_POLICY_SKIP),
         events_(std::move(events)),
         consumer_(std::move(consumer)) {}
 
@@ -90,6 +91,10 @@ class KafkaPartitionSource final : public PartitionSource {
         Readable(m->partition());
         continue;
       }
+      if (err == RdKafka::ERR__AUTO_OFFSET_RESET || err == RdKafka::ERR_OFFSET_OUT_OF_RANGE) {
+        OnOffsetGap(m->partition(), m->offset(), m->errstr());
+        continue;
+      }
       if (err != RdKafka::ERR_NO_ERROR) {
         events_->last_error = m->errstr();
         ++events_->errors;
@@ -108,6 +113,12 @@ class KafkaPartitionSource final : public PartitionSource {
     TakeEvents();
   }
 
+  uint64_t TakeSkippedRecords(PartitionId partition) override {
+    auto it = health_.find(partition.value());
+    if (it == health_.end()) return 0;
+    return std::exchange(it->second.skipped, 0);
+  }
+
   void Pause(PartitionId partition) override { PauseOrResume(partition, true); }
   void Resume(PartitionId partition) override { PauseOrResume(partition, false); }
 
@@ -121,6 +132,7 @@ class KafkaPartitionSource final : public PartitionSource {
 
   std::string Problem(PartitionId partition) override {
     auto it = health_.find(partition.value());
+    if (it != health_.end() && !it->second.gap.empty()) return it->second.gap;
     if (!degraded_ || it == health_.end() || it->second.leader_up) return "";
     return "cannot read topic \"" + topic_ + "\" partition " + std::to_string(partition.value()) +
            " from the Kafka brokers at " + brokers_ + ": " + events_->last_error +
@@ -133,9 +145,62 @@ class KafkaPartitionSource final : public PartitionSource {
     // Its leader broker was up at the last statistics, or a record (or its
     // end) came since. False until known.
     bool leader_up = false;
+    // Why it stopped at an offset gap (policy stop); empty while none.
+    std::string gap;
+    uint64_t skipped = 0;  // records skipped over since TakeSkippedRecords (policy skip)
+    bool paused = false;   // Pause()d, not Resume()d since
   };
 
+  // Kafka no longer has the records at `offset` of `partition` (retention
+  // deleted them; librdkafka does not reset by itself: auto.offset.reset is
+  // `error`). Names the gap from the partition's range, then stops the
+  // partition there, or goes on at the oldest record kept (skip).
+  // Asks the brokers (up to 2 s), on the processing thread: gaps are rare.
+  void OnOffsetGap(int32_t partition, int64_t offset, const std::string& detail) {
+    auto it = health_.find(partition);
+    if (it == health_.end()) return;  // unassigned a moment ago
+    int64_t low = -1, high = -1;
+    const RdKafka::ErrorCode err = consumer_->query_watermark_offsets(topic_, partition, &low, &high, 2000);
+    const std::string where = "topic \"" + topic_ + "\" partition " + std::to_string(partition);
+    std::string gap;
+    uint64_t count = 0;
+    if (err != RdKafka::ERR_NO_ERROR) {
+      gap = where + ": offset " + std::to_string(offset) + " is out of range (" + detail +
+            "), and its range cannot be read: " + RdKafka::err2str(err);
+      low = kOffsetBeginning.value();
+    } else if (offset >= 0 && offset < low) {
+      count = static_cast<uint64_t>(low - offset);
+      gap = where + ": records from offset " + std::to_string(offset) + " to " + std::to_string(low - 1) + " (" +
+            std::to_string(count) + " records) are gone from Kafka (retention deleted them; it keeps offsets " +
+            std::to_string(low) + " to " + std::to_string(high - 1) + ")";
+    } else if (offset > high) {
+      gap = where + ": offset " + std::to_string(offset) + " is past the partition's end " + std::to_string(high) +
+            " (was the topic deleted and created again?); its records from " + std::to_string(low) + " are new";
+    } else {
+      gap = where + ": offset " + std::to_string(offset) + " is out of range (" + detail + "; the partition has " +
+            std::to_string(low) + " to " + std::to_string(high - 1) + ")";
+    }
+    if (!skip_gaps_) {
+      spdlog::error("job {}: {}; stopping the partition (source.on_offset_gap: stop)", job_, gap);
+      it->second.gap = gap +
+                       "; the partition stops here (source.on_offset_gap: stop): to go on without them, submit the "
+                       "job again with source.on_offset_gap: skip; to keep records longer, raise the topic's "
+                       "retention";
+      return;
+    }
+    spdlog::warn("job {}: {}; skipping to offset {} (source.on_offset_gap: skip)", job_, gap, low);
+    const uint64_t skipped = it->second.skipped + count;
+    const bool paused = it->second.paused;
+    Unassign(PartitionId(partition));
+    if (const Status s = Assign(PartitionId(partition), KafkaOffset(low)); !s.ok()) {
+      health_[partition].gap = gap + "; skipping it failed: " + s.message();
+    }
+    health_[partition].skipped = skipped;
+    if (paused) Pause(PartitionId(partition));  // its output is still full
+  }
+
   void PauseOrResume(PartitionId partition, bool pause) {
+    if (auto it = health_.find(partition.value()); it != health_.end()) it->second.paused = pause;
     std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(topic_, partition.value()));
     std::vector<RdKafka::TopicPartition*> list = {tp.get()};
     const RdKafka::ErrorCode err = pause ? consumer_->pause(list) : consumer_->resume(list);
@@ -200,6 +265,7 @@ class KafkaPartitionSource final : public PartitionSource {
   const std::string topic_;
   const std::string brokers_;
   const std::string job_;
+  const bool skip_gaps_;                  // source.on_offset_gap: skip
   std::unique_ptr<SourceEvents> events_;  // outlives the consumer, which calls it
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::vector<std::unique_ptr<RdKafka::Message>> held_;  // the last poll's records
@@ -235,9 +301,10 @@ Result<std::unique_ptr<PartitionSource>> MakeKafkaSource(const JobRuntime& job, 
       {"fetch.wait.max.ms", "10"},
       {"queued.max.messages.kbytes", "16384"},
       {"reconnect.backoff.max.ms", "1000"},
-      // A restored offset that retention already deleted resumes at the
-      // oldest record rather than skipping to the newest.
-      {"auto.offset.reset", "earliest"},
+      // A restored offset that retention already deleted is never reset
+      // silently: the consumer reports it (OnOffsetGap) and the job's
+      // source.on_offset_gap decides.
+      {"auto.offset.reset", "error"},
       // Reaching a partition's end proves it readable (Problem()).
       {"enable.partition.eof", "true"},
       {"statistics.interval.ms", "1000"},

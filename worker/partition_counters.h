@@ -45,6 +45,13 @@ struct PartitionCounters {
   std::array<std::atomic<int64_t>, engine::kDeadLetterReasons> dead_letters{};  // by engine::DeadLetterReason
   std::atomic<int64_t> next_offset{-1};                                         // -1 before the first record
   std::atomic<int64_t> end_offset{-1};  // the broker's high watermark; -1 unknown
+  // Records Kafka no longer had when the partition reached them, skipped
+  // under source.on_offset_gap: skip.
+  std::atomic<int64_t> records_skipped{0};
+  // The engine's size: keys holding state, and its approximate bytes (window
+  // state and key table), refreshed by the owner's housekeeping.
+  std::atomic<int64_t> keys{0};
+  std::atomic<int64_t> state_bytes{0};
   std::atomic<int64_t> watermark{kMinTime};
   // Set by the sink writer when the store refused a write of this partition
   // with a stale epoch: a newer owner exists, so the owner stops the partition.
@@ -82,6 +89,7 @@ struct PartitionCounters {
   };
   // Called by the checkpoint writer once the file is durable.
   void SnapshotWritten(WrittenSnapshot s) {
+    last_written_checkpoint.store(s.ref.checkpoint(), std::memory_order_release);
     weir::MutexLock lock(&snapshot_mu_);
     if (!written_ || written_->ref.checkpoint() <= s.ref.checkpoint()) written_ = std::move(s);
   }
@@ -94,6 +102,9 @@ struct PartitionCounters {
     }
     return reportable_;
   }
+  // The checkpoint of the snapshot file last made durable (0: none yet); its
+  // owner reuses that file while the partition does not change.
+  std::atomic<uint64_t> last_written_checkpoint{0};
   // The newest checkpoint the owner was asked for (control thread only).
   CheckpointId checkpoint_requested{0};
 

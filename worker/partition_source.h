@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -70,8 +71,13 @@ class PartitionSource {
   virtual std::optional<KafkaOffset> EndOffset(PartitionId partition) = 0;
   // Why `partition` cannot be read right now although it is assigned (its
   // brokers are unreachable, the topic is gone), for a user to act on; empty
-  // while it reads or nothing is known to be wrong. The source keeps retrying.
+  // while it reads or nothing is known to be wrong. The source keeps retrying,
+  // except after an offset gap under source.on_offset_gap: stop, which stays
+  // until the partition is unassigned.
   virtual std::string Problem(PartitionId partition) = 0;
+  // Records of `partition` skipped over since the last call because Kafka no
+  // longer had them (source.on_offset_gap: skip).
+  virtual uint64_t TakeSkippedRecords(PartitionId /*partition*/) { return 0; }
 };
 
 // Makes the source of one job for a processing thread. An error (an invalid

@@ -82,6 +82,7 @@ void PartitionTask::OnRecord(std::string_view value, std::string_view key, int64
 }
 
 void PartitionTask::Processed(size_t records, int64_t last_offset) {
+  ++changes_;
   counters_->records_in.fetch_add(static_cast<int64_t>(records), std::memory_order_relaxed);
   counters_->next_offset.store(last_offset + 1, std::memory_order_relaxed);
   counters_->watermark.store(engine_.watermark(), std::memory_order_relaxed);
@@ -91,7 +92,9 @@ void PartitionTask::Processed(size_t records, int64_t last_offset) {
 void PartitionTask::OnIdleCheck(int64_t now_ms) {
   const int64_t idle = job_->plan->idle_timeout;
   if (idle <= 0 || now_ms - last_record_ms_ < idle) return;
+  const int64_t before = engine_.watermark();
   engine_.AdvanceWatermark(SaturatingSub(now_ms, job_->plan->max_out_of_orderness));
+  if (engine_.watermark() != before) ++changes_;
   counters_->watermark.store(engine_.watermark(), std::memory_order_relaxed);
 }
 
@@ -145,14 +148,18 @@ Status PartitionTask::Restore(const PartitionSnapshot& snapshot) {
   return Status::Ok();
 }
 
+int64_t PartitionTask::NextOffset() const {
+  const int64_t next = counters_->next_offset.load(std::memory_order_relaxed);
+  return next >= 0 ? next : start_offset_.value();
+}
+
 PartitionSnapshot PartitionTask::Snapshot(CheckpointId checkpoint) const {
   PartitionSnapshot s;
   s.job = job_->spec.name();
   s.partition = partition_.value();
   s.epoch = epoch_.value();
   s.checkpoint = checkpoint.value();
-  const int64_t next = counters_->next_offset.load(std::memory_order_relaxed);
-  s.next_offset = next >= 0 ? next : start_offset_.value();
+  s.next_offset = NextOffset();
   s.engine_state = engine_.Snapshot();
   return s;
 }

@@ -86,6 +86,9 @@ class PartitionTask : private engine::RowSink {
   // The state at this record boundary. Rows emitted so far must be handed on
   // (TakeRows) and acknowledged before the snapshot may be reported.
   PartitionSnapshot Snapshot(CheckpointId checkpoint) const;
+  // Where a snapshot taken now resumes (Snapshot's next_offset), without
+  // serializing the state.
+  int64_t NextOffset() const;
   // Where consumption starts: an offset, or kOffsetBeginning/kOffsetEnd; set
   // by the job's `start` or a restore.
   KafkaOffset start_offset() const { return start_offset_; }
@@ -97,6 +100,9 @@ class PartitionTask : private engine::RowSink {
   void TakeDeadLetters(std::vector<DeadLetterRecord>* out);
 
   const engine::PartitionEngine& engine() const { return engine_; }
+  // Counts changes to what a snapshot holds (records processed, the watermark
+  // raised by the idle timeout): equal counts, equal snapshots.
+  uint64_t changes() const { return changes_; }
 
  private:
   void OnRow(const engine::FeatureRow& row) override;
@@ -122,6 +128,7 @@ class PartitionTask : private engine::RowSink {
   std::vector<const SourceRecord*> batch_records_;
   int64_t last_record_ms_ = 0;  // wall clock, for the idle timeout
   KafkaOffset start_offset_ = kOffsetBeginning;
+  uint64_t changes_ = 0;
 
   PendingRows rows_;
   size_t row_count_ = 0;

@@ -14,6 +14,8 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 constexpr auto kHousekeepingPeriod = std::chrono::milliseconds(100);
+// State bytes are measured at most this often (a walk over every key).
+constexpr auto kStateMeasurePeriod = std::chrono::seconds(5);
 // How long the thread waits when nothing can be polled: paused partitions
 // check their output's room this often.
 constexpr auto kIdleWait = std::chrono::milliseconds(10);
@@ -186,10 +188,24 @@ void ProcessingThread::TakeCheckpoint(const std::string& job, PartitionId partit
   HandOff(job, it->second.job->dead_letter_topic, owned);
   const auto started = SteadyClock::now();
   SnapshotJob snapshot;
-  snapshot.snapshot = owned.task->Snapshot(checkpoint);
-  snapshot.pause_us = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started).count();
   snapshot.path = SnapshotPath(it->second.job->checkpoint_root, job, checkpoint.value(), partition.value(),
                                owned.task->epoch().value());
+  // Unchanged since a snapshot whose file is durable: link that file rather
+  // than serialize and write the same state again (an idle job costs nothing).
+  const auto& last = owned.last_snapshot;
+  if (last && last->changes == owned.task->changes() &&
+      owned.task->counters()->last_written_checkpoint.load(std::memory_order_acquire) == last->checkpoint.value()) {
+    snapshot.reuse_path = last->path;
+    snapshot.snapshot.job = job;
+    snapshot.snapshot.partition = partition.value();
+    snapshot.snapshot.epoch = owned.task->epoch().value();
+    snapshot.snapshot.checkpoint = checkpoint.value();
+    snapshot.snapshot.next_offset = owned.task->NextOffset();
+  } else {
+    snapshot.snapshot = owned.task->Snapshot(checkpoint);
+  }
+  owned.last_snapshot = Owned::LastSnapshot{owned.task->changes(), checkpoint, snapshot.path};
+  snapshot.pause_us = std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started).count();
   snapshot.counters = owned.task->counters();
   snapshot.rows_emitted_at = snapshot.counters->rows_emitted.load();
   owned.checkpoints->Enqueue(std::move(snapshot));
@@ -242,6 +258,10 @@ void ProcessingThread::Housekeeping() {
       if (auto end = js.source->EndOffset(partition)) {
         counters->end_offset.store(end->value(), std::memory_order_relaxed);
       }
+      MeasureState(owned);
+      if (const uint64_t skipped = js.source->TakeSkippedRecords(partition); skipped > 0) {
+        counters->records_skipped.fetch_add(static_cast<int64_t>(skipped), std::memory_order_relaxed);
+      }
       owned.task->OnIdleCheck(now_ms);
       owned.dead_letters->Poll();
     }
@@ -255,6 +275,19 @@ void ProcessingThread::Housekeeping() {
     counters->SetState(weir::v1::PARTITION_STATE_FENCED,
                        "the feature store refused this epoch's writes: a newer owner of the partition exists");
   }
+}
+
+void ProcessingThread::MeasureState(Owned& owned) {
+  const engine::PartitionEngine& engine = owned.task->engine();
+  PartitionCounters& counters = *owned.task->counters();
+  counters.keys.store(static_cast<int64_t>(engine.stats().keys), std::memory_order_relaxed);
+  const auto now = SteadyClock::now();
+  if (owned.task->changes() == owned.state_measured_changes || now - owned.state_measured_at < kStateMeasurePeriod) {
+    return;
+  }
+  owned.state_measured_at = now;
+  owned.state_measured_changes = owned.task->changes();
+  counters.state_bytes.store(static_cast<int64_t>(engine.StateBytes()), std::memory_order_relaxed);
 }
 
 size_t ProcessingThread::PollAndProcess() {

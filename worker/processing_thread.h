@@ -35,6 +35,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -121,6 +122,16 @@ class ProcessingThread {
     bool assigned = false;                            // the source reads it: running, paused, or failed by Problem()
     bool paused = false;                              // its output is full
     std::string problem;                              // the source's Problem() while it has one
+    // The last checkpoint snapshot taken, for reuse while nothing changes.
+    struct LastSnapshot {
+      uint64_t changes = 0;  // the task's changes() then
+      CheckpointId checkpoint;
+      std::string path;
+    };
+    std::optional<LastSnapshot> last_snapshot;
+    // When state_bytes was last measured (it walks every key), and at which changes().
+    TimePoint state_measured_at;
+    uint64_t state_measured_changes = ~uint64_t{0};
     Backoff backoff;
     TimePoint retry_at;  // next start attempt while !assigned
   };
@@ -167,6 +178,9 @@ class ProcessingThread {
   void WriteHandoffSnapshots();
   // Lag, idle timeouts, fencing, source problems: every ~100 ms.
   void Housekeeping();
+  // Refreshes the partition's keys, and its state bytes when it changed and
+  // kStateMeasurePeriod passed (StateBytes walks every key).
+  void MeasureState(Owned& owned);
   // Whether any partition is assigned and not paused (a poll can bring records).
   bool Pollable() const;
 

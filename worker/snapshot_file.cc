@@ -60,6 +60,24 @@ Status WriteSnapshotBytes(const std::string& path, std::string_view bytes) {
   return weir::WriteFileDurably(path, bytes);
 }
 
+Result<int64_t> LinkSnapshotFile(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(to).parent_path(), ec);
+  if (ec) return Internal("cannot create the directory of " + to + ": " + ec.message());
+  std::filesystem::remove(to, ec);
+  std::filesystem::create_hard_link(from, to, ec);
+  if (ec) {  // no links on this storage (or across devices): copy the bytes
+    auto bytes = ReadWholeFile(from);
+    if (!bytes.ok()) return bytes.status();
+    WEIR_RETURN_IF_ERROR(WriteSnapshotBytes(to, *bytes));
+    return static_cast<int64_t>(bytes->size());
+  }
+  WEIR_RETURN_IF_ERROR(weir::SyncParent(to));
+  const auto size = std::filesystem::file_size(to, ec);
+  if (ec) return Internal("cannot read the size of " + to + ": " + ec.message());
+  return static_cast<int64_t>(size);
+}
+
 Result<PartitionSnapshot> ReadSnapshotFile(const std::string& path) {
   auto bytes = ReadWholeFile(path);
   if (!bytes.ok()) return bytes.status();

@@ -34,6 +34,11 @@ Result<PartitionSnapshot> DecodeSnapshotFile(std::string_view bytes);
 // Writes `bytes` durably (temporary file, fsync, rename, fsync directory),
 // creating the file's directory.
 Status WriteSnapshotBytes(const std::string& path, std::string_view bytes);
+// Makes `to` a durable copy of the snapshot file `from` without reading it
+// (a hard link; a byte copy where the storage has no links) and returns its
+// size. The copy keeps `from`'s header, checkpoint id included: restores read
+// the job, partition, offset and state, never that id.
+Result<int64_t> LinkSnapshotFile(const std::string& from, const std::string& to);
 // Reads and decodes; NotFound or DataLoss errors name the path.
 Result<PartitionSnapshot> ReadSnapshotFile(const std::string& path);
 

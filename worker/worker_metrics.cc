@@ -77,6 +77,11 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
                         .Name("weir_worker_dead_letters_total")
                         .Help("Records sent to the dead-letter topic, per partition and reason")
                         .Register(r)),
+      skipped_(prometheus::BuildCounter()
+                   .Name("weir_worker_records_skipped_total")
+                   .Help("Records Kafka no longer had when the partition reached them, skipped "
+                         "(source.on_offset_gap: skip), per partition")
+                   .Register(r)),
       watermark_(prometheus::BuildGauge()
                      .Name("weir_worker_watermark_ms")
                      .Help("Event-time watermark per partition, ms since the Unix epoch (absent before any record)")
@@ -85,6 +90,15 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
                .Name("weir_worker_consumer_lag")
                .Help("Records between the partition's end and the next offset to read (-1 unknown)")
                .Register(r)),
+      keys_(prometheus::BuildGauge()
+                .Name("weir_worker_partition_keys")
+                .Help("Keys holding window state, per partition")
+                .Register(r)),
+      state_bytes_(prometheus::BuildGauge()
+                       .Name("weir_worker_partition_state_bytes")
+                       .Help("Approximate bytes of window state and key table, per partition (measured at most "
+                             "every 5 s while it changes)")
+                       .Register(r)),
       state_(prometheus::BuildGauge()
                  .Name("weir_worker_partition_state")
                  .Help("1 for the state each assigned partition is in (starting, restoring, running, paused, "
@@ -112,8 +126,11 @@ WorkerMetrics::PartitionSeries& WorkerMetrics::SeriesFor(const PartitionCounters
     l["reason"] = engine::DeadLetterReasonName(static_cast<engine::DeadLetterReason>(r));
     s.dead_letters[r] = &dead_letters_.Add(l);
   }
+  s.skipped = &skipped_.Add(labels);
   s.watermark = &watermark_.Add(labels);
   s.lag = &lag_.Add(labels);
+  s.keys = &keys_.Add(labels);
+  s.state_bytes = &state_bytes_.Add(labels);
   for (size_t i = 0; i < kPartitionStates.size(); ++i) {
     auto l = labels;
     l["state"] = PartitionStateName(kPartitionStates[i]);
@@ -127,7 +144,7 @@ void WorkerMetrics::Update(const std::shared_ptr<PartitionCounters>& counters) {
   PartitionSeries& s = SeriesFor(c);
   if (s.counters.lock() != counters) {  // (re)started (new epoch or spec): its counters begin at zero
     s.counters = counters;
-    s.last_records_in = s.last_rows_out = 0;
+    s.last_records_in = s.last_rows_out = s.last_skipped = 0;
     s.last_dead = {};
   }
   auto advance = [](prometheus::Counter* counter, int64_t now, int64_t* last) {
@@ -136,12 +153,15 @@ void WorkerMetrics::Update(const std::shared_ptr<PartitionCounters>& counters) {
   };
   advance(s.records_in, c.records_in.load(), &s.last_records_in);
   advance(s.rows_out, c.rows_acked.load(), &s.last_rows_out);
+  advance(s.skipped, c.records_skipped.load(), &s.last_skipped);
   for (size_t r = 0; r < engine::kDeadLetterReasons; ++r) {
     advance(s.dead_letters[r], c.dead_letters[r].load(), &s.last_dead[r]);
   }
   const int64_t w = c.watermark.load();
   s.watermark->Set(w == kMinTime ? std::numeric_limits<double>::quiet_NaN() : static_cast<double>(w));
   s.lag->Set(static_cast<double>(c.lag()));
+  s.keys->Set(static_cast<double>(c.keys.load()));
+  s.state_bytes->Set(static_cast<double>(c.state_bytes.load()));
   const PartitionState state = c.fenced.load() ? weir::v1::PARTITION_STATE_FENCED : c.state().state;
   for (size_t i = 0; i < kPartitionStates.size(); ++i) s.state[i]->Set(kPartitionStates[i] == state ? 1 : 0);
 }
@@ -149,9 +169,12 @@ void WorkerMetrics::Update(const std::shared_ptr<PartitionCounters>& counters) {
 void WorkerMetrics::Remove(std::map<Key, PartitionSeries>::iterator it) {
   records_in_.Remove(it->second.records_in);
   rows_out_.Remove(it->second.rows_out);
+  skipped_.Remove(it->second.skipped);
   for (auto* d : it->second.dead_letters) dead_letters_.Remove(d);
   watermark_.Remove(it->second.watermark);
   lag_.Remove(it->second.lag);
+  keys_.Remove(it->second.keys);
+  state_bytes_.Remove(it->second.state_bytes);
   for (auto* s : it->second.state) state_.Remove(s);
   series_.erase(it);
 }

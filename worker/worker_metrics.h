@@ -49,11 +49,14 @@ class WorkerMetrics {
     std::weak_ptr<const PartitionCounters> counters;
     prometheus::Counter* records_in = nullptr;
     prometheus::Counter* rows_out = nullptr;
+    prometheus::Counter* skipped = nullptr;
     std::array<prometheus::Counter*, engine::kDeadLetterReasons> dead_letters{};
     prometheus::Gauge* watermark = nullptr;
     prometheus::Gauge* lag = nullptr;
+    prometheus::Gauge* keys = nullptr;
+    prometheus::Gauge* state_bytes = nullptr;
     std::array<prometheus::Gauge*, kPartitionStates.size()> state{};  // by kPartitionStates
-    int64_t last_records_in = 0, last_rows_out = 0;
+    int64_t last_records_in = 0, last_rows_out = 0, last_skipped = 0;
     std::array<int64_t, engine::kDeadLetterReasons> last_dead{};
   };
   using Key = std::pair<std::string, PartitionId>;
@@ -65,8 +68,11 @@ class WorkerMetrics {
   prometheus::Family<prometheus::Counter>& records_in_;
   prometheus::Family<prometheus::Counter>& rows_out_;
   prometheus::Family<prometheus::Counter>& dead_letters_;
+  prometheus::Family<prometheus::Counter>& skipped_;
   prometheus::Family<prometheus::Gauge>& watermark_;
   prometheus::Family<prometheus::Gauge>& lag_;
+  prometheus::Family<prometheus::Gauge>& keys_;
+  prometheus::Family<prometheus::Gauge>& state_bytes_;
   prometheus::Family<prometheus::Gauge>& state_;
   prometheus::Gauge& partitions_;
   std::map<Key, PartitionSeries> series_;

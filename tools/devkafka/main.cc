@@ -14,7 +14,8 @@
 // still advertise 127.0.0.1, which other hosts cannot reach.
 //
 // Limits of the mock cluster (librdkafka 2.0): about 5 MiB kept per
-// partition, aborted transactions are not filtered, data lives in memory only.
+// partition (fixed in librdkafka, no setting; printed at startup), aborted
+// transactions are not filtered, data lives in memory only.
 //
 // Fault injection (chaos tests): SIGUSR1 takes the last broker down (its
 // connections drop and it refuses new ones), SIGUSR2 brings it back up.
@@ -339,6 +340,12 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exce
     Accept(acceptors.back(), io, mock_brokers[i], rewriter ? &*rewriter : nullptr);
   }
   std::thread io_thread([&io] { io.run(); });
+
+  // librdkafka's mock has no retention setting: say plainly what it keeps.
+  std::cerr << "weir-devkafka: retention: each partition keeps only its newest ~5 MiB (at most 100000 produce "
+               "batches); older records are deleted, and a consumer that falls further behind gets \"Offset out of "
+               "range\" (a Weir job's source.on_offset_gap decides what then). librdkafka's mock cluster cannot keep "
+               "more.\n";
 
   if (rewriter) {
     std::string advertised;

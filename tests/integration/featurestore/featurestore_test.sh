@@ -60,6 +60,23 @@ code=0
 grep -q "import fenced" "$tmp/err.txt" || fail "stale epoch message: $(cat "$tmp/err.txt")"
 http_get "$metrics" /metrics | grep -q "^weir_store_fenced_writes_total 1$" || fail "fenced write not counted"
 
+# 4b. An unknown view or feature is an error that names it (exit 2), not an
+# empty answer; an import row with an empty view is refused before sending.
+expect_exit 2 "$tmp/err.txt" "$weirctl" features get --view nope --key u1
+grep -q 'view "nope" is not in this feature store' "$tmp/err.txt" || fail "unknown view: $(cat "$tmp/err.txt")"
+expect_exit 2 "$tmp/err.txt" "$weirctl" features get --view user_txn --key u1 --feature nope
+grep -q 'view "user_txn" has no feature "nope" (its features: ' "$tmp/err.txt" ||
+  fail "unknown feature: $(cat "$tmp/err.txt")"
+expect_exit 2 "$tmp/err.txt" "$weirctl" features export --view nope
+grep -q 'view "nope" is not in this feature store' "$tmp/err.txt" || fail "export unknown view: $(cat "$tmp/err.txt")"
+head -1 "$tmp/rows.jsonl" | sed 's/"view":"user_txn"/"view":""/' > "$tmp/empty_view.jsonl"
+expect_exit 2 "$tmp/err.txt" "$weirctl" features import --input "$tmp/empty_view.jsonl"
+grep -q '"view" must not be empty' "$tmp/err.txt" || fail "empty view import: $(cat "$tmp/err.txt")"
+# Pointed at the wrong service (the store as the coordinator): a reason, never "failed: " and nothing.
+expect_exit 1 "$tmp/err.txt" "$weirctl" --coordinator "$store" list
+grep -q "is this the right service at that address" "$tmp/err.txt" || fail "wrong service: $(cat "$tmp/err.txt")"
+grep -Eq 'failed: *$' "$tmp/err.txt" && fail "wrong service, empty reason: $(cat "$tmp/err.txt")"
+
 # 5. SIGTERM stops it cleanly; a restart on the same directory has every row.
 stop_gracefully $pid weir-featurestore
 start_store

@@ -69,6 +69,29 @@ std::vector<FeatureRow> ExportAll(const RowStore& store) {
 
 }  // namespace
 
+TEST_CASE("reading or exporting a view never written, or a feature it never had, is NotFound naming it",
+          "[featurestore]") {
+  TempDir dir;
+  auto store = RowStore::Open(dir.path.string());
+  REQUIRE(store.ok());
+  REQUIRE((*store)->Write(Batch({Row("u1", "n", 60000, 1), Row("u1", "sum", 60000, 5)})).ok());
+
+  auto view = (*store)->GetOnline("nope", {"u1"}, {}, 1'000'000);
+  REQUIRE_FALSE(view.ok());
+  CHECK(view.status().code() == weir::StatusCode::kNotFound);
+  CHECK(view.status().message().find("view \"nope\" is not in this feature store") != std::string::npos);
+  auto feature = (*store)->GetOnline("v", {"u1"}, {"n", "avg"}, 1'000'000);
+  REQUIRE_FALSE(feature.ok());
+  CHECK(feature.status().code() == weir::StatusCode::kNotFound);
+  CHECK(feature.status().message() == "view \"v\" has no feature \"avg\" (its features: n, sum)");
+  const weir::Status exported = (*store)->Export("nope", [](const FeatureRow&) { return true; });
+  CHECK(exported.code() == weir::StatusCode::kNotFound);
+  // A known feature with no row for the key is not an error: just nothing.
+  auto none = (*store)->GetOnline("v", {"nobody"}, {"n"}, 1'000'000);
+  REQUIRE(none.ok());
+  CHECK(none->empty());
+}
+
 TEST_CASE("online reads return the latest window and revision at or before as_of", "[featurestore]") {
   TempDir dir;
   auto store = RowStore::Open(dir.path.string());

@@ -1,5 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
+#include "common/checkpoint_paths.h"
+#include "tests/support/temp_dir.h"
+#include "worker/snapshot_file.h"
+
 #include "tests/unit/worker/fake_partition_source.h"
 #include "tests/unit/worker/worker_test_support.h"
 #include "worker/processing_thread.h"
@@ -28,9 +34,11 @@ struct ThreadFixture {
   ~ThreadFixture() { thread->Stop(); }
 
   std::shared_ptr<PartitionCounters> Grant(const std::shared_ptr<const JobRuntime>& job, int32_t partition,
-                                           RowOutput* rows, uint64_t epoch = 1) {
+                                           RowOutput* rows, uint64_t epoch = 1,
+                                           CheckpointWriter* checkpoints = nullptr) {
     auto counters = std::make_shared<PartitionCounters>(job->spec.name(), PartitionId(partition), Epoch(epoch));
-    thread->Add(PartitionGrant{job, PartitionId(partition), Epoch(epoch), rows, &dead_letters, counters, nullptr, {}});
+    thread->Add(
+        PartitionGrant{job, PartitionId(partition), Epoch(epoch), rows, &dead_letters, counters, checkpoints, {}});
     return counters;
   }
 
@@ -184,6 +192,66 @@ TEST_CASE("a removed partition stops being read and its job's source is closed",
   CHECK(f.sources.creates == 2);
   CHECK(counters->records_in.load() == 0);
   CHECK(again->records_in.load() == 3);
+}
+
+TEST_CASE("a partition's keys and state bytes are measured for the metrics", "[worker]") {
+  ThreadFixture f;
+  auto counters = f.Grant(CountJob(), 0, &f.rows);
+  for (int u = 0; u < 5; ++u) {
+    const std::string user = "u" + std::to_string(u);
+    f.topics.Append("events", PartitionId(0), user, R"({"user":")" + user + R"(","ts":1000})");
+  }
+  REQUIRE(Eventually([&] { return counters->records_in.load() == 5; }));
+  REQUIRE(Eventually([&] { return counters->keys.load() == 5; }));  // five open windows, one per user
+  REQUIRE(Eventually([&] { return counters->state_bytes.load() > 0; }));
+}
+
+// The inode of `path`, or 0 when it cannot be read.
+ino_t Inode(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+TEST_CASE("a partition unchanged since its last snapshot does not write it again: the file is linked", "[worker]") {
+  weir::testing::TempDir dir;
+  weir::v1::JobSpec spec = CountJob()->spec;
+  spec.mutable_checkpoint()->set_storage("file://" + dir.path.string());
+  auto made = MakeJobRuntime(spec);
+  REQUIRE(made.ok());
+  const std::shared_ptr<const JobRuntime> job = *made;
+  CheckpointWriter writer;
+  writer.Start();
+  ThreadFixture f;
+  auto counters = f.Grant(job, 0, &f.rows, 1, &writer);
+  f.Minute("events", 0, 1, 3);
+  REQUIRE(Eventually([&] { return counters->records_in.load() == 4; }));
+  auto checkpoint = [&](uint64_t id) {
+    f.thread->Checkpoint("clicks", PartitionId(0), CheckpointId(id));
+    REQUIRE(Eventually([&] { return counters->last_written_checkpoint.load() == id; }));
+    return SnapshotPath(job->checkpoint_root, "clicks", id, 0, 1);
+  };
+
+  const std::string first = checkpoint(1);
+  const std::string idle = checkpoint(2);  // nothing came in between
+  REQUIRE(Inode(first) != 0);
+  CHECK(Inode(idle) == Inode(first));  // the same file, not a rewrite
+  auto a = ReadSnapshotFile(first);
+  auto b = ReadSnapshotFile(idle);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(b->engine_state == a->engine_state);
+  CHECK(b->next_offset == 4);
+
+  f.Minute("events", 0, 2, 2);  // a change: the next snapshot is written anew
+  REQUIRE(Eventually([&] { return counters->records_in.load() == 7; }));
+  const std::string changed = checkpoint(3);
+  CHECK(Inode(changed) != Inode(first));
+  auto c = ReadSnapshotFile(changed);
+  REQUIRE(c.ok());
+  CHECK(c->next_offset == 7);
+  CHECK(c->engine_state != a->engine_state);
+  f.thread->Stop();
+  writer.Stop();
 }
 
 }  // namespace
