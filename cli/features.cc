@@ -10,6 +10,7 @@
 #include <grpcpp/grpcpp.h>
 #include <simdjson.h>
 
+#include "cli/row_parse.h"
 #include "daemon/grpc_util.h"
 #include "engine/row_format.h"
 #include "weir/v1/services.grpc.pb.h"
@@ -61,44 +62,6 @@ void AppendRow(std::string& out, const pb::FeatureRow& row) {
 }
 
 std::chrono::system_clock::time_point Deadline() { return std::chrono::system_clock::now() + kRpcTimeout; }
-
-// Parses one row line of the feature-row format (docs/semantics.md).
-Status ParseRow(simdjson::dom::parser& parser, const std::string& line, pb::FeatureRow* row) {
-  simdjson::dom::element doc;
-  if (parser.parse(line).get(doc) != simdjson::SUCCESS || !doc.is_object()) {
-    return InvalidArgument("not a JSON object");
-  }
-  std::string_view s;
-  if (doc["view"].get(s) != simdjson::SUCCESS) return InvalidArgument("\"view\" must be a string");
-  if (s.empty()) return InvalidArgument("\"view\" must not be empty");
-  row->set_view(std::string(s));
-  if (doc["key"].get(s) != simdjson::SUCCESS) return InvalidArgument("\"key\" must be a string");
-  if (s.empty()) return InvalidArgument("\"key\" must not be empty");
-  row->set_key(std::string(s));
-  if (doc["feature"].get(s) != simdjson::SUCCESS) return InvalidArgument("\"feature\" must be a string");
-  if (s.empty()) return InvalidArgument("\"feature\" must not be empty");
-  row->set_feature(std::string(s));
-  int64_t i = 0;
-  if (doc["window_start"].get(i) != simdjson::SUCCESS) return InvalidArgument("\"window_start\" must be an integer");
-  row->set_window_start(i);
-  if (doc["window_end"].get(i) != simdjson::SUCCESS) return InvalidArgument("\"window_end\" must be an integer");
-  row->set_window_end(i);
-  uint64_t rev = 0;
-  if (doc["revision"].get(rev) != simdjson::SUCCESS || rev > UINT32_MAX) {
-    return InvalidArgument("\"revision\" must be a non-negative integer");
-  }
-  row->set_revision(static_cast<uint32_t>(rev));
-  simdjson::dom::element value;
-  if (doc["value"].get(value) != simdjson::SUCCESS) return InvalidArgument("\"value\" is missing");
-  if (value.is_string()) {
-    row->mutable_value()->set_text(std::string(value.get_string().value_unsafe()));
-  } else if (value.is_number()) {
-    row->mutable_value()->set_number(value.get_double().value_unsafe());
-  } else {
-    return InvalidArgument("\"value\" must be a number or a string");
-  }
-  return Status::Ok();
-}
 
 }  // namespace
 

@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-targets=(record_decoder job_spec snapshot devkafka_rewrite)
+targets=(record_decoder job_spec snapshot devkafka_rewrite row_import)
 if [ -n "$only" ]; then
   [[ " ${targets[*]} " == *" $only "* ]] || { echo "fuzz.sh: no target $only (one of: ${targets[*]})" >&2; exit 2; }
   targets=("$only")

@@ -66,7 +66,7 @@ summary() {
 }
 
 # The unit test binaries of every module; the TSan build runs the threaded ones.
-unit_targets=(weir_common_tests weir_spec_tests weir_engine_tests weir_decode_tests weir_coordinator_tests
+unit_targets=(weir_common_tests weir_spec_tests weir_cli_tests weir_engine_tests weir_decode_tests weir_coordinator_tests
   weir_coordinator_grpc_tests weir_featurestore_tests weir_worker_tests weir_devkafka_tests weir_daemon_tests)
 threaded_targets=(weir_worker_tests weir_coordinator_tests weir_coordinator_grpc_tests weir_featurestore_tests
   weir_daemon_tests)
