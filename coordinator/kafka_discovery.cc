@@ -85,8 +85,7 @@ Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const
   for (const auto& [name, value] : *settings) {  // the job's own client.id, if any, comes later and wins
     if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
       rd_kafka_conf_destroy(conf);
-      return InvalidArgument("cannot read the partitions of " + where + ": " + name + ": " +
-                             spec::RedactSecrets(err, *settings));
+      return spec::SettingRefused("cannot read the partitions of " + where, name, err, *settings);
     }
   }
   rd_kafka_conf_set_log_cb(conf, LogToSpdlog);

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 namespace weir::spec {
 namespace {
@@ -74,6 +75,15 @@ bool IsEnvName(std::string_view name) {
   return true;
 }
 
+// InvalidArgument "<where>: <reference>: <why>" (never a value).
+Status Unresolved(std::string where, std::string_view reference, std::string_view why) {
+  where += ": ";
+  where += reference;
+  where += ": ";
+  where += why;
+  return InvalidArgument(std::move(where));
+}
+
 }  // namespace
 
 std::optional<std::string> WeirControlledKafkaKey(std::string_view key) {
@@ -108,13 +118,13 @@ Result<KafkaSettings> ResolveKafkaProperties(const google::protobuf::Map<std::st
     }
     if (auto name = ReferenceBody(value, "env")) {
       const char* got = std::getenv(std::string(*name).c_str());
-      if (got == nullptr) return InvalidArgument(where + ": " + value + ": the environment variable is not set");
+      if (got == nullptr) return Unresolved(where, value, "the environment variable is not set");
       out.emplace_back(key, got);
       continue;
     }
     const std::string path(*ReferenceBody(value, "file"));
     std::ifstream in(path, std::ios::binary);
-    if (!in) return InvalidArgument(where + ": " + value + ": cannot read the file: " + std::strerror(errno));
+    if (!in) return Unresolved(where, value, std::string("cannot read the file: ") + std::strerror(errno));
     std::ostringstream text;
     text << in.rdbuf();
     std::string content = text.str();
@@ -122,6 +132,15 @@ Result<KafkaSettings> ResolveKafkaProperties(const google::protobuf::Map<std::st
     out.emplace_back(key, std::move(content));
   }
   return out;
+}
+
+Status SettingRefused(std::string client, std::string_view name, const std::string& error,
+                      const KafkaSettings& settings) {
+  client += ": source.kafka.properties.";
+  client += name;
+  client += " refused: ";
+  client += RedactSecrets(error, settings);
+  return InvalidArgument(std::move(client));
 }
 
 std::string RedactSecrets(std::string message, const KafkaSettings& settings) {

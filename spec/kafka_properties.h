@@ -44,4 +44,9 @@ Result<KafkaSettings> ResolveKafkaProperties(const google::protobuf::Map<std::st
 // secret setting in `settings` replaced by "***".
 std::string RedactSecrets(std::string message, const KafkaSettings& settings);
 
+// InvalidArgument "<client>: source.kafka.properties.<name> refused: <error>",
+// secrets in `error` redacted: librdkafka refused one of the job's settings.
+Status SettingRefused(std::string client, std::string_view name, const std::string& error,
+                      const KafkaSettings& settings);
+
 }  // namespace weir::spec

@@ -84,8 +84,7 @@ Result<std::unique_ptr<DeadLetterProducer>> DeadLetterProducer::Create(const std
   }
   for (const auto& [name, value] : settings) {  // the job's source.kafka.properties, resolved
     if (conf->set(name, value, err) != RdKafka::Conf::CONF_OK) {
-      return InvalidArgument("dead-letter producer for " + brokers + ": source.kafka.properties." + name +
-                             " refused: " + spec::RedactSecrets(err, settings));
+      return spec::SettingRefused("dead-letter producer for " + brokers, name, err, settings);
     }
   }
   p->producer_.reset(RdKafka::Producer::create(conf.get(), err));

@@ -319,8 +319,7 @@ Result<std::unique_ptr<PartitionSource>> MakeKafkaSource(const JobRuntime& job, 
     return InvalidArgument("cannot create a Kafka consumer for brokers " + brokers + ": " + own.status().message());
   for (const auto& [name, value] : *own) {
     if (conf->set(name, value, err) != RdKafka::Conf::CONF_OK) {
-      return InvalidArgument("cannot create a Kafka consumer for brokers " + brokers + ": source.kafka.properties." +
-                             name + " refused: " + spec::RedactSecrets(err, *own));
+      return spec::SettingRefused("cannot create a Kafka consumer for brokers " + brokers, name, err, *own);
     }
   }
   if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(events.get()), err) != RdKafka::Conf::CONF_OK) {

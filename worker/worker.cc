@@ -210,7 +210,7 @@ Result<DeadLetterOutput*> Worker::DeadLettersTo(const weir::v1::KafkaSource& sou
   auto settings = spec::ResolveKafkaProperties(source.properties());
   if (!settings.ok()) return InvalidArgument("dead-letter producer: " + settings.status().message());
   std::string key = source.brokers();
-  for (const auto& [name, value] : *settings) key += "\n" + name + "=" + value;
+  for (const auto& [name, value] : *settings) key.append("\n").append(name).append("=").append(value);
   auto it = dead_letters_.find(key);
   if (it != dead_letters_.end()) return static_cast<DeadLetterOutput*>(it->second.get());
   auto producer = DeadLetterProducer::Create(source.brokers(), "weir-worker-" + options_.id + "-dlq", *settings,
