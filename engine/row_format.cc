@@ -48,6 +48,11 @@ void AppendJsonNumber(std::string& out, double v) {
   std::to_chars_result r{};
   if (v == std::trunc(v) && std::fabs(v) < 9007199254740992.0) {
     r = std::to_chars(buf, buf + sizeof(buf), static_cast<int64_t>(v));
+  } else if (v == std::trunc(v)) {
+    // Beyond 2^53 the shortest form can be all digits ("3333333333333333300000"),
+    // which JSON readers take for an integer too big for 64 bits and refuse
+    // (the row import fuzzer's finding): always with an exponent.
+    r = std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::scientific);
   } else {
     r = std::to_chars(buf, buf + sizeof(buf), v);
   }

@@ -33,3 +33,18 @@ TEST_CASE("the sink_refused dead-letter reason has its name and counts in the re
 
 }  // namespace
 }  // namespace weir::engine
+
+TEST_CASE("integral numbers beyond 2^53 are written with an exponent, so JSON readers take them as numbers",
+          "[engine]") {
+  std::string out;
+  weir::engine::AppendJsonNumber(out, 3.3333333333333333e21);
+  CHECK(out.find('e') != std::string::npos);
+  CHECK(std::stod(out) == 3.3333333333333333e21);
+  out.clear();
+  weir::engine::AppendJsonNumber(out, 9007199254740991.0);  // below 2^53: an integer, as before
+  CHECK(out == "9007199254740991");
+  out.clear();
+  weir::engine::AppendJsonNumber(out, -1e300);
+  CHECK(std::stod(out) == -1e300);
+  CHECK(out.find('e') != std::string::npos);
+}
