@@ -266,6 +266,8 @@ def corrupt_snapshot(cluster, rng, work, args):
     root = os.path.join(work, "checkpoints", "chaos")
     if not committed_checkpoints(root):
         raise FaultNotApplied("no committed checkpoint to corrupt")
+    handoff = f"job chaos partition {partition}: restored the handoff snapshot"
+    handoffs_before = cluster.worker_log().count(handoff)
     cluster.kill9(owner)
     truncated = set()
 
@@ -299,10 +301,21 @@ def corrupt_snapshot(cluster, rng, work, args):
             raise FaultNotApplied(f"partition {partition} was not reassigned after {owner} was killed")
         time.sleep(0.05)
     truncate_newest()
-    wait_until(f"no worker logged that it could not restore partition {partition} from checkpoints "
-               f"{sorted(truncated)}",
-               lambda: any(f"job chaos partition {partition}: cannot restore checkpoint {c}:" in cluster.worker_log()
-                           for c in truncated), timeout=30)
+    # The next owner reads the corrupt file and falls back, unless a handoff
+    # snapshot newer than every committed checkpoint (from an earlier
+    # SIGTERM, while no checkpoint has committed since) takes precedence:
+    # then the corrupt file is rightly never read, and the run says so.
+
+    def outcome():
+        log = cluster.worker_log()
+        if any(f"job chaos partition {partition}: cannot restore checkpoint {c}:" in log for c in truncated):
+            return "fallback"
+        return "handoff" if log.count(handoff) > handoffs_before else None
+    seen = wait_until(f"no worker logged that it could not restore partition {partition} from checkpoints "
+                      f"{sorted(truncated)} (nor that a newer handoff snapshot took precedence)", outcome, timeout=30)
+    if seen == "handoff":
+        print(f"chaos:   partition {partition} restored a handoff snapshot newer than checkpoint "
+              f"{max(truncated)}: the corrupt file was not read", flush=True)
     cluster.start_worker(owner)
 
 
