@@ -66,3 +66,41 @@ expect_exit() {
   "$@" > "$out" 2>&1 || code=$?
   [ $code -eq "$want" ] || fail "$* exited $code, want $want: $(cat "$out")"
 }
+
+# start_store FEATURESTORE [ARGS...]: weir-featurestore on free ports, data in
+# $tmp/store, output in $tmp/store.{out,log}; sets $store (its address) and
+# $store_pid.
+start_store() {
+  local bin=$1
+  shift
+  "$bin" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$tmp/store" "$@" \
+    > "$tmp/store.out" 2> "$tmp/store.log" &
+  store_pid=$!
+  track $store_pid
+  store=$(wait_for_line "$tmp/store.out" "weir-featurestore listening on " $store_pid)
+}
+
+# start_coordinator COORDINATOR [ARGS...]: weir-coordinator on free ports, data
+# in $tmp/coordinator; sets $coord (its address) and $coordinator_pid.
+start_coordinator() {
+  local bin=$1
+  shift
+  "$bin" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$tmp/coordinator" "$@" \
+    > "$tmp/coordinator.out" 2> "$tmp/coordinator.log" &
+  coordinator_pid=$!
+  track $coordinator_pid
+  coord=$(wait_for_line "$tmp/coordinator.out" "weir-coordinator listening on " $coordinator_pid)
+}
+
+# start_worker WORKER ID [ARGS...]: weir-worker ID of the coordinator at $coord,
+# data in $tmp/ID, output in $tmp/ID.{out,log}; sets $worker_pid and
+# $worker_metrics (its HTTP status address).
+start_worker() {
+  local bin=$1 id=$2
+  shift 2
+  "$bin" --id "$id" --coordinator "$coord" --metrics-listen 127.0.0.1:0 --data-dir "$tmp/$id" "$@" \
+    > "$tmp/$id.out" 2> "$tmp/$id.log" &
+  worker_pid=$!
+  track $worker_pid
+  worker_metrics=$(wait_for_line "$tmp/$id.out" "weir-worker $id metrics on " $worker_pid)
+}

@@ -47,21 +47,10 @@ t0=1699999980000
   --property parse.key=true --property key.separator=: --producer-property acks=all \
   < "$tmp/records" 2> "$tmp/producer.log" || fail "the Java console producer failed"
 
-"$featurestore" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$tmp/store" \
-  > "$tmp/store.out" 2> "$tmp/store.log" &
-track $!
-store=$(wait_for_line "$tmp/store.out" "weir-featurestore listening on " $!)
-"$coordinator" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$tmp/coordinator" \
-  > "$tmp/coordinator.out" 2> "$tmp/coordinator.log" &
-coordinator_pid=$!
-track $coordinator_pid
-coord=$(wait_for_line "$tmp/coordinator.out" "weir-coordinator listening on " $coordinator_pid)
+start_store "$featurestore"
+start_coordinator "$coordinator"
 export WEIR_COORDINATOR=$coord WEIR_STORE=$store
-"$worker" --id w1 --coordinator "$coord" --metrics-listen 127.0.0.1:0 --data-dir "$tmp/w1" \
-  > "$tmp/w1.out" 2> "$tmp/w1.log" &
-worker_pid=$!
-track $worker_pid
-wait_for_line "$tmp/w1.out" "weir-worker w1 metrics on " $worker_pid > /dev/null
+start_worker "$worker" w1
 
 sed -e "s|@BOOTSTRAP@|$KAFKA_BOOTSTRAP|" -e "s|@STORE@|$store|" "$root/tests/integration/cluster/job.yaml.in" \
   > "$tmp/job.yaml"
