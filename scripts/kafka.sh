@@ -38,14 +38,21 @@ lib="$root/.cache/kafka/$version-$(sha1sum "$root/tools/kafka/pom.xml" | cut -c1
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
+# One fetch at a time (two tests may start a cluster at once on a fresh
+# clone): the first fetches under the lock, the others find it complete.
 fetch_jars() {
   [ -f "$lib/.complete" ] && return 0
+  mkdir -p "$(dirname "$lib")"
+  exec 9> "$(dirname "$lib")/.fetch.lock"
+  flock 9
+  if [ -f "$lib/.complete" ]; then flock -u 9; return 0; fi
   command -v mvn >/dev/null || die "mvn is not installed (scripts/setup.sh installs it)"
   echo "kafka.sh: fetching Apache Kafka $version's jars into $lib" >&2
   rm -rf "$lib"
   mvn -q -B -Dstyle.color=never -f "$root/tools/kafka/pom.xml" -Dmaven.repo.local="$root/.cache/m2" \
     dependency:copy-dependencies -DoutputDirectory="$lib" >&2 || die "mvn could not fetch the Kafka jars"
   touch "$lib/.complete"
+  flock -u 9
 }
 
 # java_argv LOG4J_CONFIG: sets JAVA_ARGV to the JVM's command line up to the
