@@ -259,6 +259,8 @@ Status JobSubmit(const std::string& coordinator, const std::string& job_path, st
     out << "partitions pending" << (reason.empty() ? "" : ": " + reason) << ")";
   }
   out << "\n";
+  // What discovery found: partitions, replication, the dead-letter topic.
+  if (job.partitions_size() > 0 && !job.discovery().empty()) out << "found " << job.discovery() << "\n";
   return Status::Ok();
 }
 
@@ -301,6 +303,7 @@ Status JobStatus(const std::string& coordinator, const std::string& name, bool j
   header.Add({"view:", job.spec().view()});
   header.Add({"submitted:", FormatRfc3339Millis(job.submitted_at_ms())});
   header.Add({"partitions:", partitions});
+  if (!job.discovery().empty() && job.partitions_size() > 0) header.Add({"discovery:", job.discovery()});
   header.Add({"checkpoint:", CheckpointCell(job, WallClockMs())});
   header.Print(out);
   if (job.partitions_size() == 0) return Status::Ok();

@@ -45,6 +45,14 @@ pb::ClusterEvent JobCancelled(const std::string& job) {
   return Event(pb::CLUSTER_EVENT_JOB_CANCELLED, job, -1, "", "job " + job + " cancelled");
 }
 
+pb::ClusterEvent TopicFound(const std::string& job, const std::string& summary) {
+  return Event(pb::CLUSTER_EVENT_TOPIC_FOUND, job, -1, "", summary);
+}
+
+pb::ClusterEvent DiscoveryFailed(const std::string& job, const std::string& reason) {
+  return Event(pb::CLUSTER_EVENT_DISCOVERY_FAILED, job, -1, "", "partitions unknown (retrying): " + reason);
+}
+
 pb::ClusterEvent WorkerRegistered(const std::string& worker, const std::string& address, bool again, bool was_lost) {
   std::string message = "worker " + worker + " registered";
   if (again) message += was_lost ? " again after being lost" : " again";

@@ -13,6 +13,10 @@ namespace weir::coordinator::events {
 
 weir::v1::ClusterEvent JobSubmitted(const weir::v1::JobSpec& spec);
 weir::v1::ClusterEvent JobCancelled(const std::string& job);
+// Partition discovery found the job's topic; `summary` says what it found.
+weir::v1::ClusterEvent TopicFound(const std::string& job, const std::string& summary);
+// Partition discovery failed (logged once per distinct reason); it retries.
+weir::v1::ClusterEvent DiscoveryFailed(const std::string& job, const std::string& reason);
 
 // `again`: the worker was known (re-registering, e.g. after a restart);
 // `was_lost`: it had been declared lost.

@@ -163,6 +163,7 @@ EventPage Coordinator::ListEvents(const std::string& job, uint64_t after_seq, si
 
 void Coordinator::ForgetJob(const std::string& name) {
   discoveries_.erase(name);
+  found_.erase(name);
   checkpoints_.ForgetJob(name);
   reports_.ForgetJob(name);
 }
@@ -177,6 +178,13 @@ pb::JobInfo Coordinator::ToJobInfo(const pb::JobRecord& job) const {
   if (job.state() == pb::JOB_STATE_RUNNING) {
     if (auto pending = checkpoints_.Pending(job.spec().name()); pending.has_value()) {
       info.set_pending_checkpoint(pending->value());
+    }
+  }
+  if (job.state() == pb::JOB_STATE_RUNNING) {
+    if (auto d = discoveries_.find(job.spec().name()); d != discoveries_.end() && !d->second.last_error.empty()) {
+      info.set_discovery(d->second.last_error);
+    } else if (auto f = found_.find(job.spec().name()); f != found_.end()) {
+      info.set_discovery(f->second);
     }
   }
   const Assignment assignment = JobStore::AssignmentOf(job);
@@ -197,36 +205,40 @@ pb::JobInfo Coordinator::ToJobInfo(const pb::JobRecord& job) const {
 // ---- Partition discovery and assignment ----
 
 void Coordinator::Discover(const DiscoveryAttempt& attempt, int64_t now_ms) {
-  const Result<int32_t> count =
-      discovery_->PartitionCount(attempt.brokers, attempt.topic, attempt.properties, attempt.dead_letter_topic);
+  const Result<TopicFound> found =
+      discovery_->FindTopic(attempt.brokers, attempt.topic, attempt.properties, attempt.dead_letter_topic);
   uint64_t version = 0;
   {
     weir::MutexLock lock(&mu_);
-    ApplyDiscovery(attempt, count, now_ms);
+    ApplyDiscovery(attempt, found, now_ms);
     version = store_->version();
   }
   if (Status s = SyncState(version); !s.ok()) spdlog::error("job {}: {}", attempt.job, s.message());
 }
 
-void Coordinator::ApplyDiscovery(const DiscoveryAttempt& attempt, const Result<int32_t>& count, int64_t now_ms) {
+void Coordinator::ApplyDiscovery(const DiscoveryAttempt& attempt, const Result<TopicFound>& found, int64_t now_ms) {
   auto it = discoveries_.find(attempt.job);
   // Cancelled, or submitted again, while the lookup ran: not ours to apply.
   if (it == discoveries_.end() || it->second.generation != attempt.generation) return;
   Discovery& d = it->second;
   d.in_flight = false;
-  if (count.ok() && *count <= 0) {
+  std::string error;
+  if (!found.ok()) {
+    error = found.status().message();
+  } else if (found->partitions <= 0) {
     // Kafka never reports this for an existing topic; treat it as a failure rather than assign nothing.
-    d.last_error = "topic \"" + attempt.topic + "\" reports " + std::to_string(*count) + " partitions";
-    return;
+    error = "topic \"" + attempt.topic + "\" reports " + std::to_string(found->partitions) + " partitions";
   }
-  if (!count.ok()) {
-    if (count.status().message() != d.last_error) {
+  if (!error.empty()) {
+    if (error != d.last_error) {
       spdlog::warn("job {}: partitions unknown, retrying every {} ms: {}", attempt.job, options_.discovery_retry_ms,
-                   count.status().message());
+                   error);
+      events_.Append(events::DiscoveryFailed(attempt.job, error), now_ms);
     }
-    d.last_error = count.status().message();
+    d.last_error = std::move(error);
     return;
   }
+  const int32_t* count = &found->partitions;
   const pb::JobRecord* job = store_->Find(attempt.job);
   if (job == nullptr || job->state() != pb::JOB_STATE_RUNNING) return;
   const Assignment previous = JobStore::AssignmentOf(*job);
@@ -236,7 +248,13 @@ void Coordinator::ApplyDiscovery(const DiscoveryAttempt& attempt, const Result<i
     d.last_error = s.message();
     return;
   }
-  spdlog::info("job {}: topic {} has {} partitions", attempt.job, attempt.topic, *count);
+  std::string summary = "topic \"" + attempt.topic + "\" at " + attempt.brokers + ": " + std::to_string(*count) +
+                        (*count == 1 ? " partition" : " partitions");
+  if (found->replication > 0) summary += ", replication factor " + std::to_string(found->replication);
+  if (!found->dead_letters.empty()) summary += "; " + found->dead_letters;
+  spdlog::info("job {}: {}", attempt.job, summary);
+  events_.Append(events::TopicFound(attempt.job, summary), now_ms);
+  found_[attempt.job] = std::move(summary);
   discoveries_.erase(it);
 }
 

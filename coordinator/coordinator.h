@@ -57,19 +57,28 @@
 
 namespace weir::coordinator {
 
+// What partition discovery found of a job's topic.
+struct TopicFound {
+  int32_t partitions = 0;   // > 0
+  int32_t replication = 0;  // replicas of its first partition; 0 when unknown
+  // What became of the dead-letter topic: found, created, or why not; empty
+  // when not looked at.
+  std::string dead_letters;
+};
+
 // How many partitions a Kafka topic has. Implementations are called from
 // several threads at once and may block (the Kafka one for up to ~2 s).
 class PartitionDiscovery {
  public:
   virtual ~PartitionDiscovery() = default;
-  // The topic's partition count (> 0). An error says what failed: NotFound
-  // for a missing topic, Unavailable for unreachable brokers. `properties`:
-  // the job's source.kafka.properties (references not yet resolved). Also
-  // makes sure `dead_letter_topic` exists: when it does not, it is created
-  // with one partition and the topic's replication factor.
-  virtual Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic,
-                                         const google::protobuf::Map<std::string, std::string>& properties,
-                                         const std::string& dead_letter_topic) = 0;
+  // The topic's partitions. An error says what failed: NotFound for a
+  // missing topic, Unavailable for unreachable brokers. `properties`: the
+  // job's source.kafka.properties (references not yet resolved). Also makes
+  // sure `dead_letter_topic` exists: when it does not, it is created with one
+  // partition and the topic's replication factor.
+  virtual Result<TopicFound> FindTopic(const std::string& brokers, const std::string& topic,
+                                       const google::protobuf::Map<std::string, std::string>& properties,
+                                       const std::string& dead_letter_topic) = 0;
 };
 
 struct CoordinatorOptions {
@@ -138,7 +147,7 @@ class Coordinator {
   // has a live owner (partitions unknown, no workers).
   Result<CheckpointId> TriggerCheckpoint(const std::string& name, int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
   // Why a running job's partition count is still unknown; nullopt when it is
-  // known, or not yet tried.
+  // known, or not yet tried. (JobInfo.discovery says it too, or what was found.)
   std::optional<std::string> DiscoveryError(const std::string& name) const ABSL_LOCKS_EXCLUDED(mu_);
   // The cluster event log (see EventLog::List). Never waits for mu_.
   EventPage ListEvents(const std::string& job, uint64_t after_seq, size_t limit) const;
@@ -231,7 +240,7 @@ class Coordinator {
   // Runs one discovery without the lock, then applies its result and syncs.
   void Discover(const DiscoveryAttempt& attempt, int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
   // Records a discovery result.
-  void ApplyDiscovery(const DiscoveryAttempt& attempt, const Result<int32_t>& count, int64_t now_ms)
+  void ApplyDiscovery(const DiscoveryAttempt& attempt, const Result<TopicFound>& found, int64_t now_ms)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Reassigns every running job's partitions over the live workers, unless
   // in the grace period after a restart.
@@ -268,7 +277,9 @@ class Coordinator {
   CheckpointCoordinator checkpoints_ ABSL_GUARDED_BY(mu_);
   PartitionReports reports_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Discovery> discoveries_ ABSL_GUARDED_BY(mu_);  // by job name
-  std::map<std::string, uint64_t> spec_hashes_ ABSL_GUARDED_BY(mu_);   // SpecHash of every job, by name
+  // What the last successful discovery of each job found (JobInfo.discovery).
+  std::map<std::string, std::string> found_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> spec_hashes_ ABSL_GUARDED_BY(mu_);  // SpecHash of every job, by name
   int64_t partition_moves_ ABSL_GUARDED_BY(mu_) = 0;
   // Refused registrations already logged, as (id, address): a duplicate
   // retrying every few seconds makes one event, not thousands.

@@ -1,5 +1,7 @@
 #include "coordinator/kafka_discovery.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -24,7 +26,21 @@ void LogToSpdlog(const rd_kafka_t*, int, const char* facility, const char* messa
 struct LastError {
   weir::Mutex mu;
   std::string text ABSL_GUARDED_BY(mu);
+  std::string certificate ABSL_GUARDED_BY(mu);  // why a broker's certificate was refused; empty: none
 };
+// Verifies a broker's certificate as OpenSSL did (its result stands), and
+// keeps why it was refused: librdkafka's own error says only "could not be
+// verified".
+int CheckCertificate(rd_kafka_t*, const char* broker, int32_t, int* x509_error, int depth, const char*, size_t,
+                     char* errstr, size_t errstr_size, void* opaque) {
+  if (*x509_error == 0) return 1;
+  const std::string why = spec::CertificateRefused(broker, depth, *x509_error);
+  std::snprintf(errstr, errstr_size, "%s", why.c_str());
+  auto* last = static_cast<LastError*>(opaque);
+  weir::MutexLock lock(&last->mu);
+  last->certificate = why;
+  return 0;
+}
 void RecordError(rd_kafka_t*, int, const char* reason, void* opaque) {
   auto* last = static_cast<LastError*>(opaque);
   weir::MutexLock lock(&last->mu);
@@ -72,9 +88,9 @@ bool KafkaDiscovery::FirstAttempt(const std::string& brokers, const std::string&
   return created_.insert(brokers + "\n" + topic).second;
 }
 
-Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const std::string& topic,
-                                               const google::protobuf::Map<std::string, std::string>& properties,
-                                               const std::string& dead_letter_topic) {
+Result<TopicFound> KafkaDiscovery::FindTopic(const std::string& brokers, const std::string& topic,
+                                             const google::protobuf::Map<std::string, std::string>& properties,
+                                             const std::string& dead_letter_topic) {
   const std::string where = "topic \"" + topic + "\" at " + brokers;
   auto settings = spec::ResolveKafkaProperties(properties);
   if (!settings.ok())
@@ -91,6 +107,7 @@ Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const
   rd_kafka_conf_set_log_cb(conf, LogToSpdlog);
   LastError last;  // outlives the client (destroyed first, below)
   rd_kafka_conf_set_error_cb(conf, RecordError);
+  rd_kafka_conf_set_ssl_cert_verify_cb(conf, CheckCertificate);
   rd_kafka_conf_set_opaque(conf, &last);
   // rd_kafka_new takes `conf` on success only.
   std::unique_ptr<rd_kafka_t, KafkaDeleter> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)));
@@ -109,6 +126,7 @@ Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const
     {
       weir::MutexLock lock(&last.mu);
       detail = last.text.empty() ? "" : " (" + spec::RedactSecrets(last.text, *settings) + ")";
+      if (!last.certificate.empty()) detail += " (" + last.certificate + ")";
     }
     return Unavailable("cannot read the partitions of " + where + ": " + rd_kafka_err2str(rc) + detail +
                        "; are the brokers in source.kafka.brokers up and reachable from the coordinator, and its "
@@ -129,18 +147,28 @@ Result<int32_t> KafkaDiscovery::PartitionCount(const std::string& brokers, const
   if (found->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Unavailable("cannot read the partitions of " + where + ": " + rd_kafka_err2str(found->err));
   }
-  if (!dead_letters_exist && !dead_letter_topic.empty() && FirstAttempt(brokers, dead_letter_topic)) {
+  TopicFound result;
+  result.partitions = static_cast<int32_t>(found->partition_cnt);
+  result.replication = found->partition_cnt > 0 ? found->partitions[0].replica_cnt : 0;
+  const std::string dlq = "dead-letter topic \"" + dead_letter_topic + "\"";
+  if (dead_letters_exist) {
+    result.dead_letters = dlq + " found";
+  } else if (!dead_letter_topic.empty() && FirstAttempt(brokers, dead_letter_topic)) {
     // Not fatal: a cluster that creates topics on first use (weir-devkafka's
     // mock never answers CreateTopics) still gets its dead letters.
-    const int replication = found->partition_cnt > 0 ? found->partitions[0].replica_cnt : 1;
+    const int replication = std::max(result.replication, 1);
     if (Status s = CreateTopic(rk.get(), dead_letter_topic, replication, kCreateTimeout); s.ok()) {
-      spdlog::info("created the dead-letter topic {} at {} (1 partition, replication factor {})", dead_letter_topic,
-                   brokers, replication);
+      result.dead_letters = dlq + " created (1 partition, replication factor " + std::to_string(replication) + ")";
+      spdlog::info("created the {} at {}", result.dead_letters, brokers);
     } else {
-      spdlog::warn("{}; dead letters wait until the topic exists (or the brokers create it on first use)", s.message());
+      result.dead_letters = dlq + " missing, and not created: " + s.message() +
+                            " (dead letters wait until it exists, or the brokers create it on first use)";
+      spdlog::warn("{}", result.dead_letters);
     }
+  } else if (!dead_letter_topic.empty()) {
+    result.dead_letters = dlq + " missing (creating it was tried before; dead letters wait until it exists)";
   }
-  return static_cast<int32_t>(found->partition_cnt);
+  return result;
 }
 
 }  // namespace weir::coordinator

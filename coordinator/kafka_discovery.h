@@ -28,9 +28,9 @@ class KafkaDiscovery final : public PartitionDiscovery {
   // InvalidArgument too for a reference in `properties` that cannot be resolved.
   // The dead-letter topic is created once per brokers and topic name, if
   // missing; a failure to create it is logged and is not the job's.
-  Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic,
-                                 const google::protobuf::Map<std::string, std::string>& properties,
-                                 const std::string& dead_letter_topic) override;
+  Result<TopicFound> FindTopic(const std::string& brokers, const std::string& topic,
+                               const google::protobuf::Map<std::string, std::string>& properties,
+                               const std::string& dead_letter_topic) override;
 
  private:
   // Whether (brokers, topic) was not tried yet; marks it tried.

@@ -8,6 +8,10 @@
 #   scripts/kafka.sh tool CLASS ARGS...      run a Kafka command-line class with the jars
 #   scripts/kafka.sh topic NAME PARTITIONS [REPLICATION] [--config k=v ...]
 #   scripts/kafka.sh start-node DIR ID       start node ID again (after a kill); prints its pid
+#   scripts/kafka.sh stop-node DIR ID        stop node ID (SIGTERM, then SIGKILL after 30 s)
+#   scripts/kafka.sh cert DIR valid|expired  sign the brokers' certificate again (--sasl-ssl
+#                                            clusters): valid 30 days, or expired since 2020;
+#                                            a node uses it from its next start
 #
 # start: N combined broker+controller nodes (default 1) on free loopback
 # ports, data under DIR (default $TMPDIR/weir-kafka), each node's log in
@@ -110,9 +114,28 @@ make_certs() {  # make_certs DIR
     -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
   openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$d/broker.key" -out "$d/broker.csr" 2>/dev/null
   printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > "$d/san.ext"
-  openssl x509 -req -in "$d/broker.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 30 \
-    -extfile "$d/san.ext" -out "$d/broker.pem" 2>/dev/null
   openssl pkcs8 -topk8 -nocrypt -in "$d/broker.key" -out "$d/broker.p8" 2>/dev/null
+  : > "$d/ca-index.txt"
+  echo "unique_subject = no" > "$d/ca-index.txt.attr"
+  echo 01 > "$d/ca-serial"
+  printf '[ca]\ndefault_ca = weir\n[weir]\nunique_subject = no\ndatabase = %s\nnew_certs_dir = %s\nserial = %s\npolicy = any\ndefault_md = sha256\n[any]\ncommonName = supplied\n' \
+    "$d/ca-index.txt" "$d" "$d/ca-serial" > "$d/ca.cnf"
+  sign_cert "$d" valid
+}
+
+# sign_cert DIR valid|expired: signs the broker key again with the CA, valid
+# for 30 days from now or expired since 2020, and writes the node keystore.
+# A node reads it when it starts (`cert` then `start-node`).
+sign_cert() {
+  local d=$1 dates
+  case "$2" in
+    valid) dates=(-days 30) ;;
+    expired) dates=(-startdate 20200101000000Z -enddate 20200102000000Z) ;;
+    *) die "cert: valid or expired, not $2" ;;
+  esac
+  rm -f "$d/broker.pem"
+  openssl ca -batch -notext -config "$d/ca.cnf" -cert "$d/ca.pem" -keyfile "$d/ca.key" -in "$d/broker.csr" \
+    -out "$d/broker.pem" "${dates[@]}" -extfile "$d/san.ext" 2>/dev/null || die "cert: openssl could not sign"
   cat "$d/broker.p8" "$d/broker.pem" "$d/ca.pem" > "$d/broker-keystore.pem"
   chmod 600 "$d"/*.key "$d"/*.p8 "$d/broker-keystore.pem"
 }
@@ -264,6 +287,17 @@ start_node() {
   echo "$pid"
 }
 
+stop_node() {  # stop-node DIR ID
+  local dir=$1 id=$2 pids=() pid
+  [ -f "$dir/env" ] || die "stop-node: no cluster in $dir"
+  read -r -a pids <<< "$(sed -n 's/^KAFKA_PIDS="\(.*\)"/\1/p' "$dir/env")"
+  pid=${pids[$((id - 1))]:-}
+  [ -n "$pid" ] || die "stop-node: no node $id in $dir"
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
 stop_nodes() {  # stop_nodes DIR
   local dir=$1 pids="" pid
   [ -f "$dir/env" ] && pids=$(sed -n 's/^KAFKA_PIDS="\(.*\)"/\1/p' "$dir/env")
@@ -316,5 +350,9 @@ case "${1:-}" in
   tool) shift; tool "$@" ;;
   topic) shift; topic "$@" ;;
   start-node) shift; start_node "$@" ;;
+  stop-node) shift; stop_node "$@" ;;
+  cert)
+    [ -f "${2:-}/ca.cnf" ] || die "cert: ${2:-} has no CA (start the cluster with --sasl-ssl)"
+    sign_cert "$2" "${3:-}" ;;
   *) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 2 ;;
 esac

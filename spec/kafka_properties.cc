@@ -143,6 +143,28 @@ Status SettingRefused(std::string client, std::string_view name, const std::stri
   return InvalidArgument(std::move(client));
 }
 
+std::string CertificateRefused(std::string_view broker, int depth, int x509_error) {
+  // The codes of <openssl/x509_vfy.h> a user can act on; others by number.
+  std::string why;
+  switch (x509_error) {
+    case 9: why = "certificate is not yet valid (check the clocks)"; break;
+    case 10: why = "certificate has expired (renew the brokers' certificate)"; break;
+    case 18: why = "self-signed certificate (give its CA in ssl.ca.location)"; break;
+    case 19: why = "self-signed certificate in the chain (give its CA in ssl.ca.location)"; break;
+    case 20:
+    case 21: why = "unable to get the issuer certificate (give the CA in ssl.ca.location)"; break;
+    case 23: why = "certificate revoked"; break;
+    case 62: why = "hostname mismatch (the certificate does not name the broker's address)"; break;
+    default: why = "X509 verification error " + std::to_string(x509_error); break;
+  }
+  std::string message = "the certificate of broker ";
+  message += broker;
+  message += depth == 0 ? "" : " (chain depth " + std::to_string(depth) + ")";
+  message += " is refused: ";
+  message += why;
+  return message;
+}
+
 std::string RedactSecrets(std::string message, const KafkaSettings& settings) {
   for (const auto& [key, value] : settings) {
     if (!IsSecretKafkaKey(key) || value.empty()) continue;

@@ -49,4 +49,10 @@ std::string RedactSecrets(std::string message, const KafkaSettings& settings);
 Status SettingRefused(std::string client, std::string_view name, const std::string& error,
                       const KafkaSettings& settings);
 
+// Why a broker's certificate was refused, from OpenSSL's X509 verification
+// error (librdkafka's ssl_cert_verify_cb; its own message says only "could
+// not be verified"): "the certificate of broker B (depth D) is refused:
+// certificate has expired". `depth` 0 is the broker's own certificate.
+std::string CertificateRefused(std::string_view broker, int depth, int x509_error);
+
 }  // namespace weir::spec

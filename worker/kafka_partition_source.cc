@@ -1,5 +1,6 @@
 #include "worker/kafka_partition_source.h"
 
+#include <absl/base/thread_annotations.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
@@ -8,6 +9,7 @@
 #include <map>
 #include <utility>
 
+#include "common/mutex.h"
 #include "spec/kafka_properties.h"
 
 namespace weir::worker {
@@ -15,15 +17,33 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 constexpr auto kErrorLogPeriod = std::chrono::seconds(10);
+// A client refused by the brokers' security is replaced no sooner than this
+// after it was made (it has reported why by then: Problem()).
+constexpr auto kMinClientAge = std::chrono::seconds(2);
 
-// Collects librdkafka's errors and statistics as the consumer serves them.
-class SourceEvents : public RdKafka::EventCb {
+// Collects librdkafka's errors and statistics as the consumer serves them,
+// and verifies brokers' certificates as OpenSSL did (its result stands),
+// keeping why one was refused for Problem().
+class SourceEvents : public RdKafka::EventCb, public RdKafka::SslCertificateVerifyCb {
  public:
+  bool ssl_cert_verify_cb(const std::string& broker_name, int32_t /*broker_id*/, int* x509_error, int depth,
+                          const char* /*buf*/, size_t /*size*/, std::string& errstr) override {
+    if (*x509_error == 0) return true;
+    errstr = spec::CertificateRefused(broker_name, depth, *x509_error);
+    weir::MutexLock lock(&mu);
+    certificate_refused = errstr;
+    return false;
+  }
+
   void event_cb(RdKafka::Event& event) override {
     switch (event.type()) {
       case RdKafka::Event::EVENT_ERROR:
         last_error = event.str();
         ++errors;
+        if (RefusedBySecurity(event.err())) {
+          ++security_errors;
+          security_error = event.str();
+        }
         break;
       case RdKafka::Event::EVENT_STATS: stats = event.str(); break;
       case RdKafka::Event::EVENT_LOG:
@@ -35,9 +55,27 @@ class SourceEvents : public RdKafka::EventCb {
     }
   }
 
+  // The brokers refused this client's credentials or its TLS handshake (a
+  // wrong password, an expired or untrusted certificate): retrying with the
+  // same settings cannot succeed, a new client reads them again.
+  static bool RefusedBySecurity(RdKafka::ErrorCode err) {
+    return err == RdKafka::ERR__AUTHENTICATION || err == RdKafka::ERR__SSL ||
+           err == RdKafka::ERR_SASL_AUTHENTICATION_FAILED;
+  }
+
+  // The newest certificate refusal (librdkafka's broker threads write it).
+  std::string certificate() {
+    weir::MutexLock lock(&mu);
+    return certificate_refused;
+  }
+
+  weir::Mutex mu;
+  std::string certificate_refused ABSL_GUARDED_BY(mu);
   std::string last_error;
-  uint64_t errors = 0;  // error events so far
-  std::string stats;    // the newest statistics JSON not yet read; empty when none
+  uint64_t errors = 0;           // error events so far
+  uint64_t security_errors = 0;  // of which RefusedBySecurity
+  std::string security_error;    // the last of them: the reason while it lasts (later errors say less)
+  std::string stats;             // the newest statistics JSON not yet read; empty when none
 };
 
 class KafkaPartitionSource final : public PartitionSource {
@@ -130,12 +168,24 @@ class KafkaPartitionSource final : public PartitionSource {
     return KafkaOffset(high);
   }
 
+  bool WantsNewClient() override {
+    return events_->security_errors > 0 && SteadyClock::now() - created_ >= kMinClientAge;
+  }
+
+  bool ProvenReadable(PartitionId partition) override {
+    auto it = health_.find(partition.value());
+    return it != health_.end() && it->second.leader_up;
+  }
+
   std::string Problem(PartitionId partition) override {
     auto it = health_.find(partition.value());
     if (it != health_.end() && !it->second.gap.empty()) return it->second.gap;
     if (!degraded_ || it == health_.end() || it->second.leader_up) return "";
+    const std::string certificate = events_->certificate();
     return "cannot read topic \"" + topic_ + "\" partition " + std::to_string(partition.value()) +
-           " from the Kafka brokers at " + brokers_ + ": " + events_->last_error +
+           " from the Kafka brokers at " + brokers_ + ": " +
+           (events_->security_errors > 0 ? events_->security_error : events_->last_error) +
+           (certificate.empty() ? "" : " (" + certificate + ")") +
            " (the worker keeps retrying; check source.kafka.brokers and that the brokers are up and reachable from "
            "this worker)";
   }
@@ -273,6 +323,7 @@ class KafkaPartitionSource final : public PartitionSource {
   bool degraded_ = false;                                // an error since every partition was last seen readable
   uint64_t errors_seen_ = 0;
   SteadyClock::time_point last_error_log_ = SteadyClock::now() - kErrorLogPeriod;
+  const SteadyClock::time_point created_ = SteadyClock::now();
   simdjson::dom::parser parser_;
 };
 
@@ -301,6 +352,10 @@ Result<std::unique_ptr<PartitionSource>> MakeKafkaSource(const JobRuntime& job, 
       {"fetch.wait.max.ms", "10"},
       {"queued.max.messages.kbytes", "16384"},
       {"reconnect.backoff.max.ms", "1000"},
+      // A broker that stops answering (frozen, partitioned away) is given up
+      // after 10 s rather than librdkafka's 60 s: the partition's new leader
+      // is then looked up and read (the job can set its own).
+      {"socket.timeout.ms", "10000"},
       // A restored offset that retention already deleted is never reset
       // silently: the consumer reports it (OnOffsetGap) and the job's
       // source.on_offset_gap decides.
@@ -322,7 +377,9 @@ Result<std::unique_ptr<PartitionSource>> MakeKafkaSource(const JobRuntime& job, 
       return spec::SettingRefused("cannot create a Kafka consumer for brokers " + brokers, name, err, *own);
     }
   }
-  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(events.get()), err) != RdKafka::Conf::CONF_OK) {
+  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(events.get()), err) != RdKafka::Conf::CONF_OK ||
+      conf->set("ssl_cert_verify_cb", static_cast<RdKafka::SslCertificateVerifyCb*>(events.get()), err) !=
+          RdKafka::Conf::CONF_OK) {
     return Internal("cannot create a Kafka consumer for brokers " + brokers + ": " + err);
   }
   std::unique_ptr<RdKafka::KafkaConsumer> consumer(RdKafka::KafkaConsumer::create(conf.get(), err));

@@ -75,6 +75,15 @@ class PartitionSource {
   // except after an offset gap under source.on_offset_gap: stop, which stays
   // until the partition is unassigned.
   virtual std::string Problem(PartitionId partition) = 0;
+  // The client cannot go on with the settings it was made with: the brokers
+  // refused its credentials or its TLS handshake. The caller then closes the
+  // source and makes a new one after a backoff, which resolves the job's
+  // ${file:...}/${env:...} references again (a corrected secret file, a
+  // renewed certificate), and assigns its partitions where they were.
+  virtual bool WantsNewClient() { return false; }
+  // A record, the partition's end, or its leader seen up came since it was
+  // assigned.
+  virtual bool ProvenReadable(PartitionId /*partition*/) { return true; }
   // Records of `partition` skipped over since the last call because Kafka no
   // longer had them (source.on_offset_gap: skip).
   virtual uint64_t TakeSkippedRecords(PartitionId /*partition*/) { return 0; }

@@ -122,7 +122,7 @@ void ProcessingThread::AddPartition(PartitionGrant& grant) {
     RemovePartition(name, grant.partition);
     it = jobs_.find(name);
   }
-  if (it == jobs_.end()) it = jobs_.emplace(name, JobSource{grant.job, nullptr, {}}).first;
+  if (it == jobs_.end()) it = jobs_.emplace(name, JobSource{grant.job, nullptr, {}, Backoff()}).first;
   JobSource& js = it->second;
 
   Owned owned;

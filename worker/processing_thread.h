@@ -122,6 +122,9 @@ class ProcessingThread {
     bool assigned = false;                            // the source reads it: running, paused, or failed by Problem()
     bool paused = false;                              // its output is full
     std::string problem;                              // the source's Problem() while it has one
+    // Assigned to a client made after one the brokers refused: it stays
+    // failed (problem kept) until the source proves it readable.
+    bool unproven = false;
     // The last checkpoint snapshot taken, for reuse while nothing changes.
     struct LastSnapshot {
       uint64_t changes = 0;  // the task's changes() then
@@ -139,6 +142,7 @@ class ProcessingThread {
     std::shared_ptr<const JobRuntime> job;
     std::unique_ptr<PartitionSource> source;  // null until made
     std::map<PartitionId, Owned> partitions;
+    Backoff new_client_backoff;  // between clients the brokers refused (WantsNewClient)
   };
   struct Command {
     enum Kind { kAdd, kRemove, kCheckpoint } kind = kAdd;
@@ -165,6 +169,9 @@ class ProcessingThread {
   void UpdatePauses();
   // Failed while the source cannot read the partition, back when it can.
   void UpdateProblems(JobSource& js);
+  // Closes a source whose client the brokers refused; its partitions start
+  // again on a new one, after a backoff, where they were.
+  void ReplaceClient(JobSource& js);
   // The state a started partition is in, without a source problem.
   static PartitionState StartedState(const Owned& owned);
 

@@ -43,7 +43,7 @@ void ProcessingThread::TryStart(JobSource& js, PartitionId partition, Owned& own
   }
   owned.assigned = true;
   owned.backoff.Succeeded();
-  counters.SetState(weir::v1::PARTITION_STATE_RUNNING);
+  if (!owned.unproven) counters.SetState(weir::v1::PARTITION_STATE_RUNNING);  // else failed until proven
   spdlog::info("job {} partition {}: started at epoch {} from offset {} (thread {})", name, partition.value(),
                owned.task->epoch().value(),
                start == kOffsetEnd         ? std::string("latest")
@@ -94,9 +94,15 @@ void ProcessingThread::UpdatePauses() {
 }
 
 void ProcessingThread::UpdateProblems(JobSource& js) {
+  if (js.source->WantsNewClient()) return ReplaceClient(js);
   for (auto& [partition, owned] : js.partitions) {
     if (!owned.assigned) continue;
     std::string problem = js.source->Problem(partition);
+    if (problem.empty() && owned.unproven) {
+      if (!js.source->ProvenReadable(partition)) continue;  // nothing wrong known yet, nothing right either
+      owned.unproven = false;
+      js.new_client_backoff.Succeeded();
+    }
     if (problem == owned.problem) continue;
     PartitionCounters& counters = *owned.task->counters();
     if (problem.empty()) {
@@ -110,6 +116,32 @@ void ProcessingThread::UpdateProblems(JobSource& js) {
     }
     owned.problem = std::move(problem);
   }
+}
+
+void ProcessingThread::ReplaceClient(JobSource& js) {
+  const std::string& name = js.job->spec.name();
+  const auto delay = js.new_client_backoff.Failed();
+  const TimePoint retry_at = options_.now() + delay;
+  std::string reason;
+  for (auto& [partition, owned] : js.partitions) {
+    if (!owned.assigned) continue;
+    if (std::string problem = js.source->Problem(partition); !problem.empty()) reason = std::move(problem);
+  }
+  if (reason.empty()) reason = "the Kafka brokers refused this worker's client (its credentials or its TLS handshake)";
+  spdlog::warn("job {}: {}; making a new Kafka client in {} ms, with the job's settings read again", name, reason,
+               delay.count());
+  for (auto& [partition, owned] : js.partitions) {
+    if (!owned.assigned) continue;
+    owned.task->set_start_offset(KafkaOffset(owned.task->NextOffset()));  // where it was
+    owned.assigned = false;
+    owned.paused = false;  // the new client is not paused; UpdatePauses pauses it again
+    owned.unproven = true;
+    owned.retry_at = retry_at;
+    if (owned.problem.empty()) owned.problem = reason;
+    owned.task->counters()->SetState(weir::v1::PARTITION_STATE_FAILED, owned.problem);
+  }
+  polled_.clear();    // views into the closing client's records
+  js.source.reset();  // TryStart makes the new one
 }
 
 }  // namespace weir::worker

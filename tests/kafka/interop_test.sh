@@ -17,6 +17,7 @@ worker=$4
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 source "$here/../integration/lib.sh"
+source "$here/lib.sh"
 command -v kcat >/dev/null || fail "kcat is not installed (scripts/setup.sh installs it)"
 kafka="$root/scripts/kafka.sh"
 
@@ -57,31 +58,13 @@ sed -e "s|@BOOTSTRAP@|$KAFKA_BOOTSTRAP|" -e "s|@STORE@|$store|" "$root/tests/int
 "$weirctl" submit "$tmp/job.yaml" > "$tmp/submit.out" 2>&1 || fail "submit: $(cat "$tmp/submit.out")"
 
 # The reference: each partition as Kafka holds it, replayed.
-: > "$tmp/expected"
-for p in 0 1 2 3; do
-  timeout 30 kcat -b "$KAFKA_BOOTSTRAP" -C -t events -p $p -o beginning -e -f '%s\n' > "$tmp/p$p.jsonl" 2>/dev/null ||
-    fail "kcat consume of partition $p failed"
-  "$weirctl" replay --job "$tmp/job.yaml" --input "$tmp/p$p.jsonl" --partition $p -q >> "$tmp/expected" ||
-    fail "replay of partition $p failed"
-done
-sort "$tmp/expected" > "$tmp/expected.sorted"
+replay_reference "$tmp/job.yaml" events 4
 [ "$(cat "$tmp"/p?.jsonl | wc -l)" -eq "$(wc -l < "$tmp/records")" ] ||
   fail "Kafka holds $(cat "$tmp"/p?.jsonl | wc -l) records, the producer sent $(wc -l < "$tmp/records")"
 [ "$(wc -l < "$tmp/expected.sorted")" -gt 500 ] || fail "the reference has only $(wc -l < "$tmp/expected.sorted") rows"
 
-ok=0
-for _ in $(seq 120); do
-  "$weirctl" features export --view interop --output "$tmp/export" 2>/dev/null || true
-  sort "$tmp/export" > "$tmp/export.sorted" 2>/dev/null || true
-  if cmp -s "$tmp/export.sorted" "$tmp/expected.sorted"; then ok=1; break; fi
-  kill -0 $worker_pid 2>/dev/null || fail "the worker exited"
-  sleep 0.5
-done
-[ $ok -eq 1 ] || {
-  diff "$tmp/expected.sorted" "$tmp/export.sorted" | head -20 >&2
-  fail "the store's export differs from weirctl replay per partition (above: < reference, > store)"
-}
-echo "interop: $(wc -l < "$tmp/export.sorted") rows in the store, equal to replay of each partition"
+wait_rows interop 60 interop
+echo "interop: $(wc -l < "$tmp/export-interop.sorted") rows in the store, equal to replay of each partition"
 
 # The dead letters, read by Kafka's Java consumer with their headers.
 "$kafka" tool org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server "$KAFKA_BOOTSTRAP" \
@@ -100,8 +83,8 @@ echo "dead letters: 3 read by the Java consumer, with reason, partition and offs
 replicas=$(timeout 30 kcat -b "$KAFKA_BOOTSTRAP" -L -J -t interop.dlq |
   python3 -c 'import json, sys; print(len(json.load(sys.stdin)["topics"][0]["partitions"][0]["replicas"]))')
 [ "$replicas" = 3 ] || fail "interop.dlq has replication factor $replicas, want the source's 3"
-grep -q "created the dead-letter topic interop.dlq" "$tmp/coordinator.log" ||
-  fail "the coordinator did not say it created interop.dlq"
+grep -q '^found topic "events" at .*: 4 partitions, replication factor 3; dead-letter topic "interop.dlq" created (1 partition, replication factor 3)$' "$tmp/submit.out" ||
+  fail "submit does not say the coordinator created interop.dlq: $(cat "$tmp/submit.out")"
 echo "dead-letter topic: created by the coordinator with replication factor 3"
 
 stop_gracefully $worker_pid weir-worker

@@ -32,14 +32,14 @@ class FakeDiscovery : public PartitionDiscovery {
   FakeDiscovery() = default;
   explicit FakeDiscovery(std::map<std::string, int32_t> topics) : topics(std::move(topics)) {}
 
-  Result<int32_t> PartitionCount(const std::string& brokers, const std::string& topic,
-                                 const google::protobuf::Map<std::string, std::string>& /*properties*/,
-                                 const std::string& /*dead_letter_topic*/) override {
+  Result<TopicFound> FindTopic(const std::string& brokers, const std::string& topic,
+                               const google::protobuf::Map<std::string, std::string>& /*properties*/,
+                               const std::string& dead_letter_topic) override {
     ++calls;
     if (!reachable) return Unavailable("brokers " + brokers + " unreachable");
     auto it = topics.find(topic);
     if (it == topics.end()) return NotFound("topic \"" + topic + "\" does not exist");
-    return it->second;
+    return TopicFound{it->second, 1, "dead-letter topic \"" + dead_letter_topic + "\" found"};
   }
 
   std::map<std::string, int32_t> topics;

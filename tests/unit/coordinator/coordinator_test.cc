@@ -286,6 +286,7 @@ TEST_CASE_METHOD(CoordinatorTest, "failed discovery keeps the job, says why, and
   CHECK(discovery.calls == 2);
   CHECK(c->DiscoveryError("a") == "topic \"events\" does not exist");
   CHECK(c->GetJob("a")->partitions_size() == 0);
+  CHECK(c->GetJob("a")->discovery() == "topic \"events\" does not exist");
   CHECK(c->Heartbeat("w1", {}, 2100)->assignments_size() == 0);
 
   discovery.topics["events"] = 3;
@@ -296,6 +297,18 @@ TEST_CASE_METHOD(CoordinatorTest, "failed discovery keeps the job, says why, and
   CHECK_FALSE(c->DiscoveryError("a").has_value());
   job = c->GetJob("a");
   REQUIRE(job->partitions_size() == 3);
+  CHECK(job->discovery() ==
+        "topic \"events\" at 127.0.0.1:9092: 3 partitions, replication factor 1; dead-letter topic "
+        "\"a.dlq\" found");
+  // One event per distinct failure, one when found.
+  std::vector<std::string> discovery_events;
+  for (const auto& e : c->ListEvents("a", 0, 0).events) {
+    if (e.kind() == pb::CLUSTER_EVENT_DISCOVERY_FAILED || e.kind() == pb::CLUSTER_EVENT_TOPIC_FOUND)
+      discovery_events.push_back(e.message());
+  }
+  CHECK(discovery_events ==
+        std::vector<std::string>{"partitions unknown (retrying): brokers 127.0.0.1:9092 unreachable",
+                                 "partitions unknown (retrying): topic \"events\" does not exist", job->discovery()});
   CHECK(Owners(*job)[2] == std::pair<std::string, uint64_t>{"w1", 1});
   c->Tick(10000);
   CHECK(discovery.calls == 3);  // known now: never asked again

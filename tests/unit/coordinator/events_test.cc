@@ -114,6 +114,7 @@ TEST_CASE_METHOD(EventsTest, "every kind of cluster event is logged once, in ord
   using K = pb::ClusterEventKind;
   CHECK(FieldsOf(page.events) == std::vector<Fields>{
                                      {K::CLUSTER_EVENT_JOB_SUBMITTED, "a", -1, "", "", 0, 0},
+                                     {K::CLUSTER_EVENT_TOPIC_FOUND, "a", -1, "", "", 0, 0},
                                      {K::CLUSTER_EVENT_WORKER_REGISTERED, "", -1, "w1", "", 0, 0},
                                      {K::CLUSTER_EVENT_PARTITION_ASSIGNED, "a", 0, "w1", "", 1, 0},
                                      {K::CLUSTER_EVENT_PARTITION_ASSIGNED, "a", 1, "w1", "", 1, 0},
@@ -132,41 +133,44 @@ TEST_CASE_METHOD(EventsTest, "every kind of cluster event is logged once, in ord
                                      {K::CLUSTER_EVENT_WORKER_LOST, "", -1, "w1", "", 0, 0},
                                      {K::CLUSTER_EVENT_JOB_CANCELLED, "a", -1, "", "", 0, 0},
                                  });
-  REQUIRE(page.events.size() == 18);
-  CHECK(page.last_seq == 18);
+  REQUIRE(page.events.size() == 19);
+  CHECK(page.last_seq == 19);
   std::vector<int64_t> times;
   for (size_t i = 0; i < page.events.size(); ++i) {
     CHECK(page.events[i].seq() == i + 1);
     CHECK_FALSE(page.events[i].message().empty());
     times.push_back(page.events[i].at_ms());
   }
-  CHECK(times == std::vector<int64_t>{100, 200, 200, 200, 300, 300, 400, 600, 600, 800, 1000, 1100, 1400, 31501, 32000,
-                                      32000, 34002, 35000});
+  CHECK(times == std::vector<int64_t>{100, 100, 200, 200, 200, 300, 300, 400, 600, 600, 800, 1000, 1100, 1400, 31501,
+                                      32000, 32000, 34002, 35000});
   const auto& e = page.events;
   CHECK(e[0].message() == "job a submitted (topic events at 127.0.0.1:9092)");
-  CHECK(e[1].message() == "worker w1 registered (127.0.0.1:9500)");
-  CHECK(e[2].message() == "partition 0 assigned to w1 (epoch 1)");
-  CHECK(e[5].message() == "partition 1 moved from w1 to w2 (epoch 2)");
-  CHECK(e[6].message() == "partition 0 on w1 (epoch 1) started from the job's start offset: nothing to restore");
-  CHECK(e[6].restore().source() == pb::RESTORE_SOURCE_START);
-  CHECK(e[8].message() == unreachable);
-  CHECK(e[9].message() == "topic deleted");
-  CHECK(e[10].message() == "partition 1 running again on w2 (epoch 2)");
-  CHECK(e[11].message() ==
+  CHECK(e[1].message() ==
+        "topic \"events\" at 127.0.0.1:9092: 2 partitions, replication factor 1; dead-letter topic "
+        "\"a.dlq\" found");
+  CHECK(e[2].message() == "worker w1 registered (127.0.0.1:9500)");
+  CHECK(e[3].message() == "partition 0 assigned to w1 (epoch 1)");
+  CHECK(e[6].message() == "partition 1 moved from w1 to w2 (epoch 2)");
+  CHECK(e[7].message() == "partition 0 on w1 (epoch 1) started from the job's start offset: nothing to restore");
+  CHECK(e[7].restore().source() == pb::RESTORE_SOURCE_START);
+  CHECK(e[9].message() == unreachable);
+  CHECK(e[10].message() == "topic deleted");
+  CHECK(e[11].message() == "partition 1 running again on w2 (epoch 2)");
+  CHECK(e[12].message() ==
         "partition 1 fenced: the feature store refused w1's writes at epoch 1 (a newer owner exists): epoch 1 < 2");
-  CHECK(e[12].message() == "checkpoint 1 committed (200 bytes, 100 ms after its trigger)");
-  CHECK(e[13].message() == "checkpoint 2 abandoned: no acknowledgement from partitions 0, 1 within 30000 ms");
-  CHECK(e[14].message() == "worker w2 left with 0 handoff snapshots; its partitions move");
-  CHECK(e[16].message() == "worker w1 lost: no heartbeat for 3002 ms (timeout 3000 ms); its partitions move");
-  CHECK(e[17].message() == "job a cancelled");
+  CHECK(e[13].message() == "checkpoint 1 committed (200 bytes, 100 ms after its trigger)");
+  CHECK(e[14].message() == "checkpoint 2 abandoned: no acknowledgement from partitions 0, 1 within 30000 ms");
+  CHECK(e[15].message() == "worker w2 left with 0 handoff snapshots; its partitions move");
+  CHECK(e[17].message() == "worker w1 lost: no heartbeat for 3002 ms (timeout 3000 ms); its partitions move");
+  CHECK(e[18].message() == "job a cancelled");
 
   // Filtered by job: the cluster's own events (workers) are left out.
   const auto of_a = c->ListEvents("a", 0, 0);
-  CHECK(of_a.events.size() == 14);
+  CHECK(of_a.events.size() == 15);
   for (const auto& ev : of_a.events) CHECK(ev.job() == "a");
-  CHECK(of_a.last_seq == 18);
-  CHECK(c->ListEvents("a", 14, 0).events.size() == 2);
-  CHECK(c->ListEvents("", 0, 2).events.front().seq() == 17);
+  CHECK(of_a.last_seq == 19);
+  CHECK(c->ListEvents("a", 15, 0).events.size() == 2);
+  CHECK(c->ListEvents("", 0, 2).events.front().seq() == 18);
 }
 
 TEST_CASE_METHOD(EventsTest, "a registration again, and a pending checkpoint of a cancelled job, say so",

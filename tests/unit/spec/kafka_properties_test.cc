@@ -99,3 +99,13 @@ TEST_CASE("references resolve from the environment and files; failures name the 
   std::remove(file.c_str());
   rmdir(dir);
 }
+
+TEST_CASE("a refused broker certificate says why, in words a user can act on", "[spec][kafka]") {
+  CHECK(weir::spec::CertificateRefused("sasl_ssl://127.0.0.1:9093/1", 0, 10) ==
+        "the certificate of broker sasl_ssl://127.0.0.1:9093/1 is refused: certificate has expired (renew the "
+        "brokers' certificate)");
+  CHECK_THAT(weir::spec::CertificateRefused("b", 1, 20),
+             Contains("(chain depth 1) is refused: unable to get the issuer"));
+  CHECK_THAT(weir::spec::CertificateRefused("b", 0, 62), Contains("hostname mismatch"));
+  CHECK_THAT(weir::spec::CertificateRefused("b", 0, 4242), Contains("X509 verification error 4242"));
+}

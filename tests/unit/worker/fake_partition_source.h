@@ -82,6 +82,10 @@ class FakeSources {
   std::atomic<int> assign_failures{0};  // the next n assignments fail
   std::atomic<int> creates{0};          // creation attempts
   std::atomic<int> assigns{0};          // assignment attempts
+  // While set, every source (made before or since) is refused by the
+  // brokers' security for good, as a client with a wrong password is: it
+  // reads nothing and wants a new client.
+  std::atomic<bool> refuse{false};
 
   // A read problem of (topic, partition); empty: none.
   void SetProblem(const std::string& topic, PartitionId partition, std::string problem) {
@@ -137,6 +141,8 @@ class FakeSource final : public PartitionSource {
     control_->SetPaused(topic_, partition, false);
   }
   void Poll(const PollLimits& limits, std::vector<SourceRecord>* out) override {
+    refused_ = refused_ || control_->refuse.load();
+    if (refused_) return;
     size_t n = 0;
     for (auto& [partition, next] : next_) {
       if (control_->paused(topic_, partition)) continue;
@@ -159,11 +165,17 @@ class FakeSource final : public PartitionSource {
   std::optional<KafkaOffset> EndOffset(PartitionId partition) override {
     return KafkaOffset(static_cast<int64_t>(control_->topics()->size(topic_, partition)));
   }
-  std::string Problem(PartitionId partition) override { return control_->Problem(topic_, partition); }
+  std::string Problem(PartitionId partition) override {
+    if (refused_) return "SASL authentication error: Authentication failed: Invalid username or password";
+    return control_->Problem(topic_, partition);
+  }
+  bool WantsNewClient() override { return refused_; }
+  bool ProvenReadable(PartitionId partition) override { return !refused_ && next_.count(partition) != 0; }
 
  private:
   FakeSources* control_;
   const std::string topic_;
+  bool refused_ = false;
   std::map<PartitionId, int64_t> next_;  // assigned partitions, next offset
 };
 

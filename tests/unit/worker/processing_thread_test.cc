@@ -178,6 +178,37 @@ TEST_CASE("a partition its source cannot read is failed with the source's reason
   CHECK(f.sources.creates == 1);  // no restart: the source recovers by itself
 }
 
+TEST_CASE("a client the brokers refuse is replaced, with backoff, and its partitions go on where they were",
+          "[worker]") {
+  ThreadFixture f;
+  f.Minute("events", 0, 0, 3);
+  auto counters = f.Grant(CountJob(), 0, &f.rows);
+  REQUIRE(Eventually([&] { return f.rows.count() == 3; }));
+
+  f.sources.refuse = true;  // e.g. the password file changed under a restarted broker
+  REQUIRE(Eventually([&] { return StateOf(*counters) == weir::v1::PARTITION_STATE_FAILED; }));
+  CHECK_THAT(counters->state().reason, Catch::Contains("SASL authentication error"));
+  f.Minute("events", 0, 1, 4);
+  // New clients are refused too, each after a doubling backoff on the thread's clock.
+  REQUIRE(Eventually([&] {
+    f.clock.Advance(std::chrono::milliseconds(100));
+    return f.sources.creates.load() >= 4;
+  }));
+  CHECK(StateOf(*counters) == weir::v1::PARTITION_STATE_FAILED);  // never running on an unproven client
+  CHECK(f.rows.count() == 3);
+
+  f.sources.refuse = false;  // the secret is corrected
+  REQUIRE(Eventually([&] {
+    f.clock.Advance(std::chrono::milliseconds(100));
+    return StateOf(*counters) == weir::v1::PARTITION_STATE_RUNNING;
+  }));
+  CHECK(counters->state().reason.empty());
+  // Nothing lost, nothing doubled: minute 0's 3 users once, then minute 1's 4 and minute 0's tick.
+  REQUIRE(Eventually([&] { return f.rows.count() == 3 + 1 + 4; }));
+  CHECK(counters->next_offset.load() == static_cast<int64_t>(f.topics.size("events", PartitionId(0))));
+  CHECK(counters->records_in.load() == 4 + 5);
+}
+
 TEST_CASE("a removed partition stops being read and its job's source is closed", "[worker]") {
   ThreadFixture f;
   auto counters = f.Grant(CountJob(), 0, &f.rows);
