@@ -332,7 +332,7 @@ def inject(cluster, fault, args, rng, work, recoveries):
             rec = measure_recovery(cluster, owned, started)
             if rec is None:
                 raise FaultNotApplied(f"{victim}'s partitions {sorted(owned)} did not write again within 30 s")
-            recoveries.append(rec)
+            recoveries.setdefault(fault, []).append(rec)
             print(f"chaos:   {victim} owned partitions {sorted(owned)}; rows again after {rec:.2f} s", flush=True)
         else:
             print(f"chaos:   {victim} owned no partition", flush=True)
@@ -364,18 +364,31 @@ def inject(cluster, fault, args, rng, work, recoveries):
         cluster.signal("devkafka", signal.SIGUSR2)
         wait_until("weir-devkafka did not say the broker came back up", lambda: said("up") > ups, timeout=10)
     elif fault in BROKER_FAULTS:
-        cluster.real_kafka.inject(fault, rng)
+        def offsets():
+            st = cluster.status("chaos") or {}
+            return {p: int(s.get("offset", -1)) for p, s in partition_rows(st).items()}
+        rec = cluster.real_kafka.inject(fault, rng, offsets)
+        if rec is not None:
+            recoveries.setdefault(fault, []).append(rec)
     elif fault == "corrupt-snapshot":
         corrupt_snapshot(cluster, rng, work, args)
     elif fault == "sigterm-worker":
         victim = rng.choice(cluster.worker_ids)
+        owned = owned_partitions(cluster, victim)
         cluster.signal(victim, signal.SIGTERM)
+        started = time.time()
         try:
             code = cluster.procs[victim].wait(timeout=20)
         except subprocess.TimeoutExpired:
             raise FaultNotApplied(f"{victim} did not stop within 20 s of SIGTERM")
         if code != 0:
             raise FaultNotApplied(f"{victim} exited with {code} on SIGTERM")
+        if owned:
+            rec = measure_recovery(cluster, owned, started)
+            if rec is None:
+                raise FaultNotApplied(f"{victim}'s partitions {sorted(owned)} did not write again within 30 s")
+            recoveries.setdefault(fault, []).append(rec)
+            print(f"chaos:   {victim} handed off partitions {sorted(owned)}; rows again after {rec:.2f} s", flush=True)
         cluster.start_worker(victim)
     elif fault == "restart-store":
         cluster.kill9("store")
@@ -449,7 +462,7 @@ def run(cluster, args, rng, work):
 
     faults_allowed = args.faults.split(",")
     faults = {f: 0 for f in faults_allowed}
-    recoveries = []
+    recoveries = {}  # fault -> seconds until the affected partitions were processed again
     try:
         # Faults start once a checkpoint is committed: before it,
         # corrupt-snapshot has nothing to corrupt and a restore nothing to read.
@@ -516,12 +529,14 @@ def run(cluster, args, rng, work):
           ", ".join(f"{k} {v}" for k, v in faults.items()), flush=True)
     print(f"chaos: rows checked {len(reference)}; mismatches {mismatches} "
           f"({len(missing)} missing, {len(extra)} extra)", flush=True)
-    if recoveries:
-        print(f"chaos: recovery after kill -9 of a worker (kill to the first new row of each moved partition): "
-              f"p50 {statistics.median(recoveries):.2f} s, max {max(recoveries):.2f} s over {len(recoveries)} kills",
-              flush=True)
-    else:
-        print("chaos: recovery: no worker kill in this run", flush=True)
+    what = {"kill-worker": "kill -9 of a worker to the first new row of each moved partition",
+            "sigterm-worker": "SIGTERM of a worker to the first new row of each partition it handed off",
+            "kill-leader": "kill -9 of a partition's leader broker to the partition read again"}
+    for fault, times in sorted(recoveries.items()):
+        print(f"chaos: recovery, {fault} ({what[fault]}): p50 {statistics.median(times):.2f} s, "
+              f"max {max(times):.2f} s over {len(times)}", flush=True)
+    if not recoveries:
+        print("chaos: recovery: no fault in this run is timed", flush=True)
     for line in missing[:5]:
         print(f"chaos:   missing {line}", flush=True)
     for line in extra[:5]:

@@ -78,13 +78,19 @@ class RealKafka:
                            check=True)
         self.pids[node - 1] = int(r.stdout.strip())
 
-    def inject(self, fault, rng):
+    def inject(self, fault, rng, offsets):
+        """Injects `fault`; waits for the full ISR again. `offsets()`: each
+        partition's consumed offset as `weirctl status` says it. Returns the
+        seconds from a leader's kill until its partition was read again (its
+        offset moved), or None for the other faults."""
+        recovery = None
         if fault == "kill-leader":
             md = self.metadata()
             if not md:
                 raise self.fault_not_applied("the metadata of events could not be read")
             partition = rng.choice(sorted(md))
             leader = md[partition][0]
+            before = offsets().get(partition, -1)
             os.kill(self.pids[leader - 1], signal.SIGKILL)
             killed = time.time()
             deadline = killed + 60
@@ -97,6 +103,13 @@ class RealKafka:
                 time.sleep(0.2)
             print(f"chaos:   node {leader} (leader of partition {partition}) killed; node {now[partition][0]} leads "
                   f"it {time.time() - killed:.2f} s later", flush=True)
+            while offsets().get(partition, -1) <= before:
+                if time.time() >= deadline + 30:
+                    raise self.fault_not_applied(f"partition {partition} was not read again within 90 s of its "
+                                                 f"leader's kill (offset {before})")
+                time.sleep(0.1)
+            recovery = time.time() - killed
+            print(f"chaos:   partition {partition} read again {recovery:.2f} s after its leader's kill", flush=True)
             self.start_node(leader)
         elif fault == "stop-broker":
             node = rng.randrange(1, 4)
@@ -128,6 +141,7 @@ class RealKafka:
         back = time.time()
         self.wait_full_isr(120)
         print(f"chaos:   ISR full again after {time.time() - back:.2f} s", flush=True)
+        return recovery
 
     def wait_unregistered(self, node, timeout):
         """Waits until the metadata no longer lists `node` (fenced or gone)."""
