@@ -53,6 +53,11 @@ pb::ClusterEvent DiscoveryFailed(const std::string& job, const std::string& reas
   return Event(pb::CLUSTER_EVENT_DISCOVERY_FAILED, job, -1, "", "partitions unknown (retrying): " + reason);
 }
 
+pb::ClusterEvent WorkerDisconnected(const std::string& worker) {
+  return Event(pb::CLUSTER_EVENT_WORKER_LOST, "", -1, worker,
+               "worker " + worker + " lost: its connection to the coordinator closed; its partitions move");
+}
+
 pb::ClusterEvent WorkerRegistered(const std::string& worker, const std::string& address, bool again, bool was_lost) {
   std::string message = "worker " + worker + " registered";
   if (again) message += was_lost ? " again after being lost" : " again";

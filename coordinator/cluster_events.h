@@ -26,6 +26,8 @@ weir::v1::ClusterEvent WorkerRegistered(const std::string& worker, const std::st
 weir::v1::ClusterEvent WorkerRefused(const std::string& worker, const std::string& address, const std::string& why);
 weir::v1::ClusterEvent WorkerLeft(const std::string& worker, size_t handoffs);
 weir::v1::ClusterEvent WorkerLost(const std::string& worker, int64_t silent_ms, int64_t timeout_ms);
+// Lost because its watch stream to the coordinator closed (kind WORKER_LOST).
+weir::v1::ClusterEvent WorkerDisconnected(const std::string& worker);
 
 // `from` empty: the partition's first owner (or its first since it was unassigned).
 weir::v1::ClusterEvent PartitionAssigned(const std::string& job, PartitionId partition, const std::string& from,

@@ -280,6 +280,8 @@ Status Coordinator::StoreAssignment(const std::string& job, int32_t partitions, 
                  move.from.empty() ? "-" : move.from, move.to, move.epoch.value());
     events_.Append(events::PartitionAssigned(job, move.partition, move.from, move.to, move.epoch), now_ms);
     ++partition_moves_;
+    Nudge(move.to);  // it heartbeats at once for its new partition
+    if (!move.from.empty()) Nudge(move.from);
   }
   return Status::Ok();
 }

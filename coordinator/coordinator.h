@@ -33,6 +33,7 @@
 //  - pruning deletes files after that sync, without mu_.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -195,6 +196,26 @@ class Coordinator {
   // Every known worker, by id.
   std::vector<weir::v1::WorkerInfo> ListWorkers(int64_t now_ms) const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // ---- Worker connections (ControlPlane.Watch) ----
+  // A live worker's watch stream opened; returns its id (see
+  // WorkerRegistry::OpenWatch). NotFound for an unknown or lost worker.
+  Result<uint64_t> OpenWatch(const std::string& id) ABSL_LOCKS_EXCLUDED(mu_);
+  // The stream ended. When it was the worker's current watch and the worker
+  // had not left, the worker is declared lost at once and its partitions
+  // move: its process died (a kill -9 closes its sockets with it) or its
+  // connection dropped. Either is safe: an old owner still running is
+  // fenced by its epoch. A zombie (a stopped process) keeps its connection
+  // open; the heartbeat timeout catches it.
+  void CloseWatch(const std::string& id, uint64_t watch, int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
+  enum class WatchWait { kNudged, kTimedOut, kEnded };
+  // Waits up to `timeout` for a nudge to `id` (its assignments changed),
+  // which it consumes. kEnded once `watch` is not the worker's current
+  // watch, or the coordinator is stopping.
+  WatchWait AwaitNudge(const std::string& id, uint64_t watch, absl::Duration timeout)
+      ABSL_LOCKS_EXCLUDED(mu_, watch_mu_);
+  // The coordinator is stopping: watches end without declaring anyone lost.
+  void StopWatches() { watches_stopped_.store(true); }
+
   // Declares workers dead after the timeout, forgets long-dead ones,
   // reassigns partitions, abandons checkpoints pending for too long and
   // triggers those that are due; then makes the state durable (a failure is
@@ -270,6 +291,12 @@ class Coordinator {
   const FileWriter write_file_;   // checkpoints' _metadata
   EventLog events_;               // thread-safe on its own
   StateFile* const state_file_;   // thread-safe: the store's durable copy
+
+  // Nudges a worker's watch (ControlPlane.Watch). Taken after mu_, never before.
+  void Nudge(const std::string& worker) ABSL_LOCKS_EXCLUDED(watch_mu_);
+  mutable weir::Mutex watch_mu_ ABSL_ACQUIRED_AFTER(mu_);
+  std::atomic<bool> watches_stopped_{false};
+  std::set<std::string> nudged_ ABSL_GUARDED_BY(watch_mu_);  // workers with a nudge not yet sent
 
   mutable weir::Mutex mu_;
   std::unique_ptr<JobStore> store_ ABSL_PT_GUARDED_BY(mu_);

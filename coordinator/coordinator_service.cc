@@ -175,7 +175,36 @@ class ControlPlaneImpl final : public pb::ControlPlane::Service {
     return ToGrpcStatus(s);
   }
 
+  // Held open while the worker lives: its end (the worker's process gone, or
+  // its connection) declares the worker lost at once (Coordinator::CloseWatch).
+  // A nudge is written as soon as its assignments change, a keepalive every
+  // second (a write to a dead peer fails, ending the stream too).
+  grpc::Status Watch(grpc::ServerContext* context, const pb::WatchRequest* request,
+                     grpc::ServerWriter<pb::WatchEvent>* writer) override {
+    if (auto s = AuthorizeWorker(authorizer_, context, request->worker_id(), "ControlPlane.Watch"); !s.ok()) return s;
+    const std::string& id = request->worker_id();
+    auto watch = coordinator_->OpenWatch(id);
+    if (!watch.ok()) return ToGrpcStatus(watch.status());
+    auto keepalive_at = std::chrono::steady_clock::now() + kWatchKeepalive;
+    while (!context->IsCancelled()) {
+      // Short waits: a cancelled call is noticed within one.
+      const Coordinator::WatchWait waited = coordinator_->AwaitNudge(id, *watch, absl::Milliseconds(20));
+      if (waited == Coordinator::WatchWait::kEnded) return grpc::Status::OK;  // replaced, lost, or stopping
+      const auto now = std::chrono::steady_clock::now();
+      if (waited == Coordinator::WatchWait::kTimedOut && now < keepalive_at) continue;
+      pb::WatchEvent event;
+      event.set_nudge(waited == Coordinator::WatchWait::kNudged);
+      if (!writer->Write(event)) break;
+      keepalive_at = now + kWatchKeepalive;
+    }
+    coordinator_->CloseWatch(id, *watch, clock_());
+    metrics_->Update(coordinator_->Stats());
+    return grpc::Status::OK;
+  }
+
  private:
+  static constexpr auto kWatchKeepalive = std::chrono::seconds(1);
+
   Coordinator* coordinator_;
   CoordinatorMetrics* metrics_;
   Clock clock_;

@@ -241,6 +241,47 @@ void Coordinator::CheckWorkers(int64_t now_ms) {
   if (Status s = SyncState(version); !s.ok()) spdlog::error("{} (retrying every check)", s.message());
 }
 
+Result<uint64_t> Coordinator::OpenWatch(const std::string& id) {
+  weir::MutexLock lock(&mu_);
+  return workers_.OpenWatch(id);
+}
+
+void Coordinator::CloseWatch(const std::string& id, uint64_t watch, int64_t now_ms) {
+  uint64_t version = 0;
+  {
+    weir::MutexLock lock(&mu_);
+    if (watches_stopped_.load() || !workers_.CloseWatch(id, watch, now_ms)) return;
+    spdlog::warn("worker {} is dead: its connection to the coordinator closed", id);
+    events_.Append(events::WorkerDisconnected(id), now_ms);
+    Rebalance(now_ms);
+    version = store_->version();
+  }
+  if (Status s = SyncState(version); !s.ok()) spdlog::error("{} (retrying every check)", s.message());
+}
+
+void Coordinator::Nudge(const std::string& worker) {
+  weir::MutexLock lock(&watch_mu_);
+  nudged_.insert(worker);
+}
+
+Coordinator::WatchWait Coordinator::AwaitNudge(const std::string& id, uint64_t watch, absl::Duration timeout) {
+  if (watches_stopped_.load()) return WatchWait::kEnded;
+  {
+    weir::MutexLock lock(&mu_);
+    if (!workers_.Watching(id, watch)) return WatchWait::kEnded;
+  }
+  struct Waiting {
+    const std::set<std::string>* nudged;
+    const std::string* id;
+    static bool Nudged(const Waiting* w) { return w->nudged->count(*w->id) != 0; }
+  };
+  weir::MutexLock lock(&watch_mu_);
+  const Waiting waiting{&nudged_, &id};
+  if (!watch_mu_.AwaitWithTimeout(absl::Condition(&Waiting::Nudged, &waiting), timeout)) return WatchWait::kTimedOut;
+  nudged_.erase(id);
+  return WatchWait::kNudged;
+}
+
 bool Coordinator::RetryDiscovery(int64_t now_ms) {
   DiscoveryAttempt attempt;
   {

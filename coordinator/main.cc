@@ -97,6 +97,8 @@ int Run(const Flags& flags) {
   stack.Defer("partition discovery", [&] { discoverer->Stop(); });
   ready = true;  // state loaded, gRPC serving
   stack.Defer("readiness", [&] { ready = false; });
+  // First at a stop: the workers' watch streams end without declaring them lost.
+  stack.Defer("worker watches", [coordinator] { coordinator->StopWatches(); });
 
   spdlog::info("listening on {}, metrics on {}, data in {}, worker timeout {} ms", grpc.address(), http.address(),
                flags.data_dir, flags.worker_timeout_ms);

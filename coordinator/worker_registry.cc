@@ -20,6 +20,7 @@ Result<WorkerRegistry::Registered> WorkerRegistry::Register(const std::string& i
   w.last_heartbeat_ms = now_ms;
   w.alive = true;
   w.dead_since_ms = 0;
+  w.watch = 0;  // a watch of an earlier process of this id no longer speaks for it
   return result;
 }
 
@@ -29,8 +30,9 @@ Status WorkerRegistry::Heartbeat(const std::string& id, int64_t now_ms) {
     return NotFound("worker \"" + id + "\" is not registered (register again: the coordinator may have restarted)");
   }
   if (!it->second.alive) {
-    return NotFound("worker \"" + id + "\" was declared dead after " + std::to_string(timeout_ms_) +
-                    " ms without a heartbeat and its partitions moved (drop them and register again)");
+    return NotFound("worker \"" + id + "\" was declared dead (no heartbeat within " + std::to_string(timeout_ms_) +
+                    " ms, or its connection to the coordinator closed) and its partitions moved (drop them and "
+                    "register again)");
   }
   it->second.last_heartbeat_ms = now_ms;
   return Status::Ok();
@@ -55,6 +57,31 @@ WorkerRegistry::CheckResult WorkerRegistry::Check(int64_t now_ms) {
     }
   }
   return result;
+}
+
+Result<uint64_t> WorkerRegistry::OpenWatch(const std::string& id) {
+  auto it = workers_.find(id);
+  if (it == workers_.end() || !it->second.alive) {
+    return NotFound("worker \"" + id + "\" is not registered (or was declared lost): register first");
+  }
+  it->second.watch = next_watch_++;
+  return it->second.watch;
+}
+
+bool WorkerRegistry::CloseWatch(const std::string& id, uint64_t watch, int64_t now_ms) {
+  auto it = workers_.find(id);
+  if (it == workers_.end() || it->second.watch != watch) return false;
+  Worker& w = it->second;
+  w.watch = 0;
+  if (!w.alive) return false;
+  w.alive = false;
+  w.dead_since_ms = now_ms;
+  return true;
+}
+
+bool WorkerRegistry::Watching(const std::string& id, uint64_t watch) const {
+  auto it = workers_.find(id);
+  return it != workers_.end() && it->second.alive && it->second.watch == watch;
 }
 
 bool WorkerRegistry::IsLive(const std::string& id) const {

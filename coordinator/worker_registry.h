@@ -25,6 +25,7 @@ class WorkerRegistry {
     int64_t last_heartbeat_ms = 0;
     bool alive = true;
     int64_t dead_since_ms = 0;
+    uint64_t watch = 0;  // its current watch stream (OpenWatch); 0: none
   };
   // What Register found.
   enum class Registered { kNew, kAgain, kAfterLost };
@@ -56,6 +57,15 @@ class WorkerRegistry {
   bool Remove(const std::string& id);
   // Declares silent workers lost and forgets long-lost ones.
   CheckResult Check(int64_t now_ms);
+  // A live worker's watch stream opened: its id for CloseWatch (it replaces
+  // any earlier one). NotFound for an unknown or lost worker.
+  Result<uint64_t> OpenWatch(const std::string& id);
+  // Watch `watch` of `id` ended. True when it was the worker's current watch
+  // and the worker was live: it is declared lost now. A registration since
+  // (a restarted process), a newer watch, or leaving first leave it be.
+  bool CloseWatch(const std::string& id, uint64_t watch, int64_t now_ms);
+  // Whether `watch` is `id`'s current watch and the worker is live.
+  bool Watching(const std::string& id, uint64_t watch) const;
 
   bool IsLive(const std::string& id) const;
   // Live worker ids, sorted.
@@ -70,6 +80,7 @@ class WorkerRegistry {
   const int64_t timeout_ms_;
   const int64_t retention_ms_;
   std::map<std::string, Worker> workers_;
+  uint64_t next_watch_ = 1;
 };
 
 }  // namespace weir::coordinator

@@ -35,6 +35,10 @@ struct Worker::Control {
   std::unique_ptr<pb::ControlPlane::Stub> stub;
   std::unique_ptr<HttpStatusServer> http;
   std::atomic<int64_t> last_heartbeat_ok_ms{0};
+  // The open watch stream's context, to cancel it at the end of Stop().
+  weir::Mutex watch_mu;
+  grpc::ClientContext* watch ABSL_GUARDED_BY(watch_mu) = nullptr;
+  bool watch_ended ABSL_GUARDED_BY(watch_mu) = false;  // no stream opens any more
 };
 
 Worker::Worker(WorkerOptions options) : options_(std::move(options)), control_(std::make_unique<Control>()) {
@@ -78,6 +82,7 @@ Status Worker::Start() {
   reconciler_ =
       std::make_unique<Reconciler>(std::move(threads), static_cast<OutputDirectory*>(this), checkpoint_writer_.get());
   control_thread_ = std::thread([this] { ControlLoop(); });
+  watch_thread_ = std::thread([this] { WatchLoop(); });
   return Status::Ok();
 }
 
@@ -101,6 +106,14 @@ void Worker::Stop() {
   for (auto& [address, sink] : sinks_) sink->Stop(deadline);
   if (checkpoint_writer_) checkpoint_writer_->Stop();
   if (control_->stub && registered_.load()) Leave(handoffs);
+  // Only now, once left: the stream's end would otherwise declare this
+  // worker lost and move its partitions without their handoff snapshots.
+  {
+    weir::MutexLock lock(&control_->watch_mu);
+    control_->watch_ended = true;
+    if (control_->watch != nullptr) control_->watch->TryCancel();
+  }
+  if (watch_thread_.joinable()) watch_thread_.join();
   for (auto& [brokers, producer] : dead_letters_) producer->Flush(options_.shutdown_timeout);
   if (control_->http) control_->http->Stop();
 }
@@ -219,6 +232,42 @@ Result<DeadLetterOutput*> Worker::DeadLettersTo(const weir::v1::KafkaSource& sou
   return static_cast<DeadLetterOutput*>(dead_letters_.emplace(key, std::move(*producer)).first->second.get());
 }
 
+void Worker::WatchLoop() {
+  for (;;) {
+    {
+      weir::MutexLock lock(&control_->watch_mu);
+      if (control_->watch_ended) return;
+    }
+    if (registered_.load()) {
+      grpc::ClientContext context;
+      {
+        weir::MutexLock lock(&control_->watch_mu);
+        if (control_->watch_ended) return;
+        control_->watch = &context;
+      }
+      pb::WatchRequest request;
+      request.set_worker_id(options_.id);
+      std::unique_ptr<grpc::ClientReader<pb::WatchEvent>> reader = control_->stub->Watch(&context, request);
+      pb::WatchEvent event;
+      while (reader->Read(&event)) {
+        if (!event.nudge()) continue;  // a keepalive
+        weir::MutexLock lock(&mu_);
+        nudged_ = true;
+      }
+      const grpc::Status s = reader->Finish();
+      weir::MutexLock lock(&control_->watch_mu);
+      control_->watch = nullptr;
+      if (!s.ok() && !control_->watch_ended) {
+        spdlog::debug("watch stream to the coordinator ended: {} (reopening)", s.error_message());
+      }
+    }
+    // Not registered yet, or the stream ended (a coordinator restart, or
+    // this worker declared lost): again shortly.
+    weir::MutexLock lock(&control_->watch_mu);
+    if (control_->watch_mu.AwaitWithTimeout(absl::Condition(&control_->watch_ended), absl::Milliseconds(50))) return;
+  }
+}
+
 void Worker::ControlLoop() {
   auto backoff = std::chrono::milliseconds(100);
   auto last_error_log = std::chrono::steady_clock::now() - std::chrono::seconds(10);
@@ -249,7 +298,11 @@ void Worker::ControlLoop() {
     metrics_->Sync(reconciler_->Counters());
     const auto wait = registered_.load() && s.ok() ? std::chrono::milliseconds(heartbeat_interval_ms_.load()) : backoff;
     weir::MutexLock lock(&mu_);
-    if (mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::FromChrono(wait))) break;
+    mu_.AwaitWithTimeout(absl::Condition(
+                             +[](Worker* w) ABSL_NO_THREAD_SAFETY_ANALYSIS { return w->stop_ || w->nudged_; }, this),
+                         absl::FromChrono(wait));
+    if (stop_) break;
+    nudged_ = false;
   }
   metrics_->Sync(reconciler_->Counters());
 }

@@ -74,6 +74,10 @@ class Worker : private OutputDirectory {
 
  private:
   void ControlLoop();
+  // Holds the coordinator's watch stream open while registered (its end
+  // tells the coordinator at once that this process is gone) and turns its
+  // nudges into an immediate heartbeat.
+  void WatchLoop();
   Status Register();
   // One heartbeat; applies the assignments and specs it returns.
   Status Heartbeat();
@@ -100,7 +104,9 @@ class Worker : private OutputDirectory {
   weir::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;  // Stop() ran
+  bool nudged_ ABSL_GUARDED_BY(mu_) = false;   // the coordinator asked for a heartbeat now
   std::thread control_thread_;
+  std::thread watch_thread_;
 };
 
 }  // namespace weir::worker

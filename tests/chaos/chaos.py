@@ -446,7 +446,11 @@ def run(cluster, args, rng, work):
         f.write(job_yaml(cluster.kafka, cluster.store_addr, checkpoints))
     cluster.weirctl("submit", job_path)
 
-    duration = args.iterations * args.interval + 2
+    # The stream outlasts the faults: a real broker's fault (a failover, the
+    # ISR refilling) takes 15-30 s, not the interval; a partition with no new
+    # records after its recovery would write no row to time.
+    per_fault = args.interval + (30 if args.kafka == "real" else 0)
+    duration = args.iterations * per_fault + 2
     count = int(args.rate * duration)
     # Event time runs 10x wall time (10 ms of event time per event at 1000/s),
     # so 5 s windows close every half second; 2% of events are 8 s late

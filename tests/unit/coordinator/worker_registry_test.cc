@@ -73,3 +73,36 @@ TEST_CASE("a second process cannot register the id of a live worker", "[coordina
   CHECK(*workers.Register("w1", "10.0.0.2:9466", 4601) == WorkerRegistry::Registered::kAgain);
   CHECK(workers.all().at("w1").address == "10.0.0.2:9466");
 }
+
+TEST_CASE("the end of a worker's current watch declares it lost at once; a stale one changes nothing",
+          "[coordinator][workers]") {
+  WorkerRegistry workers(/*worker_timeout_ms=*/3000, /*dead_worker_retention_ms=*/10000);
+  CHECK(workers.OpenWatch("w1").status().code() == StatusCode::kNotFound);  // register first
+  REQUIRE(workers.Register("w1", "10.0.0.1:9466", 0).ok());
+  const uint64_t first = *workers.OpenWatch("w1");
+  const uint64_t second = *workers.OpenWatch("w1");  // a reconnect replaces it
+  CHECK(workers.Watching("w1", second));
+  CHECK_FALSE(workers.Watching("w1", first));
+  CHECK_FALSE(workers.CloseWatch("w1", first, 100));  // the replaced stream ending is no news
+  CHECK(workers.IsLive("w1"));
+
+  CHECK(workers.CloseWatch("w1", second, 200));  // the process is gone: lost well before the timeout
+  CHECK_FALSE(workers.IsLive("w1"));
+  CHECK(workers.all().at("w1").dead_since_ms == 200);
+  CHECK(workers.Heartbeat("w1", 250).code() == StatusCode::kNotFound);
+  CHECK(workers.Check(300).lost.empty());  // declared once
+
+  // A restarted process registers (another address: the old one is no longer on time), and the old
+  // process's watch ending late changes nothing for it.
+  const uint64_t third = [&] {
+    REQUIRE(workers.Register("w1", "10.0.0.2:9466", 400).ok());
+    return *workers.OpenWatch("w1");
+  }();
+  REQUIRE(workers.Register("w1", "10.0.0.2:9466", 500).ok());  // its reply was lost: registers again
+  CHECK_FALSE(workers.CloseWatch("w1", third, 600));
+  CHECK(workers.IsLive("w1"));
+  // Leaving first: its watch ending afterwards finds nobody.
+  const uint64_t fourth = *workers.OpenWatch("w1");
+  CHECK(workers.Remove("w1"));
+  CHECK_FALSE(workers.CloseWatch("w1", fourth, 700));
+}
