@@ -28,7 +28,8 @@
 #     --kafka real  one Apache Kafka broker (scripts/kafka.sh; started here,
 #                   stopped on exit)
 #   Environment: KEYS="1000 10000" EVENTS (2000000 dev, 4000000 real) RUNS=3
-#   READ_RATE=10000
+#   READ_RATE=10000; WORKER_BIN runs another weir-worker binary (a copy of an
+#   older build, for a before/after comparison)
 set -euo pipefail
 self=$(readlink -f "$0")
 cd "$(dirname "$self")/.."
@@ -138,7 +139,7 @@ pids+=($!)
 coordinator=$(line_of "$work/coordinator.out" "weir-coordinator listening on ")
 metrics=()
 for w in w1 w2; do
-  $b/worker/weir-worker --id $w --coordinator "$coordinator" --metrics-listen 127.0.0.1:0 --data-dir "$work/$w" \
+  "${WORKER_BIN:-$b/worker/weir-worker}" --id $w --coordinator "$coordinator" --metrics-listen 127.0.0.1:0 --data-dir "$work/$w" \
     --log-level warn > "$work/$w.out" 2> "$logs/$w.log" &
   pids+=($!)
   metrics+=("$(line_of "$work/$w.out" "weir-worker $w metrics on ")")
@@ -199,7 +200,7 @@ quantile() {
       }
     }' "$1" "$2"
 }
-count_of() { awk '$1 == "+Inf" {print $2}' "$1"; }  # count_of HIST: observations so far
+count_of() { awk '$1 == "+Inf" {n = $2} END {print n + 0}' "$1"; }  # count_of HIST: observations so far
 
 # run_e2e JOB TOPIC: submits JOB on TOPIC and prints "records rows ms",
 # timed from the first record consumed to the last row acknowledged by the
