@@ -184,7 +184,7 @@ hist() {
 # observed between two hist snapshots, interpolated in its bucket; ">LE" when
 # beyond the last finite bucket; nothing when nothing was observed.
 quantile() {
-  awk -v q="$3" 'NR == FNR {before[$1] = $2; next}
+  awk -v q="$3" 'FILENAME == ARGV[1] {before[$1] = $2; next}
     {le[++n] = $1; c[n] = $2 - before[$1]}
     END {
       total = c[n]
