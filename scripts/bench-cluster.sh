@@ -132,6 +132,7 @@ fi
 $b/featurestore/weir-featurestore --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$work/store" \
   > "$work/store.out" 2> "$logs/featurestore.log" &
 pids+=($!)
+store_pid=$!
 store=$(line_of "$work/store.out" "weir-featurestore listening on ")
 store_metrics=$(line_of "$work/store.out" "weir-featurestore metrics on ")
 $b/coordinator/weir-coordinator --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$work/coordinator" \
@@ -139,10 +140,12 @@ $b/coordinator/weir-coordinator --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:
 pids+=($!)
 coordinator=$(line_of "$work/coordinator.out" "weir-coordinator listening on ")
 metrics=()
+worker_pids=()
 for w in w1 w2; do
   "${WORKER_BIN:-$b/worker/weir-worker}" --id $w --coordinator "$coordinator" --metrics-listen 127.0.0.1:0 --data-dir "$work/$w" \
     --log-level warn > "$work/$w.out" 2> "$logs/$w.log" &
   pids+=($!)
+  worker_pids+=($!)
   metrics+=("$(line_of "$work/$w.out" "weir-worker $w metrics on ")")
 done
 weirctl=("$b/cli/weirctl" --coordinator "$coordinator" --store "$store")
@@ -238,6 +241,16 @@ run_e2e() {
   echo "$records $rows $((end - first))"
 }
 
+# cpu_ms PID...: CPU time (user + system) the processes used so far, in ms.
+# Steadier than rates on a shared machine: a before/after comparison of a
+# change can use it when other load makes the wall-clock rates swing.
+tick=$(getconf CLK_TCK)
+cpu_ms() {
+  local p
+  for p in "$@"; do sed 's/.*) //' "/proc/$p/stat"; done | awk -v t="$tick" '{s += $12 + $13} END {printf "%d\n", s * 1000 / t}'
+}
+per_event() { awk -v ms="$1" -v n="$2" 'BEGIN {printf "%.2f", (n > 0 ? ms * 1000 / n : 0)}'; }  # per_event MS EVENTS: µs
+
 echo "== 1. throughput: end to end against raw librdkafka consume ($kafka_kind broker, $runs runs each, interleaved)"
 for k in "${key_counts[@]}"; do
   echo "  producing $events events into bench-$k (64 partitions, $k keys)"
@@ -251,9 +264,14 @@ for k in "${key_counts[@]}"; do
     raw+=("$(sed 's/.*= \([0-9]*\) records\/s/\1/' <<< "$out")")
     # What the topic holds (the mock cluster keeps only ~5 MiB per partition).
     held=$(awk '{print $3}' <<< "$out")  # "raw consume: N records, ..."
+    workers_before=$(cpu_ms "${worker_pids[@]}")
+    store_before=$(cpu_ms "$store_pid")
     read -r records rows ms < <(run_e2e "bench-$k-$r" "bench-$k" "$held")
+    workers_cpu=$(($(cpu_ms "${worker_pids[@]}") - workers_before))
+    store_cpu=$(($(cpu_ms "$store_pid") - store_before))
     rate=$((records * 1000 / ms))
-    echo "  $k keys, run $r: end to end: $records events, $rows rows in $ms ms = $rate events/s"
+    echo "  $k keys, run $r: end to end: $records events, $rows rows in $ms ms = $rate events/s;" \
+      "CPU per event: workers $(per_event "$workers_cpu" "$records") µs, store $(per_event "$store_cpu" "$records") µs"
     e2e+=("$rate")
   done
   raw_median=$(median "${raw[@]}")
