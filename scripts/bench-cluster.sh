@@ -117,6 +117,7 @@ if [ "$kafka_kind" = real ]; then
   source "$work/kafka/env"
   export KAFKA_BOOTSTRAP KAFKA_BROKERS
   kafka=$KAFKA_BOOTSTRAP
+  read -r -a broker_pids <<< "$KAFKA_PIDS"
   for k in "${key_counts[@]}"; do
     ./scripts/kafka.sh topic "bench-$k" 64 1 2>> "$logs/kafka-start.log"
     ./scripts/kafka.sh topic "live-$k" 4 1 2>> "$logs/kafka-start.log"
@@ -127,6 +128,7 @@ else
   for k in "${key_counts[@]}"; do topics+=(--topic "bench-$k:64" --topic "live-$k:4"); done
   $b/tools/weir-devkafka --port 0 --brokers 1 "${topics[@]}" > "$work/kafka.out" 2> "$logs/devkafka.log" &
   pids+=($!)
+  broker_pids=($!)
   kafka=$(line_of "$work/kafka.out" "weir-devkafka bootstrap ")
 fi
 $b/featurestore/weir-featurestore --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$work/store" \
@@ -259,19 +261,34 @@ for k in "${key_counts[@]}"; do
   raw=()
   e2e=()
   for r in $(seq "$runs"); do
-    out=$($b/bench/weir_kafka_consume_bench --brokers "$kafka" --topic "bench-$k")
-    echo "  $k keys, run $r: $out"
+    broker_before=$(cpu_ms "${broker_pids[@]}")
+    # The consumer's own CPU: its subshell's children's, the last line of
+    # `times` (unpiped: a piped builtin runs in a child of its own).
+    out=$(
+      $b/bench/weir_kafka_consume_bench --brokers "$kafka" --topic "bench-$k" || exit 1
+      times
+    )
+    consumer_cpu=$(tail -1 <<< "$out" |
+      awk '{split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%d\n", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1000}')
+    out=$(head -1 <<< "$out")
+    broker_cpu=$(($(cpu_ms "${broker_pids[@]}") - broker_before))
+    n=$(awk '{print $3}' <<< "$out")
+    echo "  $k keys, run $r: $out; CPU per record: consumer $(per_event "$consumer_cpu" "$n") µs," \
+      "broker $(per_event "$broker_cpu" "$n") µs"
     raw+=("$(sed 's/.*= \([0-9]*\) records\/s/\1/' <<< "$out")")
     # What the topic holds (the mock cluster keeps only ~5 MiB per partition).
-    held=$(awk '{print $3}' <<< "$out")  # "raw consume: N records, ..."
+    held=$n  # what the raw consume read: "raw consume: N records, ..."
     workers_before=$(cpu_ms "${worker_pids[@]}")
     store_before=$(cpu_ms "$store_pid")
+    broker_before=$(cpu_ms "${broker_pids[@]}")
     read -r records rows ms < <(run_e2e "bench-$k-$r" "bench-$k" "$held")
     workers_cpu=$(($(cpu_ms "${worker_pids[@]}") - workers_before))
     store_cpu=$(($(cpu_ms "$store_pid") - store_before))
+    broker_cpu=$(($(cpu_ms "${broker_pids[@]}") - broker_before))
     rate=$((records * 1000 / ms))
     echo "  $k keys, run $r: end to end: $records events, $rows rows in $ms ms = $rate events/s;" \
-      "CPU per event: workers $(per_event "$workers_cpu" "$records") µs, store $(per_event "$store_cpu" "$records") µs"
+      "CPU per event: workers $(per_event "$workers_cpu" "$records") µs, store $(per_event "$store_cpu" "$records") µs," \
+      "broker $(per_event "$broker_cpu" "$records") µs"
     e2e+=("$rate")
   done
   raw_median=$(median "${raw[@]}")
