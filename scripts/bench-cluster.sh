@@ -38,7 +38,7 @@ usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' 
 kafka_kind=dev
 while [ $# -gt 0 ]; do
   case "$1" in
-    --kafka) kafka_kind=${2:-}; shift 2 ;;
+    --kafka) kafka_kind=${2:-}; shift $(($# > 1 ? 2 : 1)) ;;
     --kafka=*) kafka_kind=${1#--kafka=}; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench-cluster.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
