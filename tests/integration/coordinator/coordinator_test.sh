@@ -57,7 +57,10 @@ YAML
 }
 write_job "$tmp/clicks.yaml" clicks events
 timeout 20 "$weirctl" submit "$tmp/clicks.yaml" > "$tmp/submit.txt" 2>&1 || fail "submit: $(cat "$tmp/submit.txt")"
-[ "$(cat "$tmp/submit.txt")" = "submitted clicks (4 partitions)" ] || fail "submit printed: $(cat "$tmp/submit.txt")"
+[ "$(head -1 "$tmp/submit.txt")" = "submitted clicks (4 partitions)" ] || fail "submit printed: $(cat "$tmp/submit.txt")"
+# What discovery found (weir-devkafka's mock never answers CreateTopics: the dead-letter topic is left to first use).
+grep -q '^found topic "events" at .*: 4 partitions, replication factor 1; dead-letter topic "clicks.dlq" ' "$tmp/submit.txt" ||
+  fail "submit does not say what discovery found: $(cat "$tmp/submit.txt")"
 
 # The same name again, while it runs: refused, exit 2.
 expect_exit 2 "$tmp/again.txt" timeout 20 "$weirctl" submit "$tmp/clicks.yaml"
@@ -120,19 +123,24 @@ grep -q '^weir_coordinator_workers{state="alive"} 0$' "$tmp/metrics.txt" || fail
 grep -q '^weir_coordinator_heartbeats_total 0$' "$tmp/metrics.txt" || fail "heartbeats counter"
 grep -q '^weir_coordinator_partition_moves_total 0$' "$tmp/metrics.txt" || fail "moves counter"
 
-# 5b. The event log: each submission and the cancellation, oldest first, one line each.
+# 5b. The event log: each submission, what discovery found or why it failed,
+# and the cancellation, oldest first, one line each.
 ts='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
 timeout 20 "$weirctl" events > "$tmp/events.txt" || fail "events: $(cat "$tmp/events.txt")"
-[ "$(wc -l < "$tmp/events.txt")" -eq 3 ] || fail "want 3 events: $(cat "$tmp/events.txt")"
+[ "$(wc -l < "$tmp/events.txt")" -eq 5 ] || fail "want 5 events: $(cat "$tmp/events.txt")"
 grep -Eq "^$ts  job-submitted +clicks  job clicks submitted \(topic events at $bootstrap\)$" "$tmp/events.txt" ||
   fail "events: no submission of clicks: $(cat "$tmp/events.txt")"
 grep -Eq "^$ts  job-cancelled +missing  job missing cancelled$" "$tmp/events.txt" ||
   fail "events: no cancellation of missing: $(cat "$tmp/events.txt")"
+grep -Eq "^$ts  topic-found +clicks  topic \"events\" at $bootstrap: 4 partitions" "$tmp/events.txt" ||
+  fail "events: no topic-found of clicks: $(cat "$tmp/events.txt")"
+grep -Eq "^$ts  discovery-failed +missing  partitions unknown \(retrying\): topic \"no-such-topic\" does not exist" \
+  "$tmp/events.txt" || fail "events: no discovery-failed of missing: $(cat "$tmp/events.txt")"
 timeout 20 "$weirctl" events --job missing > "$tmp/events-missing.txt"
-[ "$(grep -c ' missing  ' "$tmp/events-missing.txt")" -eq 2 ] && [ "$(wc -l < "$tmp/events-missing.txt")" -eq 2 ] ||
+[ "$(grep -c ' missing  ' "$tmp/events-missing.txt")" -eq 3 ] && [ "$(wc -l < "$tmp/events-missing.txt")" -eq 3 ] ||
   fail "events --job missing: $(cat "$tmp/events-missing.txt")"
 timeout 20 "$weirctl" events --json > "$tmp/events.json"
-[ "$(grep -Ec '^\{"seq":"[1-3]","at_ms":"[0-9]+","kind":"CLUSTER_EVENT_JOB_(SUBMITTED|CANCELLED)".*\}$' "$tmp/events.json")" -eq 3 ] ||
+[ "$(grep -Ec '^\{"seq":"[1-5]","at_ms":"[0-9]+","kind":"CLUSTER_EVENT_(JOB_SUBMITTED|JOB_CANCELLED|TOPIC_FOUND|DISCOVERY_FAILED)".*\}$' "$tmp/events.json")" -eq 5 ] ||
   fail "events --json: $(cat "$tmp/events.json")"
 # --follow prints what is there, then what happens next, until interrupted.
 "$weirctl" events --follow > "$tmp/follow.txt" 2>&1 &

@@ -146,7 +146,10 @@ TEST_CASE("weirctl status and workers show owners, epochs, reports and heartbeat
                                            "view:        v\n"));
   // Partition 0 is not reported yet; partition 1's report has no state (a worker that predates states).
   CHECK_THAT(status.str(),
-             Catch::Contains("partitions:  2\ncheckpoint:  none\n\n"
+             Catch::Contains("partitions:  2\n"
+                             "discovery:   topic \"events\" at 127.0.0.1:9092: 2 partitions, replication factor 1; "
+                             "dead-letter topic \"a.dlq\" found\n"
+                             "checkpoint:  none\n\n"
                              "PARTITION  OWNER  EPOCH  STATE     OFFSET  WATERMARK                 LAG  RECORDS  "
                              "ROWS  DEAD\n"
                              "0          w1     1      starting  -       -                         -    0        0  "

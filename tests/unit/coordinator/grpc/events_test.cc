@@ -6,9 +6,9 @@ using namespace weir::coordinator::grpc_testing;  // NOLINT(google-build-using-n
 
 TEST_CASE("gRPC: ListEvents filters by job, after_seq and limit", "[coordinator][grpc]") {
   Fixture f;
-  REQUIRE(f.coordinator->SubmitJob(Spec("a", "events"), f.now_ms).ok());  // 1: submitted
-  REQUIRE(f.coordinator->RegisterWorker("w1", "", f.now_ms + 1).ok());    // 2: registered, 3-4: assigned
-  REQUIRE(f.coordinator->CancelJob("a", f.now_ms + 2).ok());              // 5: cancelled
+  REQUIRE(f.coordinator->SubmitJob(Spec("a", "events"), f.now_ms).ok());  // 1: submitted, 2: topic found
+  REQUIRE(f.coordinator->RegisterWorker("w1", "", f.now_ms + 1).ok());    // 3: registered, 4-5: assigned
+  REQUIRE(f.coordinator->CancelJob("a", f.now_ms + 2).ok());              // 6: cancelled
   auto list = [&](const std::string& job, uint64_t after, int32_t limit, pb::ListEventsResponse* resp) {
     grpc::ClientContext ctx;
     pb::ListEventsRequest req;
@@ -24,25 +24,26 @@ TEST_CASE("gRPC: ListEvents filters by job, after_seq and limit", "[coordinator]
   };
   pb::ListEventsResponse resp;
   REQUIRE(list("", 0, 0, &resp).ok());
-  CHECK(seqs(resp) == std::vector<uint64_t>{1, 2, 3, 4, 5});
-  CHECK(resp.last_seq() == 5);
+  CHECK(seqs(resp) == std::vector<uint64_t>{1, 2, 3, 4, 5, 6});
+  CHECK(resp.last_seq() == 6);
   CHECK(resp.events(0).kind() == pb::CLUSTER_EVENT_JOB_SUBMITTED);
   CHECK(resp.events(0).at_ms() == f.now_ms);
-  CHECK(resp.events(1).kind() == pb::CLUSTER_EVENT_WORKER_REGISTERED);
-  CHECK(resp.events(1).worker() == "w1");
+  CHECK(resp.events(1).kind() == pb::CLUSTER_EVENT_TOPIC_FOUND);
+  CHECK(resp.events(2).kind() == pb::CLUSTER_EVENT_WORKER_REGISTERED);
+  CHECK(resp.events(2).worker() == "w1");
   resp.Clear();
   REQUIRE(list("a", 0, 0, &resp).ok());
-  CHECK(seqs(resp) == std::vector<uint64_t>{1, 3, 4, 5});
+  CHECK(seqs(resp) == std::vector<uint64_t>{1, 2, 4, 5, 6});
   resp.Clear();
-  REQUIRE(list("a", 3, 0, &resp).ok());
-  CHECK(seqs(resp) == std::vector<uint64_t>{4, 5});
+  REQUIRE(list("a", 4, 0, &resp).ok());
+  CHECK(seqs(resp) == std::vector<uint64_t>{5, 6});
   resp.Clear();
   REQUIRE(list("", 0, 2, &resp).ok());
-  CHECK(seqs(resp) == std::vector<uint64_t>{4, 5});
+  CHECK(seqs(resp) == std::vector<uint64_t>{5, 6});
   resp.Clear();
   REQUIRE(list("nope", 0, 0, &resp).ok());
   CHECK(resp.events_size() == 0);
-  CHECK(resp.last_seq() == 5);
+  CHECK(resp.last_seq() == 6);
   CHECK(list("", 0, -1, &resp).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
 }
 
@@ -59,6 +60,8 @@ TEST_CASE("weirctl events prints one line per event, --json one object per line,
   REQUIRE(weir::cli::EventList(f.address, {}, out).ok());
   CHECK(out.str() ==
         "2023-11-14T22:13:20.000Z  job-submitted         a  job a submitted (topic events at 127.0.0.1:9092)\n"
+        "2023-11-14T22:13:20.000Z  topic-found           a  topic \"events\" at 127.0.0.1:9092: 2 partitions, "
+        "replication factor 1; dead-letter topic \"a.dlq\" found\n"
         "2023-11-14T22:13:20.042Z  worker-registered     -  worker w1 registered (127.0.0.1:9500)\n"
         "2023-11-14T22:13:20.042Z  partition-assigned    a/0  partition 0 assigned to w1 (epoch 1)\n"
         "2023-11-14T22:13:20.042Z  partition-assigned    a/1  partition 1 assigned to w1 (epoch 1)\n");
@@ -77,11 +80,11 @@ TEST_CASE("weirctl events prints one line per event, --json one object per line,
   std::vector<std::string> objects;
   std::istringstream in(lines.str());
   for (std::string line; std::getline(in, line);) objects.push_back(line);
-  REQUIRE(objects.size() == 3);
+  REQUIRE(objects.size() == 4);
   CHECK_THAT(objects[0],
              Catch::StartsWith("{\"seq\":\"1\",\"at_ms\":\"1700000000000\",\"kind\":\"CLUSTER_EVENT_JOB_SUBMITTED\","
                                "\"job\":\"a\",\"partition\":-1,"));
-  CHECK_THAT(objects[2], Catch::Contains("\"kind\":\"CLUSTER_EVENT_PARTITION_ASSIGNED\",\"job\":\"a\",\"partition\":1,"
+  CHECK_THAT(objects[3], Catch::Contains("\"kind\":\"CLUSTER_EVENT_PARTITION_ASSIGNED\",\"job\":\"a\",\"partition\":1,"
                                          "\"worker\":\"w1\",\"from_worker\":\"\",\"epoch\":\"1\""));
 
   // --follow: each poll prints what is new; events appended between polls show up once.
@@ -98,7 +101,7 @@ TEST_CASE("weirctl events prints one line per event, --json one object per line,
   REQUIRE(weir::cli::EventList(f.address, follow, followed).ok());
   CHECK(polls == 3);
   const std::string text = followed.str();
-  CHECK(std::count(text.begin(), text.end(), '\n') == 5);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 6);
   CHECK_THAT(text, Catch::EndsWith("2023-11-14T22:13:20.100Z  job-cancelled         a  job a cancelled\n"));
 
   SECTION("an unreachable coordinator") {
