@@ -1,5 +1,8 @@
 #include "featurestore/row_store.h"
 
+#include <algorithm>
+#include <functional>
+
 #include <map>
 #include <set>
 
@@ -8,12 +11,13 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include "featurestore/row_codec.h"
+
 namespace weir::featurestore {
 namespace {
 
 using weir::v1::FeatureRow;
 
-constexpr char kRowTag = 'R';
 constexpr char kEpochTag = 'E';        // a job's partitions
 constexpr char kImportEpochTag = 'I';  // importers' own identities
 // The catalog: one key per (view, feature) ever written, so a read names an
@@ -24,53 +28,27 @@ const std::string kCatalogBuiltKey = "C";
 // How many of a view's features an error message lists.
 constexpr size_t kFeaturesNamed = 20;
 
-// Length-prefixed, so no component can run into the next one.
-void AppendComponent(std::string* out, const std::string& s) {
-  uint64_t n = s.size();
-  while (n >= 0x80) {
-    out->push_back(static_cast<char>(n | 0x80));
-    n >>= 7;
-  }
-  out->push_back(static_cast<char>(n));
-  out->append(s);
-}
-
-void AppendBigEndian(std::string* out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
 uint64_t ReadBigEndian(const rocksdb::Slice& s, size_t at, int bytes) {
   uint64_t v = 0;
   for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(s[at + i]);
   return v;
 }
 
-// Newest first: window_end descending (sign bit flipped so negative times
-// order too), then revision descending.
-uint64_t DescendingTime(int64_t t) { return ~(static_cast<uint64_t>(t) ^ (uint64_t{1} << 63)); }
-
-std::string FeaturePrefix(const std::string& view, const std::string& key, const std::string& feature) {
-  std::string k(1, kRowTag);
-  AppendComponent(&k, view);
-  AppendComponent(&k, key);
-  AppendComponent(&k, feature);
+std::string FeaturePrefix(std::string_view view, std::string_view key, std::string_view feature) {
+  std::string k;
+  AppendFeaturePrefix(&k, view, key, feature);
   return k;
 }
 
-std::string RowKey(const FeatureRow& row) {
-  std::string k = FeaturePrefix(row.view(), row.key(), row.feature());
-  AppendBigEndian(&k, DescendingTime(row.window_end()), 8);
-  AppendBigEndian(&k, ~static_cast<uint32_t>(row.revision()), 4);
-  return k;
-}
+std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
 
-std::string CatalogPrefix(const std::string& view) {
+std::string CatalogPrefix(std::string_view view) {
   std::string k(1, kFeatureTag);
   AppendComponent(&k, view);
   return k;
 }
 
-std::string CatalogKey(const std::string& view, const std::string& feature) {
+std::string CatalogKey(std::string_view view, std::string_view feature) {
   std::string k = CatalogPrefix(view);
   AppendComponent(&k, feature);
   return k;
@@ -126,11 +104,21 @@ RowStore::RowStore(rocksdb::DB* db, DiskSpace disk, std::shared_ptr<StorageError
     : db_(db), disk_(std::move(disk)), listener_(std::move(listener)) {}
 RowStore::~RowStore() = default;
 
-Result<std::unique_ptr<RowStore>> RowStore::Open(const std::string& dir, RowStoreOptions store_options) {
-  auto listener = std::make_shared<StorageErrorListener>();
+rocksdb::Options RowStore::DbOptions() {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
+  // Concurrent writers (one per stream) share one WAL write and fsync; the
+  // WAL of the next group is written while this one fills the memtable.
+  options.enable_pipelined_write = true;
+  options.write_buffer_size = 128 << 20;
+  options.max_write_buffer_number = 4;
+  return options;
+}
+
+Result<std::unique_ptr<RowStore>> RowStore::Open(const std::string& dir, RowStoreOptions store_options) {
+  auto listener = std::make_shared<StorageErrorListener>();
+  rocksdb::Options options = DbOptions();
   options.listeners.push_back(listener);
   rocksdb::DB* db = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
@@ -150,52 +138,82 @@ Result<std::unique_ptr<RowStore>> RowStore::Open(const std::string& dir, RowStor
 Status RowStore::BuildCatalog() {
   std::string marker;
   const rocksdb::Status found = db_->Get(rocksdb::ReadOptions(), kCatalogBuiltKey, &marker);
-  if (found.ok()) return Status::Ok();
-  if (!found.IsNotFound()) return FromRocks(found, "cannot read the feature catalog");
+  if (!found.ok() && !found.IsNotFound()) return FromRocks(found, "cannot read the feature catalog");
+  if (found.ok()) return LoadCatalog();
   // One seek per (view, key, feature) group: each group's rows are skipped.
   rocksdb::WriteBatch wb;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   const std::string rows(1, kRowTag);
   for (it->Seek(rows); it->Valid() && it->key().starts_with(rows);) {
     FeatureRow row;
-    if (!row.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    if (!DecodeRow(View(it->key()), View(it->value()), &row)) {
       return DataLoss("a stored feature row is corrupt (building the feature catalog)");
     }
     wb.Put(CatalogKey(row.view(), row.feature()), "");
     std::string next = FeaturePrefix(row.view(), row.key(), row.feature());
-    next.append(13, '\xff');
+    next.append(kRowKeySuffixBytes + 1, '\xff');
     it->Seek(next);
   }
   WEIR_RETURN_IF_ERROR(FromRocks(it->status(), "cannot build the feature catalog"));
   wb.Put(kCatalogBuiltKey, "");
   rocksdb::WriteOptions options;
   options.sync = true;
-  return FromRocks(db_->Write(options, &wb), "cannot write the feature catalog");
+  WEIR_RETURN_IF_ERROR(FromRocks(db_->Write(options, &wb), "cannot write the feature catalog"));
+  return LoadCatalog();
+}
+
+Status RowStore::LoadCatalog() {
+  const std::string tag(1, kFeatureTag);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(tag); it->Valid() && it->key().starts_with(tag); it->Next()) {
+    std::string_view rest = View(it->key()).substr(1);
+    std::string_view parts[2];
+    for (std::string_view& part : parts) {
+      size_t at = 0;
+      uint64_t n = 0;
+      for (int shift = 0; at < rest.size(); shift += 7) {
+        const auto b = static_cast<uint8_t>(rest[at++]);
+        n |= static_cast<uint64_t>(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) break;
+      }
+      if (n > rest.size() - at) return DataLoss("a feature catalog entry is malformed");
+      part = rest.substr(at, n);
+      rest.remove_prefix(at + n);
+    }
+    Catalog(parts[0], parts[1]);
+  }
+  return FromRocks(it->status(), "cannot read the feature catalog");
+}
+
+void RowStore::Catalog(std::string_view view, std::string_view feature) {
+  {
+    std::shared_lock<std::shared_mutex> lock(catalog_mu_);
+    auto it = catalog_.find(view);
+    if (it != catalog_.end() && it->second.find(feature) != it->second.end()) return;
+  }
+  std::unique_lock<std::shared_mutex> lock(catalog_mu_);
+  auto it = catalog_.find(view);
+  if (it == catalog_.end()) it = catalog_.emplace(std::string(view), std::set<std::string, std::less<>>()).first;
+  it->second.emplace(feature);
 }
 
 Result<std::vector<std::string>> RowStore::Features(const std::string& view) const {
-  std::vector<std::string> features;
-  const std::string prefix = CatalogPrefix(view);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    // The rest of the key is the feature's length prefix and name.
-    rocksdb::Slice rest = it->key();
-    rest.remove_prefix(prefix.size());
-    size_t at = 0;
-    uint64_t n = 0;
-    for (int shift = 0; at < rest.size(); shift += 7) {
-      const auto b = static_cast<uint8_t>(rest[at++]);
-      n |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) break;
-    }
-    if (at + n > rest.size()) return DataLoss("a feature catalog entry of view \"" + view + "\" is malformed");
-    features.emplace_back(rest.data() + at, n);
-  }
-  WEIR_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read the feature catalog"));
-  return features;
+  std::shared_lock<std::shared_mutex> lock(catalog_mu_);
+  auto it = catalog_.find(view);
+  if (it == catalog_.end()) return std::vector<std::string>();
+  return std::vector<std::string>(it->second.begin(), it->second.end());
 }
 
 Status RowStore::CheckKnown(const std::string& view, const std::vector<std::string>& features) const {
+  {
+    std::shared_lock<std::shared_mutex> lock(catalog_mu_);
+    auto it = catalog_.find(view);
+    if (it != catalog_.end() && std::all_of(features.begin(), features.end(), [&](const std::string& f) {
+          return it->second.find(f) != it->second.end();
+        })) {
+      return Status::Ok();
+    }
+  }
   auto known = Features(view);
   if (!known.ok()) return known.status();
   if (known->empty()) {
@@ -222,6 +240,7 @@ Status RowStore::CheckKnown(const std::string& view, const std::vector<std::stri
 }
 
 Status RowStore::EnsureWritable(uint64_t bytes) {
+  std::lock_guard<std::mutex> resume(resume_mu_);
   uint64_t free_bytes = 0;
   Status room = disk_.CheckRoomFor(bytes, &free_bytes);
   {
@@ -247,10 +266,7 @@ void RowStore::SetHealth(const Status& s) {
 }
 
 StorageHealth RowStore::CheckStorage() {
-  {
-    std::lock_guard<std::mutex> lock(write_mu_);
-    SetHealth(EnsureWritable(0));
-  }
+  SetHealth(EnsureWritable(0));
   std::lock_guard<std::mutex> lock(health_mu_);
   return health_;
 }
@@ -261,13 +277,27 @@ Status RowStore::Write(const RowBatch& batch) {
 }
 
 Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applied) {
-  std::lock_guard<std::mutex> lock(write_mu_);
   *applied = 0;
-  rocksdb::WriteBatch wb;
-  std::string value;
+  // Lock the stripes of every fencing key of the group, in index order (no
+  // two groups can deadlock), for the check and the write together.
+  std::array<bool, kEpochStripes> stripes{};
+  size_t rows = 0;
+  for (const RowBatch& batch : batches) {
+    stripes[std::hash<std::string>()(EpochKey(batch.job, batch.partition, batch.writer)) % kEpochStripes] = true;
+    rows += batch.rows.size();
+  }
+  std::vector<std::unique_lock<std::mutex>> locks;
+  for (size_t i = 0; i < kEpochStripes; ++i) {
+    if (stripes[i]) locks.emplace_back(epoch_mu_[i]);
+  }
+  constexpr size_t kRowBytesGuess = 64;
+  rocksdb::WriteBatch wb(rows * kRowBytesGuess);
+  std::string key, value;
   // Epochs raised by earlier batches of this group, not yet in the database.
-  std::map<std::string, uint64_t> raised;                 // by EpochKey
-  std::set<std::pair<std::string, std::string>> catalog;  // (view, feature) of the rows written
+  std::map<std::string, uint64_t> raised;  // by EpochKey
+  // (view, feature) of the rows written: few, so a vector searched from the
+  // back (rows of one feature come together) beats a set.
+  std::vector<std::pair<std::string_view, std::string_view>> catalog;
   Status fenced;
   for (const RowBatch& batch : batches) {
     const std::string epoch_key = EpochKey(batch.job, batch.partition, batch.writer);
@@ -291,9 +321,13 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
       break;
     }
     for (const FeatureRow& row : batch.rows) {
-      row.SerializeToString(&value);
-      wb.Put(RowKey(row), value);
-      catalog.emplace(row.view(), row.feature());
+      key.clear();
+      value.clear();
+      AppendRowKey(&key, row);
+      AppendRowValue(&value, row);
+      wb.Put(key, value);
+      const std::pair<std::string_view, std::string_view> names(row.view(), row.feature());
+      if (std::find(catalog.rbegin(), catalog.rend(), names) == catalog.rend()) catalog.push_back(names);
     }
     if (batch.epoch > highest) {
       std::string epoch;
@@ -304,7 +338,12 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
     ++*applied;
   }
   if (*applied > 0) {
-    for (const auto& [view, feature] : catalog) wb.Put(CatalogKey(view, feature), "");
+    std::sort(catalog.begin(), catalog.end());
+    catalog.erase(std::unique(catalog.begin(), catalog.end()), catalog.end());
+    for (const auto& [view, feature] : catalog) {
+      wb.Put(CatalogKey(view, feature), "");
+      Catalog(view, feature);
+    }
     Status s = EnsureWritable(wb.GetDataSize());
     if (s.ok()) {
       rocksdb::WriteOptions options;
@@ -346,10 +385,11 @@ Result<std::vector<FeatureRow>> RowStore::GetOnline(const std::string& view, con
   auto latest = [&](const std::string& prefix) -> Status {
     std::string target = prefix;
     AppendBigEndian(&target, DescendingTime(as_of_ms), 8);
+    AppendBigEndian(&target, 0, 4);  // before every revision of that window
     it->Seek(target);
     if (!it->Valid() || !it->key().starts_with(prefix)) return FromRocks(it->status(), "cannot read features");
     FeatureRow row;
-    if (!row.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    if (!DecodeRow(View(it->key()), View(it->value()), &row)) {
       return DataLoss("a stored feature row is corrupt (view \"" + view + "\")");
     }
     out.push_back(std::move(row));
@@ -369,14 +409,14 @@ Result<std::vector<FeatureRow>> RowStore::GetOnline(const std::string& view, con
     for (;;) {
       it->Seek(next);
       if (!it->Valid() || !it->key().starts_with(key_prefix)) break;
-      FeatureRow row;
-      if (!row.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-        return DataLoss("a stored feature row is corrupt (view \"" + view + "\")");
+      std::string_view feature;
+      if (!RowKeyFeature(View(it->key()), &feature)) {
+        return DataLoss("a stored feature row's key is corrupt (view \"" + view + "\")");
       }
-      const std::string prefix = FeaturePrefix(view, key, row.feature());
+      const std::string prefix = FeaturePrefix(view, key, feature);
       WEIR_RETURN_IF_ERROR(latest(prefix));
       next = prefix;
-      next.append(13, '\xff');  // past every 12-byte (window_end, revision) suffix of this feature
+      next.append(kRowKeySuffixBytes + 1, '\xff');  // past every 12-byte (window_end, revision) suffix of this feature
     }
     WEIR_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read features"));
   }
@@ -388,9 +428,9 @@ Status RowStore::Export(const std::string& view, const std::function<bool(const 
   std::string prefix(1, kRowTag);
   AppendComponent(&prefix, view);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  FeatureRow row;
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    FeatureRow row;
-    if (!row.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    if (!DecodeRow(View(it->key()), View(it->value()), &row)) {
       return DataLoss("a stored feature row is corrupt (view \"" + view + "\")");
     }
     if (!fn(row)) return Status::Ok();
