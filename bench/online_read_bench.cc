@@ -1,7 +1,8 @@
 // weir_online_read_bench: GetOnlineFeatures latency at a fixed request rate,
 // open loop: request i is due at start + i/rate, and its latency is measured
 // from when it was due (so a stalled server shows up in the figures instead
-// of slowing the client down: no coordinated omission).
+// of slowing the client down: no coordinated omission). Requests are sent
+// with gRPC's callback API, so a sender never waits for an answer.
 //
 // Each request asks for --keys-per-request random keys of --keys (key names
 // PREFIX0..N-1) and every feature of --view. Prints the achieved rate,
@@ -88,7 +89,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exce
   app.add_option("--keys", keys, "Distinct keys")->capture_default_str();
   app.add_option("--rate", rate, "Requests per second, all threads together")->capture_default_str();
   app.add_option("--seconds", seconds, "How long to run")->capture_default_str();
-  app.add_option("--threads", threads, "Client threads (each its own channel)")->capture_default_str();
+  app.add_option("--threads", threads, "Client threads sending (each its own channel); answers arrive on gRPC's threads")->capture_default_str();
   app.add_option("--keys-per-request", keys_per_request, "Random keys asked for in each request")
       ->capture_default_str();
   app.add_flag("--populate", populate, "First write --keys keys x 2 features x --windows windows of --view");
@@ -99,9 +100,17 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exce
 
   using Clock = std::chrono::steady_clock;
   const int64_t total = static_cast<int64_t>(rate * seconds);
-  std::vector<std::vector<double>> latencies(static_cast<size_t>(threads));
-  std::atomic<int64_t> errors{0}, empty{0};
+  // One slot per request, written by its completion: the senders never wait
+  // for an answer (gRPC's callback API), so a slow server cannot slow the
+  // request rate down.
+  std::vector<double> latency_slots(static_cast<size_t>(total), -1);
+  std::atomic<int64_t> errors{0}, empty{0}, outstanding{0};
   const auto start = Clock::now() + std::chrono::milliseconds(200);
+  struct Call {
+    grpc::ClientContext context;
+    weir::v1::GetOnlineFeaturesRequest request;
+    weir::v1::GetOnlineFeaturesResponse response;
+  };
   std::vector<std::thread> pool;
   pool.reserve(static_cast<size_t>(threads));
   for (int t = 0; t < threads; ++t) {
@@ -111,31 +120,34 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exce
       auto stub =
           weir::v1::FeatureStore::NewStub(grpc::CreateCustomChannel(store, grpc::InsecureChannelCredentials(), args));
       std::mt19937_64 rng(static_cast<uint64_t>(t) + 1);
-      auto& mine = latencies[static_cast<size_t>(t)];
-      mine.reserve(static_cast<size_t>(total / threads + 1));
       for (int64_t i = t; i < total; i += threads) {
         const auto due = start + std::chrono::duration_cast<Clock::duration>(
                                      std::chrono::duration<double>(static_cast<double>(i) / rate));
         std::this_thread::sleep_until(due);
-        weir::v1::GetOnlineFeaturesRequest request;
-        request.set_view(view);
+        auto* call = new Call;
+        call->request.set_view(view);
         for (int k = 0; k < keys_per_request; ++k) {
-          request.add_keys(key_prefix + std::to_string(rng() % static_cast<uint64_t>(keys)));
+          call->request.add_keys(key_prefix + std::to_string(rng() % static_cast<uint64_t>(keys)));
         }
-        weir::v1::GetOnlineFeaturesResponse response;
-        grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-        const grpc::Status s = stub->GetOnlineFeatures(&context, request, &response);
-        mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - due).count());
-        if (!s.ok()) ++errors;
-        if (s.ok() && response.rows_size() == 0) ++empty;
+        call->context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        ++outstanding;
+        stub->async()->GetOnlineFeatures(&call->context, &call->request, &call->response,
+                                         [&, call, i, due](const grpc::Status& s) {
+                                           latency_slots[static_cast<size_t>(i)] =
+                                               std::chrono::duration<double, std::milli>(Clock::now() - due).count();
+                                           if (!s.ok()) ++errors;
+                                           if (s.ok() && call->response.rows_size() == 0) ++empty;
+                                           delete call;
+                                           --outstanding;
+                                         });
       }
+      // The stub and channel must outlive this thread's calls.
+      while (outstanding.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     });
   }
   for (auto& th : pool) th.join();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  std::vector<double> all;
-  for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
+  std::vector<double> all = std::move(latency_slots);
   std::sort(all.begin(), all.end());
   auto q = [&](double p) {
     return all.empty() ? 0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))];
