@@ -89,7 +89,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exce
   app.add_option("--keys", keys, "Distinct keys")->capture_default_str();
   app.add_option("--rate", rate, "Requests per second, all threads together")->capture_default_str();
   app.add_option("--seconds", seconds, "How long to run")->capture_default_str();
-  app.add_option("--threads", threads, "Client threads sending (each its own channel); answers arrive on gRPC's threads")->capture_default_str();
+  app.add_option("--threads", threads,
+                 "Client threads sending (each its own channel); answers arrive on gRPC's threads")
+      ->capture_default_str();
   app.add_option("--keys-per-request", keys_per_request, "Random keys asked for in each request")
       ->capture_default_str();
   app.add_flag("--populate", populate, "First write --keys keys x 2 features x --windows windows of --view");

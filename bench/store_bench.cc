@@ -115,6 +115,7 @@ double RunStore(const Config& c, const std::vector<std::vector<pb::WriteBatch>>&
   }
   const auto start = Clock::now();
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(c.streams));
   for (int s = 0; s < c.streams; ++s) {
     threads.emplace_back([&, s] {
       const auto& batches = work[static_cast<size_t>(s)];
@@ -153,6 +154,7 @@ double RunRaw(const Config& c, const std::vector<std::vector<pb::WriteBatch>>& w
   std::unique_ptr<rocksdb::DB> db(raw);
   const auto start = Clock::now();
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(c.streams));
   for (int s = 0; s < c.streams; ++s) {
     threads.emplace_back([&, s] {
       rocksdb::WriteOptions sync;
@@ -195,6 +197,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exce
   app.add_option("--repeat", c.repeat, "Runs of each (raw, then store)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   std::vector<std::vector<pb::WriteBatch>> work;
+  work.reserve(static_cast<size_t>(c.streams));
   for (int s = 0; s < c.streams; ++s) work.push_back(MakeBatches(c, s));
   const int64_t rows = c.rows / c.streams * c.streams;
   int failures = 0;

@@ -100,6 +100,10 @@ void AppendRowValue(std::string* out, const FeatureRow& row) {
   }
 }
 
+int64_t RowKeyWindowEnd(std::string_view key) {
+  return static_cast<int64_t>(~ReadBigEndian(key, key.size() - kRowKeySuffixBytes, 8) ^ (uint64_t{1} << 63));
+}
+
 bool RowKeyFeature(std::string_view key, std::string_view* feature) {
   size_t at = 1;
   std::string_view view, k;

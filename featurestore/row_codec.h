@@ -44,6 +44,9 @@ void AppendRowValue(std::string* out, const weir::v1::FeatureRow& row);
 // Rebuilds a row from its stored key and value, either value form. False
 // when either is malformed.
 [[nodiscard]] bool DecodeRow(std::string_view key, std::string_view value, weir::v1::FeatureRow* row);
+// The window_end of a row key that RowKeyFeature accepts (or any key at
+// least kRowKeySuffixBytes long).
+int64_t RowKeyWindowEnd(std::string_view key);
 // Only the feature name of a row key (for skipping from feature to feature);
 // false when the key is malformed.
 [[nodiscard]] bool RowKeyFeature(std::string_view key, std::string_view* feature);

@@ -11,6 +11,7 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include "featurestore/latest_cache.h"
 #include "featurestore/row_codec.h"
 
 namespace weir::featurestore {
@@ -41,6 +42,19 @@ std::string FeaturePrefix(std::string_view view, std::string_view key, std::stri
 }
 
 std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+// Tells the read cache about every row of a durable write batch.
+class CacheUpdater : public rocksdb::WriteBatch::Handler {
+ public:
+  explicit CacheUpdater(LatestCache* cache) : cache_(cache) {}
+  void Put(const rocksdb::Slice& key, const rocksdb::Slice& value) override {
+    if (key.size() <= kRowKeySuffixBytes || key[0] != kRowTag) return;
+    cache_->Written(View(key).substr(0, key.size() - kRowKeySuffixBytes), View(key), View(value));
+  }
+
+ private:
+  LatestCache* cache_;
+};
 
 std::string CatalogPrefix(std::string_view view) {
   std::string k(1, kFeatureTag);
@@ -100,8 +114,12 @@ class StorageErrorListener : public rocksdb::EventListener {
   std::string error_;  // guarded by mu_; empty when none since the last resume
 };
 
-RowStore::RowStore(rocksdb::DB* db, DiskSpace disk, std::shared_ptr<StorageErrorListener> listener)
-    : db_(db), disk_(std::move(disk)), listener_(std::move(listener)) {}
+RowStore::RowStore(rocksdb::DB* db, DiskSpace disk, std::shared_ptr<StorageErrorListener> listener,
+                   size_t latest_cache_entries)
+    : db_(db),
+      disk_(std::move(disk)),
+      listener_(std::move(listener)),
+      latest_(latest_cache_entries > 0 ? std::make_unique<LatestCache>(latest_cache_entries) : nullptr) {}
 RowStore::~RowStore() = default;
 
 rocksdb::Options RowStore::DbOptions() {
@@ -127,8 +145,8 @@ Result<std::unique_ptr<RowStore>> RowStore::Open(const std::string& dir, RowStor
                                                 " (is another weir-featurestore using it? is it writable? is its "
                                                 "disk full?)");
   }
-  std::unique_ptr<RowStore> store(
-      new RowStore(db, DiskSpace(dir, store_options.min_free_disk_bytes), std::move(listener)));
+  std::unique_ptr<RowStore> store(new RowStore(db, DiskSpace(dir, store_options.min_free_disk_bytes),
+                                               std::move(listener), store_options.latest_cache_entries));
   if (Status built = store->BuildCatalog(); !built.ok()) {
     return Status(built.code(), "cannot open the feature store in \"" + dir + "\": " + built.message());
   }
@@ -363,6 +381,11 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
       *applied = 0;
       return s;
     }
+    if (latest_ != nullptr) {
+      // Still under the stripes: the cache sees one partition's rows in order.
+      CacheUpdater updater(latest_.get());
+      WEIR_RETURN_IF_ERROR(FromRocks(wb.Iterate(&updater), "cannot update the read cache"));
+    }
   }
   return fenced;
 }
@@ -382,22 +405,61 @@ Result<std::vector<FeatureRow>> RowStore::GetOnline(const std::string& view, con
   std::vector<FeatureRow> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   // Reads the newest row at or before as_of under `prefix` (one feature).
-  auto latest = [&](const std::string& prefix) -> Status {
+  auto emit = [&](std::string_view row_key, std::string_view value) -> Status {
+    FeatureRow row;
+    if (!DecodeRow(row_key, value, &row)) return DataLoss("a stored feature row is corrupt (view \"" + view + "\")");
+    out.push_back(std::move(row));
+    return Status::Ok();
+  };
+  // Seeks the newest row at or before as_of under `prefix` (one feature).
+  auto seek = [&](const std::string& prefix) -> Status {
     std::string target = prefix;
     AppendBigEndian(&target, DescendingTime(as_of_ms), 8);
     AppendBigEndian(&target, 0, 4);  // before every revision of that window
     it->Seek(target);
     if (!it->Valid() || !it->key().starts_with(prefix)) return FromRocks(it->status(), "cannot read features");
-    FeatureRow row;
-    if (!DecodeRow(View(it->key()), View(it->value()), &row)) {
-      return DataLoss("a stored feature row is corrupt (view \"" + view + "\")");
-    }
-    out.push_back(std::move(row));
-    return Status::Ok();
+    return emit(View(it->key()), View(it->value()));
   };
+  // The newest row at or before as_of under `prefix`: from the cache when
+  // the newest row of all is at or before as_of, else from RocksDB (filling
+  // the cache with the newest row of all on the way).
+  LatestCache::Entry cached;
+  auto latest = [&](const std::string& prefix) -> Status {
+    if (latest_ == nullptr) return seek(prefix);
+    if (latest_->Lookup(prefix, &cached)) {
+      if (!cached.found) return Status::Ok();
+      if (RowKeyWindowEnd(cached.key) <= as_of_ms) return emit(cached.key, cached.value);
+      return seek(prefix);
+    }
+    const uint64_t generation = latest_->Generation(prefix);
+    it->Seek(prefix);
+    if (!it->Valid() || !it->key().starts_with(prefix)) {
+      WEIR_RETURN_IF_ERROR(FromRocks(it->status(), "cannot read features"));
+      latest_->Fill(prefix, generation, LatestCache::Entry{});
+      return Status::Ok();
+    }
+    latest_->Fill(prefix, generation, LatestCache::Entry{true, it->key().ToString(), it->value().ToString()});
+    if (RowKeyWindowEnd(View(it->key())) <= as_of_ms) return emit(View(it->key()), View(it->value()));
+    return seek(prefix);
+  };
+  // Every feature of a view of few features: each one by name, in key order
+  // (length, then bytes), so the cache answers without a scan.
+  constexpr size_t kFewFeatures = 16;
+  std::vector<std::string> few;
+  if (features.empty() && latest_ != nullptr) {
+    auto all = Features(view);
+    if (!all.ok()) return all.status();
+    if (all->size() <= kFewFeatures) {
+      few = std::move(*all);
+      std::sort(few.begin(), few.end(), [](const std::string& a, const std::string& b) {
+        return a.size() != b.size() ? a.size() < b.size() : a < b;
+      });
+    }
+  }
+  const std::vector<std::string>& named = features.empty() ? few : features;
   for (const std::string& key : keys) {
-    if (!features.empty()) {
-      for (const std::string& feature : features) WEIR_RETURN_IF_ERROR(latest(FeaturePrefix(view, key, feature)));
+    if (!named.empty()) {
+      for (const std::string& feature : named) WEIR_RETURN_IF_ERROR(latest(FeaturePrefix(view, key, feature)));
       continue;
     }
     // Every feature of the key: visit each feature's group once, jumping

@@ -67,6 +67,9 @@ struct RowStoreOptions {
   // Free space in the data directory that writes must leave untouched: room
   // for RocksDB's flushes and compactions (--min-free-disk-mib).
   uint64_t min_free_disk_bytes = 0;
+  // (view, key, feature)s whose newest row online reads keep in memory
+  // (LatestCache, roughly 150 bytes each); 0 turns the cache off.
+  size_t latest_cache_entries = size_t{1} << 18;
 };
 
 // Whether writes are accepted now, and why not.
@@ -77,6 +80,7 @@ struct StorageHealth {
 };
 
 class StorageErrorListener;
+class LatestCache;
 
 class RowStore {
  public:
@@ -127,7 +131,8 @@ class RowStore {
   StorageHealth CheckStorage();
 
  private:
-  RowStore(rocksdb::DB* db, DiskSpace disk, std::shared_ptr<StorageErrorListener> listener);
+  RowStore(rocksdb::DB* db, DiskSpace disk, std::shared_ptr<StorageErrorListener> listener,
+           size_t latest_cache_entries);
 
   // Builds the catalog of (view, feature) from the rows, once, in a store
   // written before it existed; then loads it into catalog_.
@@ -158,6 +163,7 @@ class RowStore {
   // rows that need them are written.
   mutable std::shared_mutex catalog_mu_;
   std::map<std::string, std::set<std::string, std::less<>>, std::less<>> catalog_;  // guarded by catalog_mu_
+  const std::unique_ptr<LatestCache> latest_;                                       // null when off
   mutable std::mutex health_mu_;
   StorageHealth health_;  // guarded by health_mu_
 };

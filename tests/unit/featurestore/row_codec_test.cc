@@ -63,8 +63,7 @@ TEST_CASE("compact row values round-trip every field through key and value", "[f
   }
 }
 
-TEST_CASE("a value written before the compact form (a FeatureRow protobuf) is still decoded",
-          "[featurestore][codec]") {
+TEST_CASE("a value written before the compact form (a FeatureRow protobuf) is still decoded", "[featurestore][codec]") {
   FeatureRow row = Row("u1", "count", 0, 60000, 2);
   row.mutable_value()->set_number(3);
   const std::string legacy = row.SerializeAsString();
@@ -82,12 +81,11 @@ TEST_CASE("malformed stored values and keys are refused, not misread", "[feature
   FeatureRow back;
   CHECK_FALSE(DecodeRow(key, "", &back));
   CHECK_FALSE(DecodeRow(key, value.substr(0, value.size() - 1), &back));  // a truncated number
-  CHECK_FALSE(DecodeRow(key, std::string("\x01\x09\x00", 3), &back));      // an unknown kind
+  CHECK_FALSE(DecodeRow(key, std::string("\x01\x09\x00", 3), &back));     // an unknown kind
   CHECK_FALSE(DecodeRow(key.substr(0, key.size() - 1), value, &back));    // a truncated key
 }
 
-TEST_CASE("a store holding rows in the old protobuf form reads, exports and overwrites them",
-          "[featurestore][codec]") {
+TEST_CASE("a store holding rows in the old protobuf form reads, exports and overwrites them", "[featurestore][codec]") {
   TempDir dir;
   FeatureRow old = Row("u1", "n", 0, 60000, 0);
   old.mutable_value()->set_number(1);
