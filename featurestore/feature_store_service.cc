@@ -203,6 +203,12 @@ class StoreService final : public pb::FeatureStore::WithCallbackMethod_GetOnline
                                               const pb::GetOnlineFeaturesRequest* request,
                                               pb::GetOnlineFeaturesResponse* response) override {
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    // A request whose caller gave up (its deadline passed while it queued)
+    // is not read: under overload, work goes to requests still wanted.
+    if (context->IsCancelled()) {
+      reactor->Finish({grpc::StatusCode::CANCELLED, "the caller cancelled, or its deadline passed, before the read"});
+      return reactor;
+    }
     reactor->Finish(Answer(context, request, response));
     return reactor;
   }
