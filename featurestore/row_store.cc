@@ -358,7 +358,8 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
       AppendRowKey(&encoded, row);
       const size_t key_end = encoded.size();
       AppendRowValue(&encoded, row);
-      sorted.push_back(Encoded{at, static_cast<uint32_t>(key_end - at), static_cast<uint32_t>(encoded.size() - key_end)});
+      sorted.push_back(
+          Encoded{at, static_cast<uint32_t>(key_end - at), static_cast<uint32_t>(encoded.size() - key_end)});
       const std::pair<std::string_view, std::string_view> names(row.view(), row.feature());
       if (std::find(catalog.rbegin(), catalog.rend(), names) == catalog.rend()) catalog.push_back(names);
     }

@@ -375,7 +375,7 @@ TEST_CASE("with tokens, each store method needs its role; MakeChannel sends the 
   server->Shutdown();
 }
 
-TEST_CASE("concurrent writers of different partitions all land; a stale writer is fenced once a newer one wrote",
+TEST_CASE("concurrent writers of different partitions all land, and a stale writer is fenced once a newer one wrote",
           "[featurestore][fencing]") {
   TempDir dir;
   auto store = RowStore::Open(dir.path.string());
