@@ -6,7 +6,7 @@
 
 namespace weir {
 
-grpc::Status Authorizer::Authenticate(const grpc::ServerContext& context, std::string_view what,
+grpc::Status Authorizer::Authenticate(const grpc::ServerContextBase& context, std::string_view what,
                                       const Grant** grant) const {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find(kAuthorizationKey);
@@ -28,7 +28,7 @@ grpc::Status Authorizer::Authenticate(const grpc::ServerContext& context, std::s
   return grpc::Status::OK;
 }
 
-grpc::Status Authorizer::Check(const grpc::ServerContext& context, Roles allowed, std::string_view what) const {
+grpc::Status Authorizer::Check(const grpc::ServerContextBase& context, Roles allowed, std::string_view what) const {
   if (!tokens_.has_value()) return grpc::Status::OK;
   const Grant* grant = nullptr;
   if (auto s = Authenticate(context, what, &grant); !s.ok()) return s;
@@ -40,7 +40,7 @@ grpc::Status Authorizer::Check(const grpc::ServerContext& context, Roles allowed
   return grpc::Status::OK;
 }
 
-grpc::Status Authorizer::CheckWorker(const grpc::ServerContext& context, std::string_view worker_id,
+grpc::Status Authorizer::CheckWorker(const grpc::ServerContextBase& context, std::string_view worker_id,
                                      std::string_view what) const {
   if (auto s = Check(context, Role::kWorker, what); !s.ok() || !tokens_.has_value()) return s;
   const Grant* grant = nullptr;

@@ -30,27 +30,28 @@ class Authorizer {
   // UNAUTHENTICATED without a token or with an unknown one;
   // PERMISSION_DENIED with a token lacking the roles. `what` names the call
   // in the message ("CancelJob").
-  grpc::Status Check(const grpc::ServerContext& context, Roles allowed, std::string_view what) const;
+  grpc::Status Check(const grpc::ServerContextBase& context, Roles allowed, std::string_view what) const;
   // Check() for the `worker` role, and, when the token is bound to one
   // worker (`worker:ID`), PERMISSION_DENIED unless `worker_id` is that ID.
-  grpc::Status CheckWorker(const grpc::ServerContext& context, std::string_view worker_id, std::string_view what) const;
+  grpc::Status CheckWorker(const grpc::ServerContextBase& context, std::string_view worker_id,
+                           std::string_view what) const;
 
  private:
   // The call's token's grant; UNAUTHENTICATED without one it knows.
-  grpc::Status Authenticate(const grpc::ServerContext& context, std::string_view what, const Grant** grant) const;
+  grpc::Status Authenticate(const grpc::ServerContextBase& context, std::string_view what, const Grant** grant) const;
 
   std::optional<TokenTable> tokens_;
 };
 
 // Check() through a possibly null authorizer (services built without one allow every call).
-inline grpc::Status Authorize(const Authorizer* authorizer, const grpc::ServerContext* context, Roles allowed,
+inline grpc::Status Authorize(const Authorizer* authorizer, const grpc::ServerContextBase* context, Roles allowed,
                               std::string_view what) {
   if (authorizer == nullptr) return grpc::Status::OK;
   return authorizer->Check(*context, allowed, what);
 }
 
 // CheckWorker() through a possibly null authorizer.
-inline grpc::Status AuthorizeWorker(const Authorizer* authorizer, const grpc::ServerContext* context,
+inline grpc::Status AuthorizeWorker(const Authorizer* authorizer, const grpc::ServerContextBase* context,
                                     std::string_view worker_id, std::string_view what) {
   if (authorizer == nullptr) return grpc::Status::OK;
   return authorizer->CheckWorker(*context, worker_id, what);

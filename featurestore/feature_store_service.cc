@@ -190,26 +190,27 @@ class SinkService final : public pb::FeatureSink::Service {
   const Authorizer* authorizer_;
 };
 
-// FeatureStore: GetOnlineFeatures and Export.
-class StoreService final : public pb::FeatureStore::Service {
+// FeatureStore: GetOnlineFeatures on gRPC's callback API (answered inline on
+// gRPC's callback threads: a read is a few seeks in memtables and cached
+// blocks, so no thread hand-off and no pool of blocked threads per request),
+// and Export on the sync API (a long stream).
+class StoreService final : public pb::FeatureStore::WithCallbackMethod_GetOnlineFeatures<pb::FeatureStore::Service> {
  public:
   StoreService(RowStore* store, Metrics metrics, const Authorizer* authorizer)
       : store_(store), metrics_(metrics), authorizer_(authorizer) {}
 
-  grpc::Status GetOnlineFeatures(grpc::ServerContext* context, const pb::GetOnlineFeaturesRequest* request,
-                                 pb::GetOnlineFeaturesResponse* response) override {
-    if (auto s = Authorize(authorizer_, context, Role::kReader, "FeatureStore.GetOnlineFeatures"); !s.ok()) return s;
-    if (request->view().empty()) return ToGrpcStatus(InvalidArgument("view is required"));
-    if (request->keys().empty()) return ToGrpcStatus(InvalidArgument("at least one key is required"));
-    const auto start = std::chrono::steady_clock::now();
-    int64_t as_of = request->as_of_ms();
-    if (as_of == 0) as_of = WallClockMs();
-    auto rows = store_->GetOnline(request->view(), {request->keys().begin(), request->keys().end()},
-                                  {request->features().begin(), request->features().end()}, as_of);
-    if (!rows.ok()) return ToGrpcStatus(rows.status());
-    for (auto& row : *rows) *response->add_rows() = std::move(row);
-    if (metrics_.read_seconds != nullptr) metrics_.read_seconds->Observe(SecondsSince(start));
-    return grpc::Status::OK;
+  grpc::ServerUnaryReactor* GetOnlineFeatures(grpc::CallbackServerContext* context,
+                                              const pb::GetOnlineFeaturesRequest* request,
+                                              pb::GetOnlineFeaturesResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    // A request whose caller gave up (its deadline passed while it queued)
+    // is not read: under overload, work goes to requests still wanted.
+    if (context->IsCancelled()) {
+      reactor->Finish({grpc::StatusCode::CANCELLED, "the caller cancelled, or its deadline passed, before the read"});
+      return reactor;
+    }
+    reactor->Finish(Answer(context, request, response));
+    return reactor;
   }
 
   grpc::Status Export(grpc::ServerContext* context, const pb::ExportRequest* request,
@@ -229,6 +230,23 @@ class StoreService final : public pb::FeatureStore::Service {
   }
 
  private:
+  grpc::Status Answer(const grpc::CallbackServerContext* context, const pb::GetOnlineFeaturesRequest* request,
+                      pb::GetOnlineFeaturesResponse* response) {
+    if (auto s = Authorize(authorizer_, context, Role::kReader, "FeatureStore.GetOnlineFeatures"); !s.ok()) return s;
+    if (request->view().empty()) return ToGrpcStatus(InvalidArgument("view is required"));
+    if (request->keys().empty()) return ToGrpcStatus(InvalidArgument("at least one key is required"));
+    const auto start = std::chrono::steady_clock::now();
+    int64_t as_of = request->as_of_ms();
+    if (as_of == 0) as_of = WallClockMs();
+    auto rows = store_->GetOnline(request->view(), {request->keys().begin(), request->keys().end()},
+                                  {request->features().begin(), request->features().end()}, as_of);
+    if (!rows.ok()) return ToGrpcStatus(rows.status());
+    response->mutable_rows()->Reserve(static_cast<int>(rows->size()));
+    for (auto& row : *rows) *response->add_rows() = std::move(row);
+    if (metrics_.read_seconds != nullptr) metrics_.read_seconds->Observe(SecondsSince(start));
+    return grpc::Status::OK;
+  }
+
   RowStore* store_;
   Metrics metrics_;
   const Authorizer* authorizer_;

@@ -1,7 +1,8 @@
 // The feature store's gRPC services over a RowStore: FeatureSink (the write
 // path workers stream batches into) and FeatureStore (online reads and
-// exports). Sync gRPC handlers, run on gRPC's thread pool; all state is in
-// the RowStore, which is thread-safe.
+// exports). Write, Import and Export are sync handlers on gRPC's thread pool;
+// GetOnlineFeatures is a callback handler answered inline on gRPC's callback
+// threads. All state is in the RowStore, which is thread-safe.
 #pragma once
 
 #include <functional>

@@ -15,15 +15,24 @@
 // the next write finds room again and resumes the database (DB::Resume).
 //
 // Lifecycle: Open() a directory, use, destroy. Thread-safe: reads run
-// concurrently; writes are serialized by an internal mutex (the epoch check
-// and the rows of a batch commit atomically).
+// concurrently. Writes of different (job, partition)s run concurrently, so
+// RocksDB commits them together (one WAL write and one fsync for every
+// writer waiting); writes of the same (job, partition) are serialized by a
+// lock striped by that fencing key, held from the epoch check until the
+// rows are durable, so the epoch check and the rows of a batch commit
+// atomically and a fenced writer can never land rows after a newer one.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -32,7 +41,8 @@
 
 namespace rocksdb {
 class DB;
-}
+struct Options;
+}  // namespace rocksdb
 
 namespace weir::featurestore {
 
@@ -57,6 +67,9 @@ struct RowStoreOptions {
   // Free space in the data directory that writes must leave untouched: room
   // for RocksDB's flushes and compactions (--min-free-disk-mib).
   uint64_t min_free_disk_bytes = 0;
+  // (view, key, feature)s whose newest row online reads keep in memory
+  // (LatestCache, roughly 150 bytes each); 0 turns the cache off.
+  size_t latest_cache_entries = size_t{1} << 18;
 };
 
 // Whether writes are accepted now, and why not.
@@ -67,6 +80,7 @@ struct StorageHealth {
 };
 
 class StorageErrorListener;
+class LatestCache;
 
 class RowStore {
  public:
@@ -74,6 +88,9 @@ class RowStore {
   // directory and RocksDB's reason.
   static Result<std::unique_ptr<RowStore>> Open(const std::string& dir, RowStoreOptions options = {});
   ~RowStore();
+  // The RocksDB options Open uses (weir_store_bench opens its raw baseline
+  // with them).
+  static rocksdb::Options DbOptions();
   RowStore(const RowStore&) = delete;
   RowStore& operator=(const RowStore&) = delete;
 
@@ -110,28 +127,43 @@ class RowStore {
   // Looks at the free space again and, when writes were stopped by a storage
   // error and there is room now, resumes the database. Called periodically
   // (weir-featurestore: every second) so writes come back without traffic.
-  // Does I/O; takes the write mutex.
+  // Does I/O; takes the resume mutex.
   StorageHealth CheckStorage();
 
  private:
-  RowStore(rocksdb::DB* db, DiskSpace disk, std::shared_ptr<StorageErrorListener> listener);
+  RowStore(rocksdb::DB* db, DiskSpace disk, std::shared_ptr<StorageErrorListener> listener,
+           size_t latest_cache_entries);
 
   // Builds the catalog of (view, feature) from the rows, once, in a store
-  // written before it existed.
+  // written before it existed; then loads it into catalog_.
   Status BuildCatalog();
+  // Reads the database's catalog into catalog_.
+  Status LoadCatalog();
+  // Adds (view, feature) to catalog_ (not to the database).
+  void Catalog(std::string_view view, std::string_view feature);
   // NotFound naming `view` when it was never written, or the first of
   // `features` it never had.
   Status CheckKnown(const std::string& view, const std::vector<std::string>& features) const;
   // Ok when a write of `bytes` may go to RocksDB now: there is room, and a
-  // stopped database has been resumed. REQUIRES: write_mu_ held.
+  // stopped database has been resumed. Takes resume_mu_; does I/O.
   Status EnsureWritable(uint64_t bytes);
-  // Records the outcome of a write check in health_. REQUIRES: write_mu_ held.
+  // Records the outcome of a write check in health_.
   void SetHealth(const Status& s);
 
   std::unique_ptr<rocksdb::DB> db_;
   const DiskSpace disk_;
   const std::shared_ptr<StorageErrorListener> listener_;  // RocksDB's background errors
-  std::mutex write_mu_;  // serializes Write: guards the epoch check-then-write, and resumes
+  // Stripe i serializes the epoch check-then-write of the fencing keys that
+  // hash to i; a group locks its stripes in index order.
+  static constexpr size_t kEpochStripes = 64;
+  std::array<std::mutex, kEpochStripes> epoch_mu_;
+  std::mutex resume_mu_;  // serializes the free-space check and DB::Resume
+  // Every (view, feature) ever written: the database's 'F' keys, in memory,
+  // so a read checks names without a seek. Entries are added before the
+  // rows that need them are written.
+  mutable std::shared_mutex catalog_mu_;
+  std::map<std::string, std::set<std::string, std::less<>>, std::less<>> catalog_;  // guarded by catalog_mu_
+  const std::unique_ptr<LatestCache> latest_;                                       // null when off
   mutable std::mutex health_mu_;
   StorageHealth health_;  // guarded by health_mu_
 };

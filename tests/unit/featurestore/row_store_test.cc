@@ -2,8 +2,10 @@
 // over it on a loopback port.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <grpcpp/grpcpp.h>
 
@@ -371,4 +373,46 @@ TEST_CASE("with tokens, each store method needs its role; MakeChannel sends the 
   CHECK(read("t-reader").ok());
   CHECK(read("t-worker").error_code() == grpc::StatusCode::PERMISSION_DENIED);
   server->Shutdown();
+}
+
+TEST_CASE("concurrent writers of different partitions all land, and a stale writer is fenced once a newer one wrote",
+          "[featurestore][fencing]") {
+  TempDir dir;
+  auto store = RowStore::Open(dir.path.string());
+  REQUIRE(store.ok());
+  constexpr int kWriters = 4;
+  constexpr int kBatches = 40;
+  std::atomic<bool> newer_written{false};
+  std::atomic<int> stale_after_newer{0};
+  std::atomic<int> failed{0};  // Catch2's assertions are not thread-safe: count, check after join
+  std::vector<std::thread> threads;
+  for (int p = 1; p <= kWriters; ++p) {
+    threads.emplace_back([&, p] {
+      for (int b = 0; b < kBatches; ++b) {
+        const std::string key = "p" + std::to_string(p) + "-" + std::to_string(b);
+        if (!(*store)->Write(Batch({Row(key, "n", 60000, b)}, 1, p)).ok()) ++failed;
+      }
+    });
+  }
+  // Partition 0: an old owner (epoch 1) keeps writing while the new owner (epoch 2) takes over.
+  threads.emplace_back([&] {
+    for (int b = 0; b < kBatches; ++b) {
+      const bool after = newer_written.load();
+      const weir::Status s = (*store)->Write(Batch({Row("old", "n", 60000 * (b + 1), 1)}, 1, 0));
+      if (after && s.ok()) ++stale_after_newer;
+    }
+  });
+  threads.emplace_back([&] {
+    if (!(*store)->Write(Batch({Row("new", "n", 60000, 2)}, 2, 0)).ok()) ++failed;
+    newer_written = true;
+  });
+  for (auto& t : threads) t.join();
+  CHECK(failed.load() == 0);
+  CHECK(stale_after_newer.load() == 0);
+  size_t rows = 0;
+  for (const auto& r : ExportAll(**store)) rows += r.key()[0] == 'p' ? 1 : 0;
+  CHECK(rows == kWriters * kBatches);
+  auto epoch = (*store)->HighestEpoch("job", 0);
+  REQUIRE(epoch.ok());
+  CHECK(*epoch == 2);
 }
