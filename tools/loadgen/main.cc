@@ -104,6 +104,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exce
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
       rd_kafka_conf_set(conf, "linger.ms", "5", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
+      // A frozen broker (chaos: SIGSTOP) is given up after 10 s, not 60 s,
+      // so the stream goes on through its partitions' new leaders.
+      rd_kafka_conf_set(conf, "socket.timeout.ms", "10000", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK ||
       rd_kafka_conf_set(conf, "partitioner", "murmur2_random", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
     std::cerr << "weir-loadgen: " << errstr << "\n";
     return 2;
