@@ -145,7 +145,12 @@ void SinkWriter::Release(const std::string& job, size_t bytes) {
 }
 
 void SinkWriter::Acknowledge(const PendingRows& rows) {
-  rows.counters->rows_acked.fetch_add(rows.batch.rows_size(), std::memory_order_relaxed);
+  if (rows.counters->rows_acked.fetch_add(rows.batch.rows_size(), std::memory_order_relaxed) == 0 &&
+      rows.batch.rows_size() > 0) {
+    // Once per partition and epoch: when a new owner's output resumed (recovery times are read from it).
+    spdlog::info("job {} partition {}: first rows written at epoch {}", rows.batch.job(), rows.batch.partition(),
+                 rows.batch.epoch());
+  }
   if (metrics_.row_latency != nullptr) {
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - rows.first_row_at).count();
     const auto& bounds = metrics_.row_latency_buckets;

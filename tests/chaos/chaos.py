@@ -35,6 +35,7 @@ kill-leader, stop-broker and restart-broker.
   chaos.py --bin BUILD_DIR [--iterations N] [--seed S] [--rate EVENTS_PER_S] [--kafka devkafka|real]
 """
 import argparse
+import datetime
 import json
 import os
 import random
@@ -217,9 +218,33 @@ def measure_recovery(cluster, owned_before, started, timeout=30):
             parts = partition_rows(st)
             if all(int(parts.get(p, {}).get("epoch", 0)) > e and int(parts[p].get("rows_out", 0)) > 0
                    for p, e in owned_before.items()):
-                return time.time() - started
+                # Status trails by a heartbeat: the workers' logs say when.
+                at = first_rows_at(cluster, owned_before)
+                return (at if at is not None else time.time()) - started
         time.sleep(0.05)
     return None
+
+
+FIRST_ROWS = re.compile(rb"^(\S+) info \[worker\] job chaos partition (\d+): first rows written at epoch (\d+)$",
+                        re.M)
+
+
+def first_rows_at(cluster, owned_before):
+    """From the workers' logs: when the last of the partitions in
+    `owned_before` (partition -> epoch then) had its first rows written at a
+    higher epoch (Unix seconds, the log's millisecond clock); None when a
+    partition has no such line."""
+    first = {}
+    for name in os.listdir(cluster.logs):
+        if not name.startswith("w"):
+            continue
+        with open(os.path.join(cluster.logs, name), "rb") as f:
+            for at, partition, epoch in FIRST_ROWS.findall(f.read()):
+                p, e = int(partition), int(epoch)
+                if p in owned_before and e > owned_before[p]:
+                    t = datetime.datetime.fromisoformat(at.decode()).timestamp()
+                    first[p] = min(first.get(p, t), t)
+    return max(first.values()) if len(first) == len(owned_before) else None
 
 
 def latest_checkpoint(cluster):
