@@ -24,18 +24,8 @@ source "$here/lib.sh"
 command -v kcat >/dev/null || fail "kcat is not installed (scripts/setup.sh installs it)"
 kafka="$root/scripts/kafka.sh"
 
-"$kafka" start --brokers 1 --sasl-ssl --dir "$tmp/kafka" 2> "$tmp/kafka-start.log" || fail "kafka.sh start failed"
-source "$tmp/kafka/env"
-for pid in $KAFKA_PIDS; do track "$pid"; done
-export KAFKA_BOOTSTRAP KAFKA_BROKERS
-password=$(cat "$tmp/kafka/sasl-password")
-"$kafka" topic events 2 1 2>> "$tmp/topic.log" || fail "creating events failed"
+secured_cluster
 produce_users events 0 200
-
-start_store "$featurestore"
-start_coordinator "$coordinator"
-export WEIR_COORDINATOR=$coord WEIR_STORE=$store
-start_worker "$worker" w1
 
 printf '%s\n' "$password" > "$tmp/guarded.password"
 secured_job guarded "$tmp/guarded.password" > "$tmp/guarded.yaml"

@@ -93,3 +93,21 @@ restart_broker() {
   done
   fail "the broker is not up 60 s after its restart"
 }
+
+# secured_cluster: one broker with a SASL_SSL listener (kafka.sh --sasl-ssl)
+# in $tmp/kafka with topic `events` (2 partitions), then the store, the
+# coordinator and worker w1 ($featurestore, $coordinator, $worker); sets
+# $password and exports KAFKA_*, WEIR_COORDINATOR and WEIR_STORE.
+secured_cluster() {
+  "$kafka" start --brokers 1 --sasl-ssl --dir "$tmp/kafka" 2> "$tmp/kafka-start.log" || fail "kafka.sh start failed"
+  source "$tmp/kafka/env"
+  local pid
+  for pid in $KAFKA_PIDS; do track "$pid"; done
+  export KAFKA_BOOTSTRAP KAFKA_BROKERS
+  password=$(cat "$tmp/kafka/sasl-password")
+  "$kafka" topic events 2 1 2>> "$tmp/topic.log" || fail "creating events failed"
+  start_store "$featurestore"
+  start_coordinator "$coordinator"
+  export WEIR_COORDINATOR=$coord WEIR_STORE=$store
+  start_worker "$worker" w1
+}
