@@ -144,7 +144,8 @@ class FeatureOperator {
 //   AddOutcome AddTo(uint32_t key, KeyState& st, const Event& e, const FieldValue& v)
 //   void Fire(uint32_t key, KeyState& st, int64_t time)   // the live timer at `time`
 //   static void PrefetchHeap(const KeyState& st)          // the heap data Add touches first
-// and `KeyState` has `bool empty() const` and `int64_t scheduled` (kNoTime = none).
+// and `KeyState` has `bool empty() const`, `void Reset()` (to the default state)
+// and `int64_t scheduled` (kNoTime = none).
 template <typename Derived, typename KeyState>
 class KeyedOperator : public FeatureOperator {
  public:
@@ -185,7 +186,7 @@ class KeyedOperator : public FeatureOperator {
       Derived::PrefetchHeap(states_[key]);
     }
   }
-  void Clear(uint32_t key) final { states_[key] = KeyState{}; }
+  void Clear(uint32_t key) final { states_[key].Reset(); }
 
  protected:
   // Keeps one live timer per key: schedules `due` when it is earlier than the
