@@ -48,7 +48,8 @@ struct SliceKeyState {
   };
   // The combined slices of one cache block (see SliceOperator).
   struct Block {
-    int64_t index;  // FloorDiv(slice start, block length)
+    int64_t index;   // FloorDiv(slice start, block length)
+    uint32_t count;  // its slices, so a window skips them unread
     Agg agg;
   };
   // What a tumbling window without allowed lateness never needs, on the heap
@@ -238,8 +239,10 @@ class SliceOperator final : public KeyedOperator<SliceOperator<Agg>, SliceKeySta
   // is kept.
   void EmitWindow(uint32_t key, KeyState& st, int64_t end) {
     const int64_t start = SaturatingSub(end, size_);
-    auto first = std::lower_bound(st.slices.begin(), st.slices.end(), start,
-                                  [](const Slice& s, int64_t t) { return s.start < t; });
+    // Slices before the window are few (those kept for lateness): a scan
+    // from the front reads fewer cache lines than a binary search.
+    auto first = st.slices.begin();
+    while (first != st.slices.end() && first->start < start) ++first;
     if (first == st.slices.end() || first->start >= end) return;
     std::vector<Rev>* revs = st.extra == nullptr ? nullptr : &st.extra->revs;
     auto rev = revs == nullptr ? typename std::vector<Rev>::iterator{}
@@ -250,8 +253,8 @@ class SliceOperator final : public KeyedOperator<SliceOperator<Agg>, SliceKeySta
     if (size_ == slide_ || std::next(first) == st.slices.end() || std::next(first)->start >= end) {
       host_.Emit(feature_, key, start, end, first->agg.Value(plan_), revision);
     } else {
-      auto last = first;
-      while (last != st.slices.end() && last->start < end) ++last;
+      auto last = st.slices.end();  // windows mostly fire with their newest slice
+      while (std::prev(last)->start >= end) --last;
       const Agg acc = block_ == 0 ? Fold(first, last) : CombineBlocks(st, first, last, start, end);
       host_.Emit(feature_, key, start, end, acc.Value(plan_), revision);
     }
@@ -281,48 +284,51 @@ class SliceOperator final : public KeyedOperator<SliceOperator<Agg>, SliceKeySta
 
   // Combines the window [start, end)'s slices [first, last) (non-empty) per
   // block, then across blocks, both in order; blocks wholly inside the window
-  // come from the cache (filled on a miss). The same order with or without
-  // the cache, so the same bits.
+  // come from the cache (filled on a miss) without reading their slices. The
+  // same order with or without the cache, so the same bits.
   Agg CombineBlocks(KeyState& st, SliceIt first, SliceIt last, int64_t start, int64_t end) {
     const int64_t block_len = block_ * slide_;
+    std::vector<Block>& cache = st.GetExtra().blocks;
+    const int64_t b_first = BlockOf(first->start);
+    const int64_t b_last = BlockOf(std::prev(last)->start);
+    size_t ci = static_cast<size_t>(
+        std::lower_bound(cache.begin(), cache.end(), b_first, [](const Block& x, int64_t t) { return x.index < t; }) -
+        cache.begin());
     Agg acc;
     bool have = false;
-    for (auto it = first; it != last;) {
-      const int64_t b = BlockOf(it->start);
+    auto put = [&](const Agg& g) {
+      if (have) {
+        acc.Merge(g);
+      } else {
+        acc = g;
+        have = true;
+      }
+    };
+    SliceIt it = first;
+    for (int64_t b = b_first; b <= b_last && it != last; ++b) {
       const int64_t b_start = b * block_len;
       const int64_t b_end = SaturatingAdd(b_start, block_len);
-      // A block holds at most block_ slices.
-      auto next = std::lower_bound(it, last - it > block_ ? it + block_ : last, b_end,
-                                   [](const Slice& s, int64_t t) { return s.start < t; });
       const bool whole = b_start >= start && b_end <= end;
+      while (ci < cache.size() && cache[ci].index < b) ++ci;
+      if (whole && ci < cache.size() && cache[ci].index == b) {
+        put(cache[ci].agg);
+        it += cache[ci].count;
+        ++ci;
+        continue;
+      }
+      if (it->start >= b_end) continue;  // no slice in this block
+      // A block holds at most block_ slices.
+      const SliceIt next = std::lower_bound(it, last - it > block_ ? it + block_ : last, b_end,
+                                            [](const Slice& x, int64_t t) { return x.start < t; });
+      const Agg g = Fold(it, next);
+      put(g);
       if (whole) {
-        const Agg& g = CachedBlock(st, b, it, next);
-        if (have) {
-          acc.Merge(g);
-        } else {
-          acc = g;
-          have = true;
-        }
-      } else {
-        const Agg g = Fold(it, next);
-        if (have) {
-          acc.Merge(g);
-        } else {
-          acc = g;
-          have = true;
-        }
+        cache.insert(cache.begin() + static_cast<std::ptrdiff_t>(ci), Block{b, static_cast<uint32_t>(next - it), g});
+        ++ci;
       }
       it = next;
     }
     return acc;
-  }
-
-  // Block `b`'s combined slices [first, last): cached, or folded and cached.
-  const Agg& CachedBlock(KeyState& st, int64_t b, SliceIt first, SliceIt last) {
-    std::vector<Block>& blocks = st.GetExtra().blocks;
-    auto at = std::lower_bound(blocks.begin(), blocks.end(), b, [](const Block& x, int64_t t) { return x.index < t; });
-    if (at != blocks.end() && at->index == b) return at->agg;
-    return blocks.insert(at, Block{b, Fold(first, last)})->agg;
   }
 
   // Forgets the cached blocks with index in [lo, hi].
