@@ -70,9 +70,7 @@ class Scanner {
   bool Value(Scanned* v) {
     if (p_ >= end_) return false;
     switch (*p_) {
-      case '"':
-        v->type = ValueType::kString;
-        return String(&v->text);
+      case '"': v->type = ValueType::kString; return String(&v->text);
       case 't': return Literal("true", ValueType::kBool, true, v);
       case 'f': return Literal("false", ValueType::kBool, false, v);
       case 'n': return Literal("null", ValueType::kNull, false, v);

@@ -62,9 +62,7 @@ bool Matches(const FilterPlan& f, const FieldValue& v) {
 }  // namespace
 
 PartitionEngine::PartitionEngine(std::shared_ptr<const JobPlan> plan, RowSink* sink)
-    : plan_(std::move(plan)),
-      host_(*plan_, sink),
-      key_ids_(0, KeyIdHash{&host_.keys_}, KeyIdEq{&host_.keys_}) {
+    : plan_(std::move(plan)), host_(*plan_, sink), key_ids_(0, KeyIdHash{&host_.keys_}, KeyIdEq{&host_.keys_}) {
   for (uint32_t f = 0; f < plan_->features.size(); ++f) features_.push_back(MakeFeatureOperator(host_, f));
   skipped_.assign(plan_->features.size(), 0);
   for (const FeaturePlan& f : plan_->features) key_retention_ = std::max({key_retention_, f.size, f.gap});

@@ -115,7 +115,7 @@ class PartitionEngine {
   std::vector<uint32_t> free_keys_;
   std::vector<uint32_t> idle_keys_;  // in the order they went idle
   std::vector<IdleRun> idle_runs_;   // idle_keys_ in runs of one watermark
-  size_t live_keys_ = 0;  // keys with live_features > 0
+  size_t live_keys_ = 0;             // keys with live_features > 0
   // A key idle for this long (of watermark) is released: the longest window
   // or session gap, so keys that come back every window keep their slot.
   int64_t key_retention_ = 0;

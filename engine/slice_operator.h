@@ -334,7 +334,8 @@ class SliceOperator final : public KeyedOperator<SliceOperator<Agg>, SliceKeySta
   // Forgets the cached blocks with index in [lo, hi].
   static void DropBlocks(KeyState& st, int64_t lo, int64_t hi) {
     std::vector<Block>& blocks = st.extra->blocks;
-    auto from = std::lower_bound(blocks.begin(), blocks.end(), lo, [](const Block& x, int64_t t) { return x.index < t; });
+    auto from =
+        std::lower_bound(blocks.begin(), blocks.end(), lo, [](const Block& x, int64_t t) { return x.index < t; });
     auto to = from;
     while (to != blocks.end() && to->index <= hi) ++to;
     blocks.erase(from, to);

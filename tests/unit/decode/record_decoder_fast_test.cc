@@ -39,8 +39,8 @@ std::string Outcome(RecordDecoder& decoder, std::string_view json) {
   if (!decoder.Decode(json, KafkaOffset(3), &e, &error)) {
     return "error " + std::to_string(static_cast<int>(error.reason)) + " " + error.detail;
   }
-  std::string out = "key=" + std::string(e.key) + " time=" + std::to_string(e.time) +
-                    " offset=" + std::to_string(e.offset.value());
+  std::string out =
+      "key=" + std::string(e.key) + " time=" + std::to_string(e.time) + " offset=" + std::to_string(e.offset.value());
   for (size_t i = 0; i < 4; ++i) {
     const engine::FieldValue& f = e.fields[i];
     uint64_t bits = 0;
@@ -140,9 +140,9 @@ TEST_CASE("the fast path agrees with simdjson on random and mangled flat records
   RecordDecoder fast(plan);
   RecordDecoder slow(plan);
   std::mt19937_64 rng(31);
-  const std::vector<std::string> values = {"0",     "-1",  "1.5",   "-2.25e3", "1e308", "1e309", "true", "false",
-                                           "null",  "\"\"", "\"v\"", "[]",      "{}",    "12345678901234567", "007",
-                                           "-0.0",  "3.",  "\"\xff\"", "\"a\\nb\""};
+  const std::vector<std::string> values = {
+      "0",     "-1", "1.5", "-2.25e3",           "1e308", "1e309", "true", "false",    "null",     "\"\"",
+      "\"v\"", "[]", "{}",  "12345678901234567", "007",   "-0.0",  "3.",   "\"\xff\"", "\"a\\nb\""};
   const std::vector<std::string> names = {"k", "ts", "x", "s", "other", ""};
   for (int i = 0; i < 20000; ++i) {
     std::string json = "{";

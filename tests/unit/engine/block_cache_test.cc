@@ -98,7 +98,7 @@ TEST_CASE("sliding windows with the block cache equal a slice-by-slice combine, 
         hi = std::max(hi, r.x);
       }
       INFO(line);
-      const double want = row.feature == "n" ? static_cast<double>(n)
+      const double want = row.feature == "n"       ? static_cast<double>(n)
                           : row.feature == "total" ? static_cast<double>(sum)
                                                    : static_cast<double>(hi);
       CHECK(row.value == Number(want));
@@ -113,7 +113,8 @@ TEST_CASE("sliding windows with the block cache equal a slice-by-slice combine, 
 TEST_CASE("a sliding sum combines per fixed block of slices, then across blocks, in order",
           "[engine][window][sliding]") {
   // Values of very different magnitudes, so the combine order shows in the bits.
-  const auto plan = MustCompile(JobYaml("  - { name: total, agg: sum, field: x, window: { sliding: { size: 60s, slide: 1s } } }\n"));
+  const auto plan =
+      MustCompile(JobYaml("  - { name: total, agg: sum, field: x, window: { sliding: { size: 60s, slide: 1s } } }\n"));
   std::mt19937_64 rng(17);
   std::vector<std::pair<int64_t, double>> events;  // in order, one key
   for (int64_t ts = 0; ts < 200'000; ts += 1 + static_cast<int64_t>(rng() % 900)) {
@@ -164,11 +165,11 @@ TEST_CASE("a sliding sum combines per fixed block of slices, then across blocks,
 
 TEST_CASE("an engine restored with a cold block cache emits the rows of the warm one, bit for bit",
           "[engine][window][sliding][snapshot]") {
-  const auto plan = MustCompile(
-      JobYaml("  - { name: total, agg: sum, field: x, window: { sliding: { size: 60s, slide: 1s } } }\n"
-              "  - { name: mean, agg: avg, field: x, window: { sliding: { size: 32s, slide: 1s } } }\n"
-              "  - { name: sd, agg: stddev, field: x, window: { sliding: { size: 20s, slide: 1s } } }\n",
-              "watermark: { max_out_of_orderness: 1s }\nallowed_lateness: 10s"));
+  const auto plan =
+      MustCompile(JobYaml("  - { name: total, agg: sum, field: x, window: { sliding: { size: 60s, slide: 1s } } }\n"
+                          "  - { name: mean, agg: avg, field: x, window: { sliding: { size: 32s, slide: 1s } } }\n"
+                          "  - { name: sd, agg: stddev, field: x, window: { sliding: { size: 20s, slide: 1s } } }\n",
+                          "watermark: { max_out_of_orderness: 1s }\nallowed_lateness: 10s"));
   std::mt19937_64 rng(23);
   std::vector<std::string> stream;
   int64_t base = 0;
@@ -177,7 +178,8 @@ TEST_CASE("an engine restored with a cold block cache emits the rows of the warm
     const int64_t ts = base - static_cast<int64_t>(rng() % (rng() % 8 == 0 ? 15000 : 1500));
     char x[64];
     std::snprintf(x, sizeof x, "%.17g", (rng() % 4 == 0 ? 1e14 : 0.1) * static_cast<double>(rng() % 1000));
-    stream.push_back("{\"k\":\"k" + std::to_string(rng() % 4) + "\",\"ts\":" + std::to_string(ts) + ",\"x\":" + x + "}");
+    stream.push_back("{\"k\":\"k" + std::to_string(rng() % 4) + "\",\"ts\":" + std::to_string(ts) + ",\"x\":" + x +
+                     "}");
   }
   EngineHarness reference(plan);
   for (const auto& r : stream) reference.Feed(r);
