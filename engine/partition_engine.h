@@ -19,6 +19,7 @@
 
 #include <absl/container/flat_hash_set.h>
 
+#include "common/key_hash.h"
 #include "common/status.h"
 #include "engine/operator_factory.h"
 #include "engine/operator_host.h"
@@ -85,11 +86,12 @@ class PartitionEngine {
   void Reset();
 
   // The key table's index: key ids, hashed and compared by their text in
-  // host_.keys_ (4 bytes a slot; looked up by string_view).
+  // host_.keys_ (4 bytes a slot; looked up by string_view; KeyHash, XXH3, is
+  // cheap for short keys).
   struct KeyIdHash {
     using is_transparent = void;
     const std::vector<KeyEntry>* keys;
-    size_t operator()(std::string_view k) const { return absl::Hash<std::string_view>{}(k); }
+    size_t operator()(std::string_view k) const { return KeyHash(k); }
     size_t operator()(uint32_t id) const { return (*this)((*keys)[id].text.view()); }
   };
   struct KeyIdEq {
