@@ -12,9 +12,6 @@
 namespace weir::decode {
 
 namespace {
-constexpr int64_t kMaxAbsTime = int64_t{1} << 53;
-}  // namespace
-namespace {
 
 using engine::DeadLetterReason;
 using engine::FieldValue;
@@ -216,6 +213,8 @@ bool RecordDecoder::Decode(std::string_view bytes, KafkaOffset offset, engine::E
   }
   if (!bytes.empty()) std::memcpy(padded_.get(), bytes.data(), bytes.size());
   std::memset(padded_.get() + bytes.size(), 0, simdjson::SIMDJSON_PADDING);
+  if (DecodeFast(bytes.size(), offset, event)) return true;
+  ++record_seq_;  // the fast path may have marked fields seen
 
   element root;
   const simdjson::error_code parse_error = parser_.parse(padded_.get(), bytes.size(), false).get(root);

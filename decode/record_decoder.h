@@ -64,6 +64,11 @@ class RecordDecoder {
     uint64_t seen_in = 0;    // the record_seq_ of the last record that had it
   };
 
+  // The fast path (record_decoder_fast.cc) over the record in padded_: true
+  // with *event filled for a flat object of plain values whose key and time
+  // are good; false when the simdjson path must decide. Never an error of
+  // its own.
+  bool DecodeFast(size_t size, KafkaOffset offset, engine::Event* event);
   // The role for `name`, or nullptr when the plan does not read that field.
   FieldRole* Find(std::string_view name);
   // Sets event->key from the key field's value and returns true, or fills
@@ -72,6 +77,10 @@ class RecordDecoder {
   // Sets event->time (ms) from the time field's value per plan_->time_encoding
   // and returns true, or fills *error (kBadType) and returns false.
   bool ReadTime(simdjson::dom::element value, engine::Event* event, DecodeError* error) const;
+
+  // The engine's window arithmetic needs headroom below and above a time;
+  // +-2^53 ms is +-285,000 years.
+  static constexpr int64_t kMaxAbsTime = int64_t{1} << 53;
 
   std::shared_ptr<const engine::JobPlan> plan_;
   std::vector<FieldRole> roles_;

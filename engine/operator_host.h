@@ -11,6 +11,8 @@
 #include <algorithm>
 
 #include "common/byte_codec.h"
+#include "common/key_hash.h"
+#include "engine/key_text.h"
 #include "engine/plan.h"
 #include "engine/row.h"
 
@@ -19,26 +21,26 @@ namespace weir::engine {
 // "No time": an unset timer or window end. No real window ends at -inf.
 inline constexpr int64_t kNoTime = kMinTime;
 
-// A timer of one (feature, key) pair at `time`.
+// A timer of one key at `time`, in its feature's heap. 16 bytes: there is
+// about one per key and feature.
 struct TimerRef {
   int64_t time;
-  uint64_t key_hash;  // copied from KeyEntry so ordering stays in cache
-  uint32_t feature;
+  uint32_t hash_hi;  // the key hash's upper half, so ordering mostly stays in cache
   uint32_t key;
 };
 
-// One entity key of a partition.
+// One entity key of a partition. Its hash (KeyHash) is recomputed where
+// needed rather than kept: it orders timers, and TimerRef carries half of it.
 struct KeyEntry {
-  std::string text;
-  uint64_t hash = 0;           // orders firing deterministically
-  uint32_t live_features = 0;  // features holding state for this key
-  bool idle = false;           // queued for release (live_features reached 0)
-  int64_t idle_since = 0;      // the watermark when it went idle
+  KeyText text;
+  uint32_t live_features : 31 = 0;  // features holding state for this key
+  uint32_t idle : 1 = 0;            // queued for release (live_features reached 0)
 };
+static_assert(sizeof(KeyEntry) == 20, "a key table entry is 20 bytes");
 
 class OperatorHost {
  public:
-  OperatorHost(const JobPlan& plan, RowSink* sink) : plan_(plan), sink_(sink) {}
+  OperatorHost(const JobPlan& plan, RowSink* sink) : plan_(plan), sink_(sink), timers_(plan.features.size()) {}
 
   const JobPlan& plan() const { return plan_; }
   // W: the partition's watermark (docs/semantics.md).
@@ -48,15 +50,19 @@ class OperatorHost {
   // Asks for OnTimer(key, time) on `feature` once the watermark reaches `time`.
   // Timers fire in order of (time, feature, key hash, key text).
   void Schedule(int64_t time, uint32_t feature, uint32_t key) {
-    timers_.push_back(TimerRef{time, keys_[key].hash, feature, key});
-    std::push_heap(timers_.begin(), timers_.end(), TimerAfter{&keys_});
+    const auto hash_hi = static_cast<uint32_t>(KeyHash(keys_[key].text.view()) >> 32);
+    std::vector<TimerRef>& heap = timers_[feature];
+    // Grows by an eighth, not double: about one timer per key is state too.
+    if (heap.size() == heap.capacity()) heap.reserve(heap.size() * 9 / 8 + 64);
+    heap.push_back(TimerRef{time, hash_hi, key});
+    std::push_heap(heap.begin(), heap.end(), TimerAfter{&keys_});
   }
 
   // Emits one row for `key`.
   void Emit(uint32_t feature, uint32_t key, int64_t start, int64_t end, const RowValue& value, uint32_t revision) {
     FeatureRow row;
     row.feature = feature;
-    row.key = keys_[key].text;
+    row.key = keys_[key].text.view();
     row.window_start = start;
     row.window_end = end;
     row.value = value;
@@ -73,18 +79,23 @@ class OperatorHost {
   RowSink* sink_;
   int64_t watermark_ = kMinTime;
   // Fires in order of (time, feature, key hash, key text): the order of rows
-  // never depends on key ids, which differ after a restore.
+  // never depends on key ids, which differ after a restore. (The feature is
+  // the heap's; FireTimers picks among heaps.)
   struct TimerAfter {
     const std::vector<KeyEntry>* keys;
     bool operator()(const TimerRef& a, const TimerRef& b) const {
       if (a.time != b.time) return a.time > b.time;
-      if (a.feature != b.feature) return a.feature > b.feature;
-      if (a.key_hash != b.key_hash) return a.key_hash > b.key_hash;
+      if (a.hash_hi != b.hash_hi) return a.hash_hi > b.hash_hi;
       if (a.key == b.key) return false;
-      return (*keys)[a.key].text > (*keys)[b.key].text;
+      const std::string_view ta = (*keys)[a.key].text.view();
+      const std::string_view tb = (*keys)[b.key].text.view();
+      const uint64_t ha = KeyHash(ta);
+      const uint64_t hb = KeyHash(tb);
+      if (ha != hb) return ha > hb;
+      return ta > tb;
     }
   };
-  std::vector<TimerRef> timers_;  // a min-heap under TimerAfter
+  std::vector<std::vector<TimerRef>> timers_;  // by feature: min-heaps under TimerAfter
   std::vector<KeyEntry> keys_;
   uint64_t rows_emitted_ = 0;
   uint64_t corrections_emitted_ = 0;
@@ -144,7 +155,8 @@ class FeatureOperator {
 //   AddOutcome AddTo(uint32_t key, KeyState& st, const Event& e, const FieldValue& v)
 //   void Fire(uint32_t key, KeyState& st, int64_t time)   // the live timer at `time`
 //   static void PrefetchHeap(const KeyState& st)          // the heap data Add touches first
-// and `KeyState` has `bool empty() const` and `int64_t scheduled` (kNoTime = none).
+// and `KeyState` has `bool empty() const`, `void Reset()` (to the default state)
+// and `int64_t scheduled` (kNoTime = none).
 template <typename Derived, typename KeyState>
 class KeyedOperator : public FeatureOperator {
  public:
@@ -152,7 +164,10 @@ class KeyedOperator : public FeatureOperator {
       : host_(host), feature_(feature), plan_(host.plan().features[feature]) {}
 
   void ResizeKeys(size_t n) final {
-    if (states_.size() < n) states_.resize(n);
+    if (states_.size() >= n) return;
+    // Grows by an eighth, not double: a per-key array's slack is state too.
+    if (n > states_.capacity()) states_.reserve(n + n / 8 + 64);
+    states_.resize(n);
   }
 
   AddResult Add(uint32_t key, const Event& e, const FieldValue& value) final {
@@ -185,7 +200,7 @@ class KeyedOperator : public FeatureOperator {
       Derived::PrefetchHeap(states_[key]);
     }
   }
-  void Clear(uint32_t key) final { states_[key] = KeyState{}; }
+  void Clear(uint32_t key) final { states_[key].Reset(); }
 
  protected:
   // Keeps one live timer per key: schedules `due` when it is earlier than the

@@ -62,7 +62,7 @@ bool Matches(const FilterPlan& f, const FieldValue& v) {
 }  // namespace
 
 PartitionEngine::PartitionEngine(std::shared_ptr<const JobPlan> plan, RowSink* sink)
-    : plan_(std::move(plan)), host_(*plan_, sink) {
+    : plan_(std::move(plan)), host_(*plan_, sink), key_ids_(0, KeyIdHash{&host_.keys_}, KeyIdEq{&host_.keys_}) {
   for (uint32_t f = 0; f < plan_->features.size(); ++f) features_.push_back(MakeFeatureOperator(host_, f));
   skipped_.assign(plan_->features.size(), 0);
   for (const FeaturePlan& f : plan_->features) key_retention_ = std::max({key_retention_, f.size, f.gap});
@@ -92,14 +92,12 @@ void PartitionEngine::ProcessBatch(const Event* events, size_t n) {
   std::fill(std::begin(ids), std::end(ids), kUnknown);
   for (size_t i = 0; i < n; ++i) {
     if (i + kTableAhead < n) {
-      const std::string_view k = events[i + kTableAhead].key;
-      key_ids_.prefetch(absl::string_view(k.data(), k.size()));
+      key_ids_.prefetch(events[i + kTableAhead].key);
     }
     if (i + kStateAhead < n) {
-      const std::string_view k = events[i + kStateAhead].key;
-      auto it = key_ids_.find(absl::string_view(k.data(), k.size()));
+      auto it = key_ids_.find(events[i + kStateAhead].key);
       uint32_t& id = ids[(i + kStateAhead) % kStateAhead];
-      id = it == key_ids_.end() ? kUnknown : it->second;
+      id = it == key_ids_.end() ? kUnknown : *it;
       if (id != kUnknown) {
         __builtin_prefetch(&host_.keys_[id]);
         for (const FeatureRuntime& rt : features_) rt.op->Prefetch(id, 0);
@@ -170,31 +168,52 @@ void PartitionEngine::FeatureStateRemoved(uint32_t key) {
 void PartitionEngine::MarkIdle(uint32_t key) {
   KeyEntry& entry = host_.keys_[key];
   if (entry.idle) return;
-  entry.idle = true;
-  entry.idle_since = host_.watermark_;
+  entry.idle = 1;
+  if (idle_keys_.size() == idle_keys_.capacity()) idle_keys_.reserve(idle_keys_.size() * 9 / 8 + 64);
   idle_keys_.push_back(key);
+  // The watermark never decreases, so keys queue in runs of one `since`.
+  if (idle_runs_.empty() || idle_runs_.back().since != host_.watermark_) {
+    idle_runs_.push_back(IdleRun{idle_keys_.size(), host_.watermark_});
+  } else {
+    idle_runs_.back().end = idle_keys_.size();
+  }
 }
 
 void PartitionEngine::SweepIdleKeys() {
   const int64_t w = host_.watermark_;
   size_t kept = 0;
-  for (uint32_t key : idle_keys_) {
-    KeyEntry& entry = host_.keys_[key];
-    if (entry.live_features != 0) {  // it came back
-      entry.idle = false;
-      continue;
+  size_t kept_runs = 0;
+  size_t i = 0;
+  for (size_t run = 0; run < idle_runs_.size(); ++run) {
+    const IdleRun r = idle_runs_[run];
+    const size_t run_start = kept;
+    for (; i < r.end; ++i) {
+      const uint32_t key = idle_keys_[i];
+      KeyEntry& entry = host_.keys_[key];
+      if (entry.live_features != 0) {  // it came back
+        entry.idle = 0;
+        continue;
+      }
+      if (SaturatingSub(w, r.since) < key_retention_ && w != kMaxTime) {
+        idle_keys_[kept++] = key;
+        continue;
+      }
+      Release(key);
     }
-    if (SaturatingSub(w, entry.idle_since) < key_retention_ && w != kMaxTime) {
-      idle_keys_[kept++] = key;
-      continue;
-    }
-    entry.idle = false;
-    key_ids_.erase(absl::string_view(entry.text.data(), entry.text.size()));
-    for (FeatureRuntime& rt : features_) rt.op->Clear(key);
-    free_keys_.push_back(key);
+    if (kept > run_start) idle_runs_[kept_runs++] = IdleRun{kept, r.since};
   }
   idle_keys_.resize(kept);
+  idle_runs_.resize(kept_runs);
   next_sweep_ = SaturatingAdd(w, std::max<int64_t>(1, key_retention_ / 2));
+}
+
+void PartitionEngine::Release(uint32_t key) {
+  KeyEntry& entry = host_.keys_[key];
+  entry.idle = 0;
+  key_ids_.erase(key_ids_.find(entry.text.view()));
+  entry.text.Assign({});
+  for (FeatureRuntime& rt : features_) rt.op->Clear(key);
+  free_keys_.push_back(key);
 }
 
 void PartitionEngine::AdvanceWatermark(int64_t w) {
@@ -205,23 +224,36 @@ void PartitionEngine::AdvanceWatermark(int64_t w) {
 }
 
 void PartitionEngine::FireTimers() {
-  auto& timers = host_.timers_;
+  auto& heaps = host_.timers_;
   const OperatorHost::TimerAfter after{&host_.keys_};
-  TimerRef last{kNoTime, 0, 0, 0};
-  while (!timers.empty() && timers.front().time <= host_.watermark_) {
+  int64_t last_time = kNoTime;
+  uint32_t last_feature = 0;
+  uint32_t last_key = 0;
+  for (;;) {
+    // The feature whose next due timer is earliest; ties go to the lower
+    // feature, so timers fire in (time, feature, key hash, key) order.
+    uint32_t f = UINT32_MAX;
+    for (uint32_t i = 0; i < heaps.size(); ++i) {
+      if (heaps[i].empty() || heaps[i].front().time > host_.watermark_) continue;
+      if (f == UINT32_MAX || heaps[i].front().time < heaps[f].front().time) f = i;
+    }
+    if (f == UINT32_MAX) break;
+    std::vector<TimerRef>& timers = heaps[f];
     std::pop_heap(timers.begin(), timers.end(), after);
     const TimerRef t = timers.back();
     timers.pop_back();
-    if (!timers.empty()) features_[timers.front().feature].op->Prefetch(timers.front().key, 0);
-    if (t.time == last.time && t.feature == last.feature && t.key == last.key) continue;  // a duplicate
-    last = t;
-    if (features_[t.feature].op->OnTimer(t.key, t.time)) FeatureStateRemoved(t.key);
+    if (!timers.empty()) features_[f].op->Prefetch(timers.front().key, 0);
+    if (t.time == last_time && f == last_feature && t.key == last_key) continue;  // a duplicate
+    last_time = t.time;
+    last_feature = f;
+    last_key = t.key;
+    if (features_[f].op->OnTimer(t.key, t.time)) FeatureStateRemoved(t.key);
   }
 }
 
 uint32_t PartitionEngine::KeyId(std::string_view key, bool* created) {
-  auto it = key_ids_.find(absl::string_view(key.data(), key.size()));
-  if (it != key_ids_.end()) return it->second;
+  auto it = key_ids_.find(key);
+  if (it != key_ids_.end()) return *it;
   *created = true;
   uint32_t id = 0;
   if (!free_keys_.empty()) {
@@ -229,15 +261,16 @@ uint32_t PartitionEngine::KeyId(std::string_view key, bool* created) {
     free_keys_.pop_back();
   } else {
     id = static_cast<uint32_t>(host_.keys_.size());
+    // Grows by an eighth, not double: the table's slack is state too.
+    if (host_.keys_.size() == host_.keys_.capacity()) host_.keys_.reserve(id + id / 8 + 64);
     host_.keys_.emplace_back();
     for (FeatureRuntime& rt : features_) rt.op->ResizeKeys(host_.keys_.size());
   }
   KeyEntry& entry = host_.keys_[id];
-  entry.text.assign(key);
-  entry.hash = KeyHash(key);
+  entry.text.Assign(key);
   entry.live_features = 0;
-  entry.idle = false;
-  key_ids_.emplace(entry.text, id);
+  entry.idle = 0;
+  key_ids_.insert(id);
   return id;
 }
 
@@ -256,9 +289,11 @@ size_t PartitionEngine::StateBytes() const {
   size_t bytes = sizeof(*this);
   for (const FeatureRuntime& rt : features_) bytes += rt.op->StateBytes();
   bytes += host_.keys_.capacity() * sizeof(KeyEntry);
-  for (const KeyEntry& k : host_.keys_) bytes += k.text.capacity() > 15 ? k.text.capacity() : 0;
-  bytes += key_ids_.capacity() * (sizeof(std::pair<std::string, uint32_t>) + 1);
-  bytes += host_.timers_.capacity() * sizeof(TimerRef);
+  for (const KeyEntry& k : host_.keys_) bytes += k.text.HeapBytes();
+  bytes += key_ids_.capacity() * (sizeof(uint32_t) + 1);
+  for (const auto& heap : host_.timers_) bytes += heap.capacity() * sizeof(TimerRef);
+  bytes += free_keys_.capacity() * sizeof(uint32_t) + idle_keys_.capacity() * sizeof(uint32_t) +
+           idle_runs_.capacity() * sizeof(IdleRun);
   return bytes;
 }
 
@@ -279,7 +314,7 @@ std::string PartitionEngine::Snapshot() const {
   for (uint32_t id = 0; id < host_.keys_.size(); ++id) {
     const KeyEntry& k = host_.keys_[id];
     if (k.live_features == 0) continue;
-    w.PutString(k.text);
+    w.PutString(k.text.view());
     for (const FeatureRuntime& rt : features_) {
       const bool present = !rt.op->Empty(id);
       w.Put<uint8_t>(present ? 1 : 0);
@@ -296,13 +331,14 @@ void PartitionEngine::Reset() {
     for (FeatureRuntime& rt : features_) rt.op->Clear(id);
   }
   host_.keys_.clear();
-  host_.timers_.clear();
+  for (auto& heap : host_.timers_) heap.clear();
   host_.watermark_ = kMinTime;
   host_.rows_emitted_ = 0;
   host_.corrections_emitted_ = 0;
   key_ids_.clear();
   free_keys_.clear();
   idle_keys_.clear();
+  idle_runs_.clear();
   live_keys_ = 0;
   next_sweep_ = kMinTime;
   max_event_time_ = kMinTime;

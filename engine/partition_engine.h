@@ -17,8 +17,9 @@
 #include <string_view>
 #include <vector>
 
-#include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 
+#include "common/key_hash.h"
 #include "common/status.h"
 #include "engine/operator_factory.h"
 #include "engine/operator_host.h"
@@ -78,17 +79,45 @@ class PartitionEngine {
   // at once, because a key that just emptied usually gets its next event soon.
   void MarkIdle(uint32_t key);
   void SweepIdleKeys();
+  // Drops a key's state and table entry; its id goes to free_keys_.
+  void Release(uint32_t key);
   bool Accepts(const FeaturePlan& f, const Event& e) const;
   void FireTimers();
   void Reset();
 
+  // The key table's index: key ids, hashed and compared by their text in
+  // host_.keys_ (4 bytes a slot; looked up by string_view; KeyHash, XXH3, is
+  // cheap for short keys).
+  struct KeyIdHash {
+    using is_transparent = void;
+    const std::vector<KeyEntry>* keys;
+    size_t operator()(std::string_view k) const { return KeyHash(k); }
+    size_t operator()(uint32_t id) const { return (*this)((*keys)[id].text.view()); }
+  };
+  struct KeyIdEq {
+    using is_transparent = void;
+    const std::vector<KeyEntry>* keys;
+    std::string_view Text(std::string_view k) const { return k; }
+    std::string_view Text(uint32_t id) const { return (*keys)[id].text.view(); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return Text(a) == Text(b);
+    }
+  };
+  // Keys idle_keys_[previous run's end, end) went idle at watermark `since`.
+  struct IdleRun {
+    size_t end;
+    int64_t since;
+  };
+
   std::shared_ptr<const JobPlan> plan_;
   OperatorHost host_;
   std::vector<FeatureRuntime> features_;
-  absl::flat_hash_map<std::string, uint32_t> key_ids_;
+  absl::flat_hash_set<uint32_t, KeyIdHash, KeyIdEq> key_ids_;
   std::vector<uint32_t> free_keys_;
-  std::vector<uint32_t> idle_keys_;
-  size_t live_keys_ = 0;  // keys with live_features > 0
+  std::vector<uint32_t> idle_keys_;  // in the order they went idle
+  std::vector<IdleRun> idle_runs_;   // idle_keys_ in runs of one watermark
+  size_t live_keys_ = 0;             // keys with live_features > 0
   // A key idle for this long (of watermark) is released: the longest window
   // or session gap, so keys that come back every window keep their slot.
   int64_t key_retention_ = 0;

@@ -30,6 +30,8 @@ struct SessionKeyState {
   int64_t scheduled = kNoTime;    // the live timer's time
 
   bool empty() const { return sessions.empty(); }
+  // Back to a default-constructed state.
+  void Reset() { *this = SessionKeyState{}; }
 };
 
 template <typename Agg>

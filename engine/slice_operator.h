@@ -10,9 +10,22 @@
 // window end > W that holds a slice. One timer per key is live at a time, at
 // min(next_fire, earliest expiry); each callback fires at most the window
 // ending at its time, so rows come out in (window end, feature, key) order.
+//
+// Block cache (sliding windows of 16 or more slices): slices fall into fixed
+// blocks of `block_` consecutive slice positions (aligned to multiples of
+// block_ * slide, so a block is the same whatever window looks at it). A
+// window's value is always combined per block first (its slices in order),
+// then across blocks in order; a block that lies wholly inside a firing window
+// has its combination cached and reused by the next windows that contain it.
+// Because the cached value is exactly what combining its slices again gives,
+// the bits of a row never depend on whether the cache was warm: the cache is
+// not part of a snapshot, and a restored engine recomputes it as windows fire.
+// Any change to a block's slices (an event, a dropped slice) drops its entry.
 #pragma once
 
 #include <algorithm>
+#include <cmath>
+#include <memory>
 #include <vector>
 
 #include <absl/container/inlined_vector.h>
@@ -33,12 +46,38 @@ struct SliceKeyState {
     int64_t end;
     uint32_t next;
   };
-  std::vector<Slice> slices;    // sorted by start
-  std::vector<Rev> revs;        // sorted by end
-  int64_t next_fire = kNoTime;  // the smallest window end > W holding a slice
-  int64_t scheduled = kNoTime;  // the live timer's time
+  // The combined slices of one cache block (see SliceOperator).
+  struct Block {
+    int64_t index;   // FloorDiv(slice start, block length)
+    uint32_t count;  // its slices, so a window skips them unread
+    Agg agg;
+  };
+  // What a tumbling window without allowed lateness never needs, on the heap
+  // so that the per-key state of the common case stays small.
+  struct Extra {
+    std::vector<Rev> revs;      // sorted by end
+    std::vector<Block> blocks;  // sorted by index; a cache, never serialized
+  };
+  // Sorted by start. Two inline: all a tumbling key holds (the window being
+  // filled and, until it fires, the one before it).
+  absl::InlinedVector<Slice, 2> slices;
+  std::unique_ptr<Extra> extra;  // null until needed
+  int64_t next_fire = kNoTime;   // the smallest window end > W holding a slice
+  int64_t scheduled = kNoTime;   // the live timer's time
 
-  bool empty() const { return slices.empty() && revs.empty(); }
+  bool empty() const { return slices.empty() && (extra == nullptr || extra->revs.empty()); }
+  // Back to a default-constructed state, heap memory freed.
+  void Reset() {
+    slices.clear();
+    slices.shrink_to_fit();
+    extra.reset();
+    next_fire = kNoTime;
+    scheduled = kNoTime;
+  }
+  Extra& GetExtra() {
+    if (extra == nullptr) extra = std::make_unique<Extra>();
+    return *extra;
+  }
 };
 
 template <typename Agg>
@@ -53,7 +92,18 @@ class SliceOperator final : public KeyedOperator<SliceOperator<Agg>, SliceKeySta
   using Base::states_;
 
  public:
-  SliceOperator(OperatorHost& host, uint32_t feature) : Base(host, feature), size_(plan_.size), slide_(plan_.slide) {}
+  using Block = typename KeyState::Block;
+
+  SliceOperator(OperatorHost& host, uint32_t feature)
+      : Base(host, feature), size_(plan_.size), slide_(plan_.slide), block_(BlockSlices(size_ / slide_)) {}
+
+  // Slices per cache block for windows of `n` slices: about sqrt(n), so a
+  // window combines about 3 sqrt(n) values instead of n; 0 (no cache) below
+  // 16 slices. A function of the plan only, so the combine order is too.
+  static int64_t BlockSlices(int64_t n) {
+    if (n < 16) return 0;
+    return static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(n))));
+  }
 
   AddOutcome AddTo(uint32_t key, KeyState& st, const Event& e, const FieldValue& value) {
     const int64_t w = host_.watermark();
@@ -62,6 +112,12 @@ class SliceOperator final : public KeyedOperator<SliceOperator<Agg>, SliceKeySta
     if (SaturatingAdd(last_end, host_.lateness()) <= w) return AddOutcome::kTooLate;
 
     SliceAt(st, start).agg.Add(value, e.time, e.offset.value());
+    // Only a block that ends by W can be cached (a window holding all of it
+    // fired), so only a late record can touch one: on-time ones skip the
+    // cache's cache misses.
+    if (block_ != 0 && SaturatingAdd(BlockOf(start) * block_ * slide_, block_ * slide_) <= w && st.extra != nullptr) {
+      DropBlocks(st, BlockOf(start), BlockOf(start));
+    }
 
     // Windows holding this slice that already fired but are kept: correct now.
     const int64_t first_end = SaturatingAdd(start, slide_);
@@ -105,8 +161,10 @@ class SliceOperator final : public KeyedOperator<SliceOperator<Agg>, SliceKeySta
       w.PutSignedVarint(s.start);
       s.agg.Serialize(w);
     }
-    w.PutVarint(st.revs.size());
-    for (const Rev& r : st.revs) {
+    const size_t nrevs = st.extra == nullptr ? 0 : st.extra->revs.size();
+    w.PutVarint(nrevs);
+    for (size_t i = 0; i < nrevs; ++i) {
+      const Rev& r = st.extra->revs[i];
       w.PutSignedVarint(r.end);
       w.PutVarint(r.next);
     }
@@ -115,7 +173,7 @@ class SliceOperator final : public KeyedOperator<SliceOperator<Agg>, SliceKeySta
 
   bool Deserialize(uint32_t key, ByteReader& r) override {
     KeyState& st = states_[key];
-    st = KeyState{};
+    st.Reset();
     uint64_t n = r.GetVarint();
     if (n > r.remaining()) return false;
     st.slices.resize(n);
@@ -125,8 +183,9 @@ class SliceOperator final : public KeyedOperator<SliceOperator<Agg>, SliceKeySta
     }
     n = r.GetVarint();
     if (n > r.remaining()) return false;
-    st.revs.resize(n);
-    for (Rev& rev : st.revs) {
+    if (n > 0) st.GetExtra().revs.resize(n);
+    for (size_t i = 0; i < n; ++i) {
+      Rev& rev = st.extra->revs[i];
       rev.end = r.GetSignedVarint();
       rev.next = static_cast<uint32_t>(r.GetVarint());
     }
@@ -140,8 +199,12 @@ class SliceOperator final : public KeyedOperator<SliceOperator<Agg>, SliceKeySta
     size_t bytes = states_.capacity() * sizeof(KeyState);
     for (const KeyState& st : states_) {
       if (st.slices.capacity() > 2) bytes += st.slices.capacity() * sizeof(Slice);
-      bytes += st.revs.capacity() * sizeof(Rev);
       for (const Slice& s : st.slices) bytes += s.agg.HeapBytes();
+      if (st.extra != nullptr) {
+        bytes += sizeof(typename KeyState::Extra) + st.extra->revs.capacity() * sizeof(Rev) +
+                 st.extra->blocks.capacity() * sizeof(Block);
+        for (const Block& b : st.extra->blocks) bytes += b.agg.HeapBytes();
+      }
     }
     return bytes;
   }
@@ -176,26 +239,106 @@ class SliceOperator final : public KeyedOperator<SliceOperator<Agg>, SliceKeySta
   // is kept.
   void EmitWindow(uint32_t key, KeyState& st, int64_t end) {
     const int64_t start = SaturatingSub(end, size_);
-    auto first = std::lower_bound(st.slices.begin(), st.slices.end(), start,
-                                  [](const Slice& s, int64_t t) { return s.start < t; });
+    // Slices before the window are few (those kept for lateness): a scan
+    // from the front reads fewer cache lines than a binary search.
+    auto first = st.slices.begin();
+    while (first != st.slices.end() && first->start < start) ++first;
     if (first == st.slices.end() || first->start >= end) return;
-    auto rev = std::lower_bound(st.revs.begin(), st.revs.end(), end, [](const Rev& r, int64_t t) { return r.end < t; });
-    const bool known = rev != st.revs.end() && rev->end == end;
+    std::vector<Rev>* revs = st.extra == nullptr ? nullptr : &st.extra->revs;
+    auto rev = revs == nullptr ? typename std::vector<Rev>::iterator{}
+                               : std::lower_bound(revs->begin(), revs->end(), end,
+                                                  [](const Rev& r, int64_t t) { return r.end < t; });
+    const bool known = revs != nullptr && rev != revs->end() && rev->end == end;
     const uint32_t revision = known ? rev->next : 0;
     if (size_ == slide_ || std::next(first) == st.slices.end() || std::next(first)->start >= end) {
       host_.Emit(feature_, key, start, end, first->agg.Value(plan_), revision);
     } else {
-      Agg acc = first->agg;
-      for (auto it = std::next(first); it != st.slices.end() && it->start < end; ++it) acc.Merge(it->agg);
+      auto last = st.slices.end();  // windows mostly fire with their newest slice
+      while (std::prev(last)->start >= end) --last;
+      const Agg acc = block_ == 0 ? Fold(first, last) : CombineBlocks(st, first, last, start, end);
       host_.Emit(feature_, key, start, end, acc.Value(plan_), revision);
     }
     if (SaturatingAdd(end, host_.lateness()) > host_.watermark()) {
       if (known) {
         rev->next = revision + 1;
       } else {
-        st.revs.insert(rev, Rev{end, revision + 1});
+        // GetExtra may allocate: look the place up again.
+        std::vector<Rev>& r = st.GetExtra().revs;
+        r.insert(std::lower_bound(r.begin(), r.end(), end, [](const Rev& x, int64_t t) { return x.end < t; }),
+                 Rev{end, revision + 1});
       }
     }
+  }
+
+  using SliceIt = typename absl::InlinedVector<Slice, 2>::iterator;
+
+  // The slices [first, last) combined in order.
+  static Agg Fold(SliceIt first, SliceIt last) {
+    Agg acc = first->agg;
+    for (auto it = std::next(first); it != last; ++it) acc.Merge(it->agg);
+    return acc;
+  }
+
+  // The cache block of the slice starting at `start`.
+  int64_t BlockOf(int64_t start) const { return FloorDiv(start, block_ * slide_); }
+
+  // Combines the window [start, end)'s slices [first, last) (non-empty) per
+  // block, then across blocks, both in order; blocks wholly inside the window
+  // come from the cache (filled on a miss) without reading their slices. The
+  // same order with or without the cache, so the same bits.
+  Agg CombineBlocks(KeyState& st, SliceIt first, SliceIt last, int64_t start, int64_t end) {
+    const int64_t block_len = block_ * slide_;
+    std::vector<Block>& cache = st.GetExtra().blocks;
+    const int64_t b_first = BlockOf(first->start);
+    const int64_t b_last = BlockOf(std::prev(last)->start);
+    size_t ci = static_cast<size_t>(
+        std::lower_bound(cache.begin(), cache.end(), b_first, [](const Block& x, int64_t t) { return x.index < t; }) -
+        cache.begin());
+    Agg acc;
+    bool have = false;
+    auto put = [&](const Agg& g) {
+      if (have) {
+        acc.Merge(g);
+      } else {
+        acc = g;
+        have = true;
+      }
+    };
+    SliceIt it = first;
+    for (int64_t b = b_first; b <= b_last && it != last; ++b) {
+      const int64_t b_start = b * block_len;
+      const int64_t b_end = SaturatingAdd(b_start, block_len);
+      const bool whole = b_start >= start && b_end <= end;
+      while (ci < cache.size() && cache[ci].index < b) ++ci;
+      if (whole && ci < cache.size() && cache[ci].index == b) {
+        put(cache[ci].agg);
+        it += cache[ci].count;
+        ++ci;
+        continue;
+      }
+      if (it->start >= b_end) continue;  // no slice in this block
+      // A block holds at most block_ slices.
+      const SliceIt next = std::lower_bound(it, last - it > block_ ? it + block_ : last, b_end,
+                                            [](const Slice& x, int64_t t) { return x.start < t; });
+      const Agg g = Fold(it, next);
+      put(g);
+      if (whole) {
+        cache.insert(cache.begin() + static_cast<std::ptrdiff_t>(ci), Block{b, static_cast<uint32_t>(next - it), g});
+        ++ci;
+      }
+      it = next;
+    }
+    return acc;
+  }
+
+  // Forgets the cached blocks with index in [lo, hi].
+  static void DropBlocks(KeyState& st, int64_t lo, int64_t hi) {
+    std::vector<Block>& blocks = st.extra->blocks;
+    auto from =
+        std::lower_bound(blocks.begin(), blocks.end(), lo, [](const Block& x, int64_t t) { return x.index < t; });
+    auto to = from;
+    while (to != blocks.end() && to->index <= hi) ++to;
+    blocks.erase(from, to);
   }
 
   // Drops slices whose every window is gone (W >= slice end + L) and has fired,
@@ -210,10 +353,18 @@ class SliceOperator final : public KeyedOperator<SliceOperator<Agg>, SliceKeySta
       if (st.next_fire != kNoTime && last_end >= st.next_fire) break;
       ++drop;
     }
+    if (drop > 0 && block_ != 0 && st.extra != nullptr) {
+      // Blocks that lost slices, the last one perhaps only some of them.
+      DropBlocks(st, kMinTime, BlockOf(st.slices[drop - 1].start));
+    }
     st.slices.erase(st.slices.begin(), st.slices.begin() + static_cast<std::ptrdiff_t>(drop));
-    drop = 0;
-    while (drop < st.revs.size() && SaturatingAdd(st.revs[drop].end, lateness) <= w) ++drop;
-    st.revs.erase(st.revs.begin(), st.revs.begin() + static_cast<std::ptrdiff_t>(drop));
+    if (st.extra != nullptr) {
+      std::vector<Rev>& revs = st.extra->revs;
+      drop = 0;
+      while (drop < revs.size() && SaturatingAdd(revs[drop].end, lateness) <= w) ++drop;
+      revs.erase(revs.begin(), revs.begin() + static_cast<std::ptrdiff_t>(drop));
+      if (revs.empty() && st.extra->blocks.empty()) st.extra.reset();
+    }
     if (st.slices.empty()) st.next_fire = kNoTime;
   }
 
@@ -227,8 +378,8 @@ class SliceOperator final : public KeyedOperator<SliceOperator<Agg>, SliceKeySta
       int64_t expiry = SaturatingAdd(SaturatingAdd(st.slices.front().start, size_), lateness);
       if (due == kNoTime || expiry < due) due = expiry;
     }
-    if (!st.revs.empty()) {
-      int64_t expiry = SaturatingAdd(st.revs.front().end, lateness);
+    if (st.extra != nullptr && !st.extra->revs.empty()) {
+      int64_t expiry = SaturatingAdd(st.extra->revs.front().end, lateness);
       if (due == kNoTime || expiry < due) due = expiry;
     }
     if (due != kNoTime && st.next_fire != kNoTime && due <= host_.watermark()) due = st.next_fire;
@@ -237,6 +388,7 @@ class SliceOperator final : public KeyedOperator<SliceOperator<Agg>, SliceKeySta
 
   const int64_t size_;
   const int64_t slide_;
+  const int64_t block_;  // slices per cache block; 0: no cache
 };
 
 }  // namespace weir::engine
