@@ -194,7 +194,7 @@ TEST_CASE_METHOD(CommitIoTest,
   CHECK(abandoned_1);
 }
 
-TEST_CASE("weirctl's reads never wait for a blocked state.pb write; the change answers once durable",
+TEST_CASE("weirctl's reads never wait for a blocked state.pb write, the change answers once durable",
           "[coordinator][jobstore]") {
   CoordinatorTest t({{"events", 2}});
   GatedWriter gate("state.pb");

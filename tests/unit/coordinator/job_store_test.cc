@@ -228,7 +228,7 @@ TEST_CASE("a resubmitted name starts without checkpoints but keeps its epochs an
   CHECK((*store)->NextCheckpointId("a")->value() == 2);
 }
 
-TEST_CASE("changes are durable only once synced; a failed write is retried and never overwrites a newer state",
+TEST_CASE("changes are durable only once synced, a failed write is retried and never overwrites a newer state",
           "[coordinator][jobstore]") {
   TempDir dir;
   bool fail = false;

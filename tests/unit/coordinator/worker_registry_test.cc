@@ -74,7 +74,7 @@ TEST_CASE("a second process cannot register the id of a live worker", "[coordina
   CHECK(workers.all().at("w1").address == "10.0.0.2:9466");
 }
 
-TEST_CASE("the end of a worker's current watch declares it lost at once; a stale one changes nothing",
+TEST_CASE("the end of a worker's current watch declares it lost at once, a stale one changes nothing",
           "[coordinator][workers]") {
   WorkerRegistry workers(/*worker_timeout_ms=*/3000, /*dead_worker_retention_ms=*/10000);
   CHECK(workers.OpenWatch("w1").status().code() == StatusCode::kNotFound);  // register first

@@ -274,7 +274,7 @@ TEST_CASE("an import named like a job never fences or unfences that job's partit
   CHECK_THAT(stale.message(), Catch::Matchers::Contains("import fenced: writer \"job\""));
 }
 
-TEST_CASE("Write refuses an epoch no coordinator issued; Import is a separate method", "[featurestore][grpc]") {
+TEST_CASE("Write refuses an epoch no coordinator issued, Import is a separate method", "[featurestore][grpc]") {
   TempDir dir;
   auto store = RowStore::Open(dir.path.string());
   REQUIRE(store.ok());
@@ -312,7 +312,7 @@ TEST_CASE("Write refuses an epoch no coordinator issued; Import is a separate me
   server->Shutdown();
 }
 
-TEST_CASE("with tokens, each store method needs its role; MakeChannel sends the configured token",
+TEST_CASE("with tokens, each store method needs its role, MakeChannel sends the configured token",
           "[featurestore][grpc]") {
   TempDir dir;
   auto store = RowStore::Open(dir.path.string());

@@ -68,7 +68,7 @@ TEST_CASE("settings Weir controls and inline secrets are refused, naming the key
   CHECK_FALSE(nested.ok());
 }
 
-TEST_CASE("references resolve from the environment and files; failures name the reference only", "[spec][kafka]") {
+TEST_CASE("references resolve from the environment and files, failures name the reference only", "[spec][kafka]") {
   char dir[] = "/tmp/weir-kafka-props-XXXXXX";
   REQUIRE(mkdtemp(dir) != nullptr);
   const std::string file = std::string(dir) + "/password";

@@ -58,7 +58,7 @@ TEST_CASE("a changed hash without its spec drops the job, so the next request as
   CHECK(catalog.Refs().empty());
 }
 
-TEST_CASE("a coordinator sending full specs every time is followed; a spec is compiled only when it changes",
+TEST_CASE("a coordinator sending full specs every time is followed, a spec is compiled only when it changes",
           "[worker]") {
   weir::v1::JobSpec spec = CountJob()->spec;
   JobCatalog catalog;

@@ -136,7 +136,7 @@ TEST_CASE("a partition the source refuses to assign is failed with the reason, r
   CHECK(Eventually([&] { return f.rows.count() == 2; }));
 }
 
-TEST_CASE("a full store pauses only the partitions writing to it; another job keeps flowing; nothing is dropped",
+TEST_CASE("a full store pauses only the partitions writing to it, another job keeps flowing, nothing is dropped",
           "[worker]") {
   FakeRows slow("slow-store");  // outlives the thread
   ThreadFixture f;

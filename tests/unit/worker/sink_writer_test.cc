@@ -184,7 +184,7 @@ TEST_CASE("a window close larger than the store's message limit is cut to fit an
   writer.Stop(std::chrono::steady_clock::now());
 }
 
-TEST_CASE("a dead-letter topic without room never blocks the writer; the refused rows' letters follow later",
+TEST_CASE("a dead-letter topic without room never blocks the writer, the refused rows' letters follow later",
           "[worker]") {
   weir::testing::TempDir dir;
   StoreServer server(dir.path.string());
