@@ -5,10 +5,13 @@
 #include "featurestore/latest_cache.h"
 #include "featurestore/row_store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/featurestore/store_test_rows.h"
 
 using weir::featurestore::LatestCache;
 using weir::featurestore::RowBatch;
 using weir::featurestore::RowStore;
+using weir::featurestore::testing::Batch;
+using weir::featurestore::testing::Row;
 using weir::testing::TempDir;
 using weir::v1::FeatureRow;
 
@@ -47,26 +50,6 @@ TEST_CASE("a full cache stays within its capacity", "[featurestore][cache]") {
 }
 
 namespace {
-
-FeatureRow Row(const std::string& key, const std::string& feature, int64_t end, double value, uint32_t revision = 0) {
-  FeatureRow r;
-  r.set_view("v");
-  r.set_key(key);
-  r.set_feature(feature);
-  r.set_window_start(end - 60000);
-  r.set_window_end(end);
-  r.mutable_value()->set_number(value);
-  r.set_revision(revision);
-  return r;
-}
-
-RowBatch Batch(std::vector<FeatureRow> rows) {
-  RowBatch b;
-  b.job = "job";
-  b.epoch = 1;
-  b.rows = std::move(rows);
-  return b;
-}
 
 // "feature end value" of each row read for u1 at as_of (every feature).
 std::vector<std::string> Read(const RowStore& store, int64_t as_of) {

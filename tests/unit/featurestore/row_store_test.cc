@@ -15,36 +15,18 @@
 #include "featurestore/feature_store_service.h"
 #include "featurestore/row_store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/featurestore/store_test_rows.h"
 #include "weir/v1/services.grpc.pb.h"
 
 namespace fs = std::filesystem;
 using weir::featurestore::RowBatch;
 using weir::featurestore::RowStore;
+using weir::featurestore::testing::Batch;
+using weir::featurestore::testing::Row;
 using weir::testing::TempDir;
 using weir::v1::FeatureRow;
 
 namespace {
-
-FeatureRow Row(const std::string& key, const std::string& feature, int64_t end, double value, uint32_t revision = 0) {
-  FeatureRow r;
-  r.set_view("v");
-  r.set_key(key);
-  r.set_feature(feature);
-  r.set_window_start(end - 60000);
-  r.set_window_end(end);
-  r.mutable_value()->set_number(value);
-  r.set_revision(revision);
-  return r;
-}
-
-RowBatch Batch(std::vector<FeatureRow> rows, uint64_t epoch = 1, int32_t partition = 0) {
-  RowBatch b;
-  b.job = "job";
-  b.partition = partition;
-  b.epoch = epoch;
-  b.rows = std::move(rows);
-  return b;
-}
 
 // "key feature end value rN" for each row, sorted.
 std::vector<std::string> Describe(const std::vector<FeatureRow>& rows) {
