@@ -52,7 +52,7 @@ features:
   - { name: n_1m, agg: count, window: { tumbling: 1m } }
   - { name: amount_1m, agg: sum, field: amount, window: { tumbling: 1m } }
 sink: { feature_store: "$store" }
-checkpoint: { interval: 1s, storage: "file://$tmp/checkpoints" }
+checkpoint: { interval: 1h, storage: "file://$tmp/checkpoints" }
 ${5:-}
 YAML
 }
@@ -73,28 +73,80 @@ job by-merchant merchant by_merchant "  partitioned_by: user_id"
 start_worker "$worker" w1
 w1_pid=$worker_pid
 start_worker "$worker" w2
+w2_pid=$worker_pid
 
 t0=1700000040000
 n=8000
 $check gen "$tmp/records.tsv" $n 16 $t0
-head -n $((n / 2)) "$tmp/records.tsv" > "$tmp/first.tsv"
-tail -n +$((n / 2 + 1)) "$tmp/records.tsv" > "$tmp/second.tsv"
+head -n $((n / 2)) "$tmp/records.tsv" > "$tmp/q1.tsv"
+sed -n "$((n / 2 + 1)),$((3 * n / 4))p" "$tmp/records.tsv" > "$tmp/q2.tsv"
+tail -n +$((3 * n / 4 + 1)) "$tmp/records.tsv" > "$tmp/rest.tsv"
 # Keyed by user_id with Kafka's default partitioner (murmur2), as a Java producer would.
 produce() { timeout 60 kcat -b "$kafka" -P -t txn -K $'\t' -X partitioner=murmur2_random < "$1" || fail "kcat produce"; }
-produce "$tmp/first.tsv"
+# stages: by-merchant's partitions as "stage partition owner offset lag records duplicates" lines.
+stages() {
+  "$weirctl" status by-merchant --json 2>/dev/null | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+s = int(j.get("source_partitions", 0))
+for p in j["partitions"]:
+    i = int(p["partition"])
+    print(1 if i < s else 2, i, p.get("owner") or "-", p["offset"], p["lag"], p["records_in"], p.get("duplicates_dropped", 0))'
+}
+# repartition_end: the sum of the repartition topic's end offsets.
+repartition_end() {
+  local sum=0 last
+  for q in 0 1 2 3; do
+    last=$(timeout 10 kcat -b "$kafka" -C -t weir.by-merchant.repartition -p $q -o -1 -e -q -f '%o\n' | tail -1)
+    sum=$((sum + ${last:--1} + 1))
+  done
+  echo $sum
+}
+# wait_stage1 N: until stage 1 has read N records and stage 2 has read the
+# whole repartition topic (the same end twice, 0.3 s apart: stage 1's
+# producer has flushed).
+wait_stage1() {
+  local end before=-1
+  for _ in $(seq 100); do
+    stages > "$tmp/stages.txt" || true
+    end=$(repartition_end)
+    if [ "$(awk '$1 == 1 && $4 > 0 { n += $4 } END { print n + 0 }' "$tmp/stages.txt")" -ge "$1" ] &&
+      [ "$(awk '$1 == 2 && $4 > 0 { n += $4 } END { print n + 0 }' "$tmp/stages.txt")" -eq "$end" ] &&
+      [ "$end" -eq "$before" ]; then
+      return 0
+    fi
+    before=$end
+    sleep 0.3
+  done
+  fail "stage 1 did not read $1 records (stage 2 caught up) within 30 s: $(cat "$tmp/stages.txt")"
+}
 
-# Both stages checkpointed once, then w1 dies outright and w3 joins.
-for _ in $(seq 200); do
-  latest=$("$weirctl" status by-merchant --json 2>/dev/null |
-    python3 -c 'import json,sys; print(json.load(sys.stdin).get("latest_checkpoint", 0))' 2>/dev/null || echo 0)
-  [ "${latest:-0}" != 0 ] && break
+# Q1, a checkpoint of both stages, then Q2 read by stage 1 after it: the
+# worker killed now leaves stage-1 work that its next owner writes again.
+produce "$tmp/q1.tsv"
+wait_stage1 $((n / 2))
+"$weirctl" checkpoint by-merchant --wait > "$tmp/checkpoint.out" 2>&1 || fail "checkpoint: $(cat "$tmp/checkpoint.out")"
+produce "$tmp/q2.tsv"
+wait_stage1 $((3 * n / 4))
+victim=$(awk '$1 == 1 { print $3 }' "$tmp/stages.txt" | sort | uniq -c | sort -rn | awk 'NR == 1 { print $2 }')
+victim_pid=$w1_pid
+[ "$victim" = w2 ] && victim_pid=$w2_pid
+kill -9 "$victim_pid"
+killed_at=$(date +%s%N)
+start_worker "$worker" w3
+# Stage 1's copies drained: its partitions back where they were, stage 2
+# caught up, every partition owned by a live worker.
+for _ in $(seq 300); do
+  stages > "$tmp/stages.txt" || true
+  grep -q " $victim " "$tmp/stages.txt" || break
   sleep 0.1
 done
-[ "${latest:-0}" != 0 ] || fail "by-merchant committed no checkpoint within 20 s: $("$weirctl" status by-merchant)"
-"$weirctl" status by-merchant > "$tmp/status-before.out" 2>&1 || true
-kill -9 "$w1_pid"
-start_worker "$worker" w3
-produce "$tmp/second.tsv"
+wait_stage1 $((3 * n / 4))
+drained_ms=$((($(date +%s%N) - killed_at) / 1000000))
+dups=$(awk '$1 == 2 { n += $7 } END { print n + 0 }' "$tmp/stages.txt")
+[ "$dups" -gt 0 ] || fail "stage 2 dropped no copies after $victim (owner of stage-1 partitions) was killed: $(cat "$tmp/stages.txt")"
+echo "rekey: $victim killed; stage 1 wrote its work since the checkpoint again, and stage 2 dropped $dups copies, within $drained_ms ms of the kill"
+produce "$tmp/rest.tsv"
 # One record far ahead in every source partition closes every window before it.
 t_end=$((t0 + 36000000))
 for p in 0 1 2 3; do
@@ -147,9 +199,4 @@ got_dead=$(sed -n 's/.*partition=\([0-9]*\),offset=\([0-9]*\).*/\1:\2/p' "$tmp/d
 grep -q "reason=missing_field" "$tmp/dlq.txt" || fail "dead letters without reason missing_field: $(head -3 "$tmp/dlq.txt")"
 [ "$got_dead" -eq "$want_dead" ] || fail "by-merchant: $got_dead distinct dead letters, want $want_dead"
 echo "rekey: $got_dead records without a merchant are dead letters"
-dups=$("$weirctl" status by-merchant --json | python3 -c '
-import json, sys
-j = json.load(sys.stdin)
-print(sum(int(p.get("duplicates_dropped", 0)) for p in j["partitions"]))')
-echo "rekey: stage 2 dropped $dups copies written again by stage 1 after the kill"
 echo "rekey: all checks passed"
