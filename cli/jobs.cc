@@ -306,7 +306,8 @@ Status JobStatus(const std::string& coordinator, const std::string& name, bool j
   const int32_t sources = job.source_partitions();
   if (sources > 0) {
     header.Add({"re-keyed:", "by " + job.spec().key() + " from " + job.spec().source().partitioned_by() +
-                                 " through weir." + job.spec().name() + ".repartition; stage 1 (s1/P: source "
+                                 " through weir." + job.spec().name() +
+                                 ".repartition; stage 1 (s1/P: source "
                                  "partition P, ROWS = messages Kafka acknowledged), stage 2 (s2/P: repartition "
                                  "partition P)"});
   }
@@ -325,7 +326,7 @@ Status JobStatus(const std::string& coordinator, const std::string& name, bool j
   if (reasons) columns.push_back("REASON");
   Table table(std::move(columns));
   for (const pb::PartitionStatus& p : job.partitions()) {
-    const std::string partition = sources <= 0            ? std::to_string(p.partition())
+    const std::string partition = sources <= 0              ? std::to_string(p.partition())
                                   : p.partition() < sources ? "s1/" + std::to_string(p.partition())
                                                             : "s2/" + std::to_string(p.partition() - sources);
     std::vector<std::string> row = {partition,

@@ -48,7 +48,8 @@ void PrintSummary(const weir::cli::ReplaySummary& s) {
     }
     std::cerr << ")";
   }
-  if (s.markers > 0 || s.duplicates > 0) std::cerr << ", " << s.markers << " markers, " << s.duplicates << " copies dropped";
+  if (s.markers > 0 || s.duplicates > 0)
+    std::cerr << ", " << s.markers << " markers, " << s.duplicates << " copies dropped";
   std::cerr << "\n";
 }
 

@@ -417,8 +417,9 @@ void CheckRekey(const v1::JobSpec& spec, Problems& problems) {
   }
   if (!spec.has_repartition()) return;
   if (!IsRekeyed(spec)) {
-    problems.Add("repartition", "applies only to a re-keyed job: set source.partitioned_by to the field the topic is "
-                                "partitioned by (it differs from key), or remove repartition");
+    problems.Add("repartition",
+                 "applies only to a re-keyed job: set source.partitioned_by to the field the topic is "
+                 "partitioned by (it differs from key), or remove repartition");
   }
   if (spec.repartition().partitions() < 0 || spec.repartition().partitions() > kMaxRepartitionPartitions) {
     problems.Add("repartition.partitions", std::to_string(spec.repartition().partitions()) + " is not in [0, " +

@@ -27,7 +27,7 @@ constexpr std::string_view kDurationHint = "must be a duration (use a number wit
 
 // The keys each mapping of the schema allows, in schema order (the order the
 // "unknown field" message lists them in).
-constexpr std::string_view kJobKeys[] = {"name", "source",   "key",  "event_time", "watermark", "allowed_lateness",
+constexpr std::string_view kJobKeys[] = {"name", "source",   "key",  "event_time", "watermark",  "allowed_lateness",
                                          "view", "features", "sink", "checkpoint", "repartition"};
 constexpr std::string_view kSourceKeys[] = {"kafka", "format", "on_offset_gap", "partitioned_by"};
 constexpr std::string_view kRepartitionKeys[] = {"partitions"};

@@ -141,11 +141,13 @@ class KafkaPartitionSource final : public PartitionSource {
         break;
       }
       Readable(m->partition());
-      out->push_back(SourceRecord{PartitionId(m->partition()), KafkaOffset(m->offset()),
+      out->push_back(SourceRecord{PartitionId(m->partition()),
+                                  KafkaOffset(m->offset()),
                                   m->key_pointer() != nullptr
                                       ? std::string_view(static_cast<const char*>(m->key_pointer()), m->key_len())
                                       : std::string_view(),
-                                  std::string_view(static_cast<const char*>(m->payload()), m->len()), {}});
+                                  std::string_view(static_cast<const char*>(m->payload()), m->len()),
+                                  {}});
       if (read_headers_) ReadMeta(m->c_ptr(), &out->back().meta);
       held_.push_back(std::move(m));
       ++n;

@@ -7,8 +7,8 @@
 
 #include "common/byte_codec.h"
 #include "common/checkpoint_paths.h"
-#include "common/key_hash.h"
 #include "common/clock.h"
+#include "common/key_hash.h"
 #include "spec/job_spec.h"
 #include "spec/spec_hash.h"
 

@@ -79,7 +79,8 @@ void Reconciler::Grant(const Key& key, Assigned& p) {
     if (t->load() < thread->load()) thread = t;
   }
   PartitionGrant grant{p.job,         key.second, p.epoch,      outputs_->RowsTo(p.job->sink_address),
-                       *dead_letters, p.counters, checkpoints_, p.restore_from, p.layout};
+                       *dead_letters, p.counters, checkpoints_, p.restore_from,
+                       p.layout};
   thread->Add(std::move(grant));
   p.thread = thread;
 }

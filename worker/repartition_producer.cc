@@ -89,9 +89,9 @@ void RepartitionProducer::Produce(const ShuffleMessage& m) {
     } else {
       headers->add(std::string(engine::kHeaderSourceOffset), std::to_string(m.source_offset));
     }
-    const RdKafka::ErrorCode err = producer_->produce(
-        topic_, m.partition, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(m.value.data()), m.value.size(),
-        m.key.empty() ? nullptr : m.key.data(), m.key.size(), 0, headers, nullptr);
+    const RdKafka::ErrorCode err =
+        producer_->produce(topic_, m.partition, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(m.value.data()),
+                           m.value.size(), m.key.empty() ? nullptr : m.key.data(), m.key.size(), 0, headers, nullptr);
     if (err == RdKafka::ERR_NO_ERROR) {  // the producer owns the headers now
       counters_->rows_emitted.fetch_add(1, std::memory_order_relaxed);
       return;

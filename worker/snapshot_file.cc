@@ -43,7 +43,8 @@ Result<PartitionSnapshot> DecodeSnapshotFile(std::string_view bytes) {
   }
   ByteReader r(body.substr(kMagic.size()));
   const uint32_t version = r.Get<uint32_t>();
-  if (r.ok() && version != kVersion && version != kVersionRekeyed) return DataLoss("snapshot version " + std::to_string(version) + " is unknown");
+  if (r.ok() && version != kVersion && version != kVersionRekeyed)
+    return DataLoss("snapshot version " + std::to_string(version) + " is unknown");
   PartitionSnapshot s;
   s.job = std::string(r.GetString());
   s.partition = r.Get<int32_t>();

@@ -7,8 +7,7 @@
 namespace weir::engine {
 namespace {
 
-TEST_CASE("stage 2's watermark is the minimum of every source partition's latest marker and never falls",
-          "[engine]") {
+TEST_CASE("stage 2's watermark is the minimum of every source partition's latest marker and never falls", "[engine]") {
   RekeyMerge merge(3);
   CHECK(merge.OnMarker(0, 100) == kMinTime);  // sources 1 and 2 sent none yet
   CHECK(merge.OnMarker(1, 50) == kMinTime);
@@ -28,7 +27,7 @@ TEST_CASE("a record at or below the highest source offset applied from its parti
   CHECK_FALSE(merge.Admit(0, 9));
   CHECK_FALSE(merge.Admit(0, 6));  // a stage-1 replay from an older checkpoint
   CHECK(merge.Admit(0, 10));
-  CHECK_FALSE(merge.Admit(2, 0));   // not a source partition
+  CHECK_FALSE(merge.Admit(2, 0));  // not a source partition
   CHECK_FALSE(merge.Admit(-1, 0));
   CHECK(merge.duplicates() == 2);
 }
