@@ -59,7 +59,11 @@ Result<std::unique_ptr<RepartitionProducer>> RepartitionProducer::Create(const J
       {"compression.type", "lz4"},
   };
   for (const auto& [name, value] : settings) {
-    if (conf->set(name, value, err) != RdKafka::Conf::CONF_OK) return InvalidArgument(what + ": " + err);
+    if (conf->set(name, value, err) != RdKafka::Conf::CONF_OK) {
+      std::string message = what;
+      message.append(": ").append(err);
+      return InvalidArgument(message);
+    }
   }
   if (conf->set("dr_cb", p->reports_.get(), err) != RdKafka::Conf::CONF_OK) return Internal(what + ": " + err);
   auto own = spec::ResolveKafkaProperties(job.spec.source().kafka().properties());
