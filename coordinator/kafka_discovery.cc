@@ -78,9 +78,9 @@ Status CreateTopic(rd_kafka_t* rk, const std::string& name, int partitions, int 
     const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
       const char* why = rd_kafka_topic_result_error_string(results[i]);
-      std::string message = "cannot create the " + what + " " + name + ": ";
-      message += why != nullptr ? why : rd_kafka_err2str(e);
-      message += " " + hint;
+      std::string message = "cannot create the ";
+      message.append(what).append(" ").append(name).append(": ");
+      message.append(why != nullptr ? why : rd_kafka_err2str(e)).append(" ").append(hint);
       return Unavailable(message);
     }
   }
