@@ -106,6 +106,10 @@ void Reconciler::Report(const std::string& owner, weir::v1::HeartbeatRequest* re
     s->set_records_in(c.records_in.load());
     s->set_dead_letters(c.dead_letters_total());
     s->set_records_skipped(c.records_skipped.load());
+    if (const int64_t conflicts = c.key_conflicts.load(); conflicts > 0) {
+      s->set_key_conflicts(conflicts);
+      s->set_key_conflict(c.KeyConflict());
+    }
     if (auto snapshot = c.ReportableSnapshot()) *s->mutable_snapshot() = *snapshot;
     PartitionCounters::StateReport state = c.state();
     if (c.fenced.load() && state.state != weir::v1::PARTITION_STATE_FENCED) {
