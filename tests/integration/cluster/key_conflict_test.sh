@@ -20,9 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib.sh"
 command -v kcat >/dev/null || fail "kcat is not installed (scripts/setup.sh installs it)"
 
-"$devkafka" --port 0 --brokers 1 --topic events:2 > "$tmp/kafka.out" 2> "$tmp/kafka.log" &
-track $!
-kafka=$(wait_for_line "$tmp/kafka.out" "weir-devkafka bootstrap " $!)
+start_devkafka "$devkafka" --brokers 1 --topic events:2
 start_store "$featurestore"
 store_metrics=$(wait_for_line "$tmp/store.out" "weir-featurestore metrics on " $store_pid)
 start_coordinator "$coordinator"
