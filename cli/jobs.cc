@@ -303,6 +303,14 @@ Status JobStatus(const std::string& coordinator, const std::string& name, bool j
   header.Add({"view:", job.spec().view()});
   header.Add({"submitted:", FormatRfc3339Millis(job.submitted_at_ms())});
   header.Add({"partitions:", partitions});
+  const int32_t sources = job.source_partitions();
+  if (sources > 0) {
+    header.Add({"re-keyed:", "by " + job.spec().key() + " from " + job.spec().source().partitioned_by() +
+                                 " through weir." + job.spec().name() +
+                                 ".repartition; stage 1 (s1/P: source "
+                                 "partition P, ROWS = messages Kafka acknowledged), stage 2 (s2/P: repartition "
+                                 "partition P)"});
+  }
   if (!job.discovery().empty() && job.partitions_size() > 0) header.Add({"discovery:", job.discovery()});
   header.Add({"checkpoint:", CheckpointCell(job, WallClockMs())});
   header.Print(out);
@@ -314,10 +322,14 @@ Status JobStatus(const std::string& coordinator, const std::string& name, bool j
                                    [](const pb::PartitionStatus& p) { return !p.state_reason().empty(); });
   std::vector<std::string> columns = {"PARTITION", "OWNER", "EPOCH",   "STATE", "OFFSET",
                                       "WATERMARK", "LAG",   "RECORDS", "ROWS",  "DEAD"};
+  if (sources > 0) columns.push_back("DUPLICATES");
   if (reasons) columns.push_back("REASON");
   Table table(std::move(columns));
   for (const pb::PartitionStatus& p : job.partitions()) {
-    std::vector<std::string> row = {std::to_string(p.partition()),
+    const std::string partition = sources <= 0              ? std::to_string(p.partition())
+                                  : p.partition() < sources ? "s1/" + std::to_string(p.partition())
+                                                            : "s2/" + std::to_string(p.partition() - sources);
+    std::vector<std::string> row = {partition,
                                     p.owner().empty() ? "-" : p.owner(),
                                     std::to_string(p.epoch()),
                                     PartitionStateName(p.state()),
@@ -327,6 +339,7 @@ Status JobStatus(const std::string& coordinator, const std::string& name, bool j
                                     std::to_string(p.records_in()),
                                     std::to_string(p.rows_out()),
                                     std::to_string(p.dead_letters())};
+    if (sources > 0) row.push_back(p.partition() < sources ? "-" : std::to_string(p.duplicates_dropped()));
     if (reasons) row.push_back(p.state_reason().empty() ? "-" : p.state_reason());
     table.Add(std::move(row));
   }

@@ -48,6 +48,8 @@ void PrintSummary(const weir::cli::ReplaySummary& s) {
     }
     std::cerr << ")";
   }
+  if (s.markers > 0 || s.duplicates > 0)
+    std::cerr << ", " << s.markers << " markers, " << s.duplicates << " copies dropped";
   std::cerr << "\n";
 }
 
@@ -71,6 +73,10 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exce
   cmd->add_flag("--flush", replay.flush,
                 "At the end of the input, advance the watermark to +inf so every open window fires");
   weir::cli::AddStrictInteger(cmd, "--partition", replay.partition, "Partition number written into dead letters",
+                              int32_t{0});
+  weir::cli::AddStrictInteger(cmd, "--rekeyed", replay.rekeyed_sources,
+                              "A re-keyed job's stage 2 over N source partitions: the input is one repartition "
+                              "partition as kcat -f '%h\\t%s\\n' prints it (headers, tab, record), markers included",
                               int32_t{0});
   cmd->add_flag("--progress", replay.progress, "Print progress to stderr every second");
   cmd->add_flag("-q,--quiet", quiet, "Do not print the summary line to stderr");

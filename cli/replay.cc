@@ -2,13 +2,17 @@
 
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <ostream>
 
 #include "decode/record_decoder.h"
 #include "engine/partition_engine.h"
 #include "engine/row_format.h"
+#include "spec/job_spec.h"
 #include "spec/job_spec_yaml.h"
 
 namespace weir::cli {
@@ -112,11 +116,54 @@ class ReplaySink : public engine::RowSink {
 
 }  // namespace
 
+void ParseRepartitionHeaders(std::string_view headers, engine::RepartitionMeta* meta) {
+  int64_t source_partition = -1;
+  bool has_offset = false;
+  while (!headers.empty()) {
+    const size_t comma = headers.find(',');
+    const std::string_view item = headers.substr(0, comma);
+    headers = comma == std::string_view::npos ? std::string_view() : headers.substr(comma + 1);
+    const size_t eq = item.find('=');
+    if (eq == std::string_view::npos) continue;
+    const std::string_view name = item.substr(0, eq);
+    const std::string_view value = item.substr(eq + 1);
+    int64_t n = 0;
+    if (!engine::ParseHeaderNumber(value, &n)) continue;
+    if (name == engine::kHeaderSourcePartition) source_partition = n;
+    if (name == engine::kHeaderSourceOffset) {
+      meta->source_offset = n;
+      has_offset = true;
+    }
+    if (name == engine::kHeaderMarker) {
+      meta->marker = true;
+      meta->watermark = n;
+    }
+  }
+  if (source_partition < 0 || source_partition > INT32_MAX || (!meta->marker && !has_offset)) {
+    *meta = engine::RepartitionMeta{};
+    return;
+  }
+  meta->source_partition = static_cast<int32_t>(source_partition);
+}
+
 Result<ReplaySummary> RunReplay(const ReplayOptions& options, std::ostream& log) {
   auto spec = LoadJobSpecFile(options.job_path);
   if (!spec.ok()) return spec.status();
   auto plan = engine::CompilePlan(*spec);
   if (!plan.ok()) return plan.status();
+  if (options.rekeyed_sources > 0 && !IsRekeyed(*spec)) {
+    return InvalidArgument("--rekeyed needs a re-keyed job (source.partitioned_by differs from key); " +
+                           options.job_path + " is not one");
+  }
+  if (options.rekeyed_sources <= 0 && (*plan)->watermark_from_markers) {
+    // A re-keyed job's records straight from its topic, as one partition:
+    // the watermark follows their times, as for any job.
+    auto own = std::make_shared<engine::JobPlan>(**plan);
+    own->watermark_from_markers = false;
+    *plan = std::move(own);
+  }
+  std::optional<engine::RekeyMerge> merge;
+  if (options.rekeyed_sources > 0) merge.emplace(options.rekeyed_sources);
 
   File input, output, dead;
   WEIR_RETURN_IF_ERROR(OpenFile(options.input_path, "r", stdin, &input, "input"));
@@ -142,6 +189,31 @@ Result<ReplaySummary> RunReplay(const ReplayOptions& options, std::ostream& log)
     std::string_view record(line.data, static_cast<size_t>(n));
     while (!record.empty() && (record.back() == '\n' || record.back() == '\r')) record.remove_suffix(1);
     if (record.empty()) continue;  // blank lines are not records (offsets still count lines)
+    if (merge.has_value()) {
+      // kcat -f '%h\t%s\n': stage 1's headers, a tab, the record's bytes.
+      const size_t tab = record.find('\t');
+      engine::RepartitionMeta meta;
+      ParseRepartitionHeaders(record.substr(0, tab == std::string_view::npos ? record.size() : tab), &meta);
+      record = tab == std::string_view::npos ? std::string_view() : record.substr(tab + 1);
+      if (meta.marker) {
+        engine.AdvanceWatermark(merge->OnMarker(meta.source_partition, meta.watermark));
+        ++summary.markers;
+        if (!sink.error().ok()) return sink.error();
+        continue;
+      }
+      if (meta.source_partition >= 0 && meta.source_offset >= 0 &&
+          !merge->Admit(meta.source_partition, meta.source_offset)) {
+        ++summary.duplicates;
+        continue;
+      }
+      if (meta.source_partition < 0 || meta.source_offset < 0) {
+        ++summary.records;
+        sink.set_record(record);
+        sink.DeadLetter(engine::DeadLetterReason::kDecode, offset,
+                        "a repartition-topic message without valid weir.sp/weir.so headers (not written by stage 1)");
+        continue;
+      }
+    }
     ++summary.records;
     sink.set_record(record);
     if (decoder.Decode(record, KafkaOffset(offset), &event, &error)) {

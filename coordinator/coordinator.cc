@@ -77,7 +77,9 @@ Result<pb::JobInfo> Coordinator::SubmitJob(const pb::JobSpec& spec, int64_t now_
                            spec.source().kafka().brokers(),
                            spec.source().kafka().topic(),
                            spec.source().kafka().properties(),
-                           DeadLetterTopicOf(spec)};
+                           DeadLetterTopicOf(spec),
+                           IsRekeyed(spec) ? RepartitionTopicOf(spec) : std::string(),
+                           spec.repartition().partitions()};
   std::vector<std::string> stale_files;  // a cancelled job of the same name: its checkpoints
   uint64_t version = 0;
   {
@@ -187,6 +189,7 @@ pb::JobInfo Coordinator::ToJobInfo(const pb::JobRecord& job) const {
       info.set_discovery(f->second);
     }
   }
+  info.set_source_partitions(job.source_partitions());
   const Assignment assignment = JobStore::AssignmentOf(job);
   for (int32_t p = 0; p < job.partitions(); ++p) {
     pb::PartitionStatus* s = info.add_partitions();
@@ -205,8 +208,22 @@ pb::JobInfo Coordinator::ToJobInfo(const pb::JobRecord& job) const {
 // ---- Partition discovery and assignment ----
 
 void Coordinator::Discover(const DiscoveryAttempt& attempt, int64_t now_ms) {
-  const Result<TopicFound> found =
+  Result<TopicFound> found =
       discovery_->FindTopic(attempt.brokers, attempt.topic, attempt.properties, attempt.dead_letter_topic);
+  if (found.ok() && found->partitions > 0 && !attempt.repartition_topic.empty()) {
+    // A re-keyed job: stage 2 reads the repartition topic, made as large as
+    // asked (by default as the source topic).
+    const int32_t want = attempt.repartition_partitions > 0 ? attempt.repartition_partitions : found->partitions;
+    auto repartition = discovery_->EnsureRepartitionTopic(attempt.brokers, attempt.repartition_topic, want,
+                                                          found->replication, attempt.properties);
+    if (!repartition.ok()) {
+      found = repartition.status();
+    } else if (*repartition <= 0) {
+      found = Unavailable("the repartition topic \"" + attempt.repartition_topic + "\" reports no partitions");
+    } else {
+      found->repartition_partitions = *repartition;
+    }
+  }
   uint64_t version = 0;
   {
     weir::MutexLock lock(&mu_);
@@ -238,9 +255,17 @@ void Coordinator::ApplyDiscovery(const DiscoveryAttempt& attempt, const Result<T
     d.last_error = std::move(error);
     return;
   }
-  const int32_t* count = &found->partitions;
+  // A re-keyed job's partitions are its stage-1 tasks (one per source
+  // partition) and then its stage-2 tasks (one per repartition partition).
+  const int32_t total = found->partitions + found->repartition_partitions;
+  const int32_t* count = &total;
   const pb::JobRecord* job = store_->Find(attempt.job);
   if (job == nullptr || job->state() != pb::JOB_STATE_RUNNING) return;
+  if (Status s = store_->SetSourcePartitions(attempt.job, found->repartition_partitions > 0 ? found->partitions : 0);
+      !s.ok()) {
+    d.last_error = s.message();
+    return;
+  }
   const Assignment previous = JobStore::AssignmentOf(*job);
   const Assignment next = now_ms < grace_until_ms_ ? previous : Assign(*count, workers_.Live(), previous);
   if (Status s = StoreAssignment(attempt.job, *count, previous, next, now_ms); !s.ok()) {
@@ -248,10 +273,16 @@ void Coordinator::ApplyDiscovery(const DiscoveryAttempt& attempt, const Result<T
     d.last_error = s.message();
     return;
   }
-  std::string summary = "topic \"" + attempt.topic + "\" at " + attempt.brokers + ": " + std::to_string(*count) +
-                        (*count == 1 ? " partition" : " partitions");
+  std::string summary = "topic \"" + attempt.topic + "\" at " + attempt.brokers + ": " +
+                        std::to_string(found->partitions) + (found->partitions == 1 ? " partition" : " partitions");
   if (found->replication > 0) summary += ", replication factor " + std::to_string(found->replication);
   if (!found->dead_letters.empty()) summary += "; " + found->dead_letters;
+  if (found->repartition_partitions > 0) {
+    summary += "; re-keyed through \"" + attempt.repartition_topic + "\" (" +
+               std::to_string(found->repartition_partitions) + " partitions): stage 1 is partitions 0-" +
+               std::to_string(found->partitions - 1) + ", stage 2 partitions " + std::to_string(found->partitions) +
+               "-" + std::to_string(total - 1);
+  }
   spdlog::info("job {}: {}", attempt.job, summary);
   events_.Append(events::TopicFound(attempt.job, summary), now_ms);
   found_[attempt.job] = std::move(summary);

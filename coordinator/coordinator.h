@@ -65,6 +65,8 @@ struct TopicFound {
   // What became of the dead-letter topic: found, created, or why not; empty
   // when not looked at.
   std::string dead_letters;
+  // A re-keyed job: the repartition topic's partitions (stage 2's); 0 otherwise.
+  int32_t repartition_partitions = 0;
 };
 
 // How many partitions a Kafka topic has. Implementations are called from
@@ -80,6 +82,18 @@ class PartitionDiscovery {
   virtual Result<TopicFound> FindTopic(const std::string& brokers, const std::string& topic,
                                        const google::protobuf::Map<std::string, std::string>& properties,
                                        const std::string& dead_letter_topic) = 0;
+  // A re-keyed job's repartition topic: its partition count, after creating
+  // it with `partitions` partitions when it is missing. This default only
+  // looks it up (FindTopic).
+  virtual Result<int32_t> EnsureRepartitionTopic(const std::string& brokers, const std::string& topic,
+                                                 int32_t partitions, int32_t replication,
+                                                 const google::protobuf::Map<std::string, std::string>& properties) {
+    (void)partitions;
+    (void)replication;
+    auto found = FindTopic(brokers, topic, properties, "");
+    if (!found.ok()) return found.status();
+    return found->partitions;
+  }
 };
 
 struct CoordinatorOptions {
@@ -251,6 +265,10 @@ class Coordinator {
     std::string topic;
     google::protobuf::Map<std::string, std::string> properties;  // source.kafka.properties
     std::string dead_letter_topic;                               // the spec's, or "<job>.dlq"
+    // A re-keyed job: its repartition topic and the partitions it asks for
+    // (0: as many as the source topic); empty otherwise.
+    std::string repartition_topic;
+    int32_t repartition_partitions = 0;
   };
 
   Coordinator(std::unique_ptr<JobStore> store, PartitionDiscovery* discovery, CoordinatorOptions options,

@@ -146,6 +146,10 @@ pb::HeartbeatResponse Coordinator::HeartbeatReply(const std::string& id,
     out->set_job(owned.job);
     out->set_partition(owned.partition.value());
     out->set_epoch(owner->epoch.value());
+    if (job->source_partitions() > 0) {
+      out->set_source_partitions(job->source_partitions());
+      out->set_repartition_partitions(job->partitions() - job->source_partitions());
+    }
     CheckpointCoordinator::SetRestoreFrom(*job, handoffs, owned.partition, out);
   }
   return response;
@@ -307,6 +311,8 @@ bool Coordinator::RetryDiscovery(int64_t now_ms) {
     attempt.topic = job->spec().source().kafka().topic();
     attempt.properties = job->spec().source().kafka().properties();
     attempt.dead_letter_topic = DeadLetterTopicOf(job->spec());
+    if (IsRekeyed(job->spec())) attempt.repartition_topic = RepartitionTopicOf(job->spec());
+    attempt.repartition_partitions = job->spec().repartition().partitions();
   }
   Discover(attempt, now_ms);
   return true;

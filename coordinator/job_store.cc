@@ -137,6 +137,15 @@ Result<pb::JobRecord> JobStore::Cancel(const std::string& name) {
   return *job;
 }
 
+Status JobStore::SetSourcePartitions(const std::string& name, int32_t source_partitions) {
+  pb::JobRecord* job = FindMutable(name);
+  if (job == nullptr) return NotFound("no job named \"" + name + "\"");
+  if (job->source_partitions() == source_partitions) return Status::Ok();
+  job->set_source_partitions(source_partitions);
+  Changed();
+  return Status::Ok();
+}
+
 Status JobStore::SetAssignment(const std::string& name, int32_t partitions, const Assignment& assignment) {
   pb::JobRecord* job = FindMutable(name);
   if (job == nullptr) return NotFound("no job named \"" + name + "\"");

@@ -71,6 +71,9 @@ class JobStore {
   std::vector<weir::v1::JobRecord> List() const;
   // Marks a job cancelled and unassigns its partitions. NotFound if unknown.
   Result<weir::v1::JobRecord> Cancel(const std::string& name);
+  // A re-keyed job: how many of its partitions are stage 1 (the source
+  // topic's); 0 for a job that is not re-keyed. NotFound if unknown.
+  Status SetSourcePartitions(const std::string& name, int32_t source_partitions);
   // Records the topic's partition count and the job's assignment. NotFound if unknown.
   Status SetAssignment(const std::string& name, int32_t partitions, const Assignment& assignment);
 

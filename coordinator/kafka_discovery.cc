@@ -53,19 +53,23 @@ struct KafkaDeleter {
 
 constexpr std::chrono::milliseconds kCreateTimeout{1500};
 
-// Creates `name` with one partition; one that already exists is fine.
-Status CreateTopic(rd_kafka_t* rk, const std::string& name, int replication, std::chrono::milliseconds timeout) {
+// Creates `name` (`what`: "dead-letter topic", "repartition topic") with
+// `partitions` partitions; one that already exists is fine. `hint` says what
+// a user can do when it cannot be created.
+Status CreateTopic(rd_kafka_t* rk, const std::string& name, int partitions, int replication,
+                   std::chrono::milliseconds timeout, const std::string& what, const std::string& hint) {
   char err[512];
-  rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(name.c_str(), 1, replication, err, sizeof(err));
-  if (topic == nullptr) return Internal("cannot create the dead-letter topic " + name + ": " + err);
+  rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(name.c_str(), partitions, replication, err, sizeof(err));
+  if (topic == nullptr) return Internal("cannot create the " + what + " " + name + ": " + err);
   std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue(rd_kafka_queue_new(rk), rd_kafka_queue_destroy);
   rd_kafka_CreateTopics(rk, &topic, 1, nullptr, queue.get());
   rd_kafka_NewTopic_destroy(topic);
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout.count()));
-  if (event == nullptr) return Unavailable("creating the dead-letter topic " + name + " timed out");
+  if (event == nullptr) return Unavailable("creating the " + what + " " + name + " timed out " + hint);
   std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> hold(event, rd_kafka_event_destroy);
   if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Unavailable("cannot create the dead-letter topic " + name + ": " + rd_kafka_event_error_string(event));
+    return Unavailable("cannot create the " + what + " " + name + ": " + rd_kafka_event_error_string(event) + " " +
+                       hint);
   }
   size_t n = 0;
   const rd_kafka_topic_result_t** results =
@@ -74,8 +78,10 @@ Status CreateTopic(rd_kafka_t* rk, const std::string& name, int replication, std
     const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
       const char* why = rd_kafka_topic_result_error_string(results[i]);
-      return Unavailable("cannot create the dead-letter topic " + name + ": " + (why ? why : rd_kafka_err2str(e)) +
-                         " (create it, or give source.kafka.dead_letter_topic an existing one)");
+      std::string message = "cannot create the ";
+      message.append(what).append(" ").append(name).append(": ");
+      message.append(why != nullptr ? why : rd_kafka_err2str(e)).append(" ").append(hint);
+      return Unavailable(message);
     }
   }
   return Status::Ok();
@@ -91,6 +97,21 @@ bool KafkaDiscovery::FirstAttempt(const std::string& brokers, const std::string&
 Result<TopicFound> KafkaDiscovery::FindTopic(const std::string& brokers, const std::string& topic,
                                              const google::protobuf::Map<std::string, std::string>& properties,
                                              const std::string& dead_letter_topic) {
+  return Lookup(brokers, topic, properties, dead_letter_topic, 0, 0);
+}
+
+Result<int32_t> KafkaDiscovery::EnsureRepartitionTopic(
+    const std::string& brokers, const std::string& topic, int32_t partitions, int32_t replication,
+    const google::protobuf::Map<std::string, std::string>& properties) {
+  auto found = Lookup(brokers, topic, properties, "", partitions, std::max(replication, 1));
+  if (!found.ok()) return found.status();
+  return found->partitions;
+}
+
+Result<TopicFound> KafkaDiscovery::Lookup(const std::string& brokers, const std::string& topic,
+                                          const google::protobuf::Map<std::string, std::string>& properties,
+                                          const std::string& dead_letter_topic, int32_t create_partitions,
+                                          int32_t create_replication) {
   const std::string where = "topic \"" + topic + "\" at " + brokers;
   auto settings = spec::ResolveKafkaProperties(properties);
   if (!settings.ok())
@@ -140,6 +161,21 @@ Result<TopicFound> KafkaDiscovery::FindTopic(const std::string& brokers, const s
     if (topic == t.topic) found = &t;
     if (dead_letter_topic == t.topic && t.err == RD_KAFKA_RESP_ERR_NO_ERROR) dead_letters_exist = true;
   }
+  if (found == nullptr && create_partitions > 0) {
+    // A re-keyed job's repartition topic: created here, or the job waits.
+    // librdkafka's mock cluster (weir-devkafka) does not answer CreateTopics:
+    // there the topic is made at startup (weir-devkafka --topic NAME:N).
+    WEIR_RETURN_IF_ERROR(CreateTopic(rk.get(), topic, create_partitions, create_replication, kCreateTimeout,
+                                     "repartition topic",
+                                     "(create it with " + std::to_string(create_partitions) +
+                                         " partitions; with weir-devkafka, start it with --topic " + topic + ":" +
+                                         std::to_string(create_partitions) + ")"));
+    spdlog::info("created the repartition topic {} ({} partitions) at {}", topic, create_partitions, brokers);
+    TopicFound created;
+    created.partitions = create_partitions;
+    created.replication = create_replication;
+    return created;
+  }
   if (found == nullptr) {
     return NotFound("topic \"" + topic + "\" does not exist at " + brokers +
                     " (create it, or fix source.kafka.topic; the job starts once it exists)");
@@ -157,7 +193,9 @@ Result<TopicFound> KafkaDiscovery::FindTopic(const std::string& brokers, const s
     // Not fatal: a cluster that creates topics on first use (weir-devkafka's
     // mock never answers CreateTopics) still gets its dead letters.
     const int replication = std::max(result.replication, 1);
-    if (Status s = CreateTopic(rk.get(), dead_letter_topic, replication, kCreateTimeout); s.ok()) {
+    if (Status s = CreateTopic(rk.get(), dead_letter_topic, 1, replication, kCreateTimeout, "dead-letter topic",
+                               "(create it, or give source.kafka.dead_letter_topic an existing one)");
+        s.ok()) {
       result.dead_letters = dlq + " created (1 partition, replication factor " + std::to_string(replication) + ")";
       spdlog::info("created the {} at {}", result.dead_letters, brokers);
     } else {

@@ -31,8 +31,18 @@ class KafkaDiscovery final : public PartitionDiscovery {
   Result<TopicFound> FindTopic(const std::string& brokers, const std::string& topic,
                                const google::protobuf::Map<std::string, std::string>& properties,
                                const std::string& dead_letter_topic) override;
+  // Creates the topic when missing (CreateTopics); an error says why it
+  // could not be and what to do.
+  Result<int32_t> EnsureRepartitionTopic(const std::string& brokers, const std::string& topic, int32_t partitions,
+                                         int32_t replication,
+                                         const google::protobuf::Map<std::string, std::string>& properties) override;
 
  private:
+  // FindTopic; with create_partitions > 0, creates `topic` when missing.
+  Result<TopicFound> Lookup(const std::string& brokers, const std::string& topic,
+                            const google::protobuf::Map<std::string, std::string>& properties,
+                            const std::string& dead_letter_topic, int32_t create_partitions,
+                            int32_t create_replication);
   // Whether (brokers, topic) was not tried yet; marks it tried.
   bool FirstAttempt(const std::string& brokers, const std::string& topic);
 

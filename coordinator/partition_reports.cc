@@ -93,6 +93,9 @@ void PartitionReports::Describe(const PartitionOwner& owner, bool owner_live, pb
   out->set_rows_out(r.rows_out());
   out->set_records_in(r.records_in());
   out->set_dead_letters(r.dead_letters());
+  out->set_records_skipped(r.records_skipped());
+  out->set_records_shuffled(r.records_shuffled());
+  out->set_duplicates_dropped(r.duplicates_dropped());
   out->set_reported_at_ms(r.reported_at_ms());
   out->set_records_skipped(r.records_skipped());
   out->set_key_conflicts(r.key_conflicts());

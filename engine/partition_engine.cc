@@ -149,7 +149,7 @@ void PartitionEngine::Process(const Event& e) {
 
   if (e.time > max_event_time_) {
     max_event_time_ = e.time;
-    AdvanceWatermark(SaturatingSub(e.time, plan_->max_out_of_orderness));
+    if (!plan_->watermark_from_markers) AdvanceWatermark(SaturatingSub(e.time, plan_->max_out_of_orderness));
   }
   if (!idle_keys_.empty() && host_.watermark_ >= next_sweep_) SweepIdleKeys();
 }

@@ -118,6 +118,7 @@ Result<std::shared_ptr<const JobPlan>> CompilePlan(const pb::JobSpec& spec) {
   plan->time_encoding = ToEncoding(spec.event_time());
   plan->max_out_of_orderness = spec.watermark().max_out_of_orderness_ms();
   plan->idle_timeout = spec.watermark().idle_timeout_ms();
+  plan->watermark_from_markers = IsRekeyed(spec);
   plan->allowed_lateness = spec.allowed_lateness_ms();
   for (const pb::FeatureSpec& f : spec.features()) {
     FeaturePlan fp;

@@ -54,6 +54,10 @@ struct JobPlan {
   int64_t max_out_of_orderness = 0;  // ms
   int64_t idle_timeout = 0;          // ms, 0 = off
   int64_t allowed_lateness = 0;      // ms
+  // A re-keyed job's stage 2 (spec/job_spec.h IsRekeyed): the watermark comes
+  // only from the repartition topic's markers (AdvanceWatermark, see
+  // engine/rekey_merge.h), never from the events' own times.
+  bool watermark_from_markers = false;
   // Every record field an aggregate or a filter reads, by slot. Top-level
   // field names only; the key and time fields appear here only when a feature
   // or filter also reads them.

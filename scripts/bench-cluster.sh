@@ -19,25 +19,38 @@
 #     (weir_online_read_bench, open loop). Baseline: the store's own p99 to
 #     answer a request (weir_store_read_seconds) over the same interval.
 #     Target p99 <= 2 ms at 10k req/s.
+#  4. With --rekey only (and only this): the throughput of a re-keyed job
+#     (source.partitioned_by: merchant, key user_id, so every record goes
+#     through weir.<job>.repartition) against the same job on the same topic,
+#     already partitioned by user_id, in the same run. Both have the same
+#     keys; the re-keyed one adds one Kafka write and one read per record.
+#     Target: ratio >= 0.5. Figures are stage 2's records (markers included
+#     in the progress count, not in the rate) from the first record consumed
+#     to the last row acknowledged.
 # Everything shares this machine's cores: the figures are for the whole
 # cluster on one box, not per process.
 #
-#   ./scripts/bench-cluster.sh [--kafka dev|real]
+#   ./scripts/bench-cluster.sh [--kafka dev|real] [--rekey]
 #     --kafka dev   weir-devkafka, librdkafka's mock cluster (default; keeps
 #                   only ~5 MiB per partition, so records are counted)
 #     --kafka real  one Apache Kafka broker (scripts/kafka.sh; started here,
 #                   stopped on exit)
 #   Environment: KEYS="1000 10000" EVENTS (2000000 dev, 4000000 real) RUNS=3
 #   READ_RATE=10000; WORKER_BIN runs another weir-worker binary (a copy of an
-#   older build, for a before/after comparison)
+#   older build, for a before/after comparison); BENCH_BUILD=DIR uses an
+#   existing build folder (e.g. build, RelWithDebInfo) instead of building
+#   build-release. --rekey: EVENTS defaults to 300000 (the mock cluster keeps
+#   ~5 MiB per partition, the repartition topic's too).
 set -euo pipefail
 self=$(readlink -f "$0")
 cd "$(dirname "$self")/.."
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$self"; }
 kafka_kind=dev
+rekey=0
 while [ $# -gt 0 ]; do
   case "$1" in
+    --rekey) rekey=1; shift ;;
     --kafka) kafka_kind=${2:-}; shift $(($# > 1 ? 2 : 1)) ;;
     --kafka=*) kafka_kind=${1#--kafka=}; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -50,16 +63,19 @@ case "$kafka_kind" in
   *) echo "bench-cluster.sh: --kafka is dev or real, not '$kafka_kind'" >&2; exit 2 ;;
 esac
 
-./scripts/setup.sh >/dev/null
-cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build-release -j2 --target weirctl weir-devkafka weir-loadgen weir-featurestore weir-coordinator \
-  weir-worker weir_kafka_consume_bench weir_online_read_bench
+if [ -z "${BENCH_BUILD:-}" ]; then
+  ./scripts/setup.sh >/dev/null
+  cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build-release -j2 --target weirctl weir-devkafka weir-loadgen weir-featurestore weir-coordinator \
+    weir-worker weir_kafka_consume_bench weir_online_read_bench
+fi
 
+[ $rekey -eq 1 ] && default_events=300000
 events=${EVENTS:-$default_events}
 runs=${RUNS:-3}
 read_rate=${READ_RATE:-10000}
 read -r -a key_counts <<< "${KEYS:-1000 10000}"
-b=build-release
+b=${BENCH_BUILD:-build-release}
 work=$(mktemp -d)
 logs=logs/bench-cluster
 rm -rf "$logs" && mkdir -p "$logs"
@@ -119,13 +135,21 @@ if [ "$kafka_kind" = real ]; then
   kafka=$KAFKA_BOOTSTRAP
   read -r -a broker_pids <<< "$KAFKA_PIDS"
   for k in "${key_counts[@]}"; do
+    [ $rekey -eq 1 ] && break
     ./scripts/kafka.sh topic "bench-$k" 64 1 2>> "$logs/kafka-start.log"
     ./scripts/kafka.sh topic "live-$k" 4 1 2>> "$logs/kafka-start.log"
   done
+  [ $rekey -eq 1 ] && ./scripts/kafka.sh topic rekey 8 1 2>> "$logs/kafka-start.log"
   echo "  Apache Kafka $KAFKA_VERSION at $kafka"
 else
   topics=()
-  for k in "${key_counts[@]}"; do topics+=(--topic "bench-$k:64" --topic "live-$k:4"); done
+  if [ $rekey -eq 1 ]; then
+    # The mock cluster cannot create topics: the repartition topics of the runs, made here.
+    topics=(--topic rekey:8)
+    for r in $(seq "${RUNS:-3}"); do topics+=(--topic "weir.rekeyed-$r.repartition:8"); done
+  else
+    for k in "${key_counts[@]}"; do topics+=(--topic "bench-$k:64" --topic "live-$k:4"); done
+  fi
   $b/tools/weir-devkafka --port 0 --brokers 1 "${topics[@]}" > "$work/kafka.out" 2> "$logs/devkafka.log" &
   pids+=($!)
   broker_pids=($!)
@@ -165,10 +189,10 @@ ctl() {
   echo "weirctl $*: $out" >&2
   return 1
 }
-job() {  # job NAME TOPIC: a job spec on stdout
+job() {  # job NAME TOPIC [PARTITIONED_BY]: a job spec on stdout
   cat <<YAML
 name: $1
-source: { kafka: { brokers: "$kafka", topic: $2, start: earliest } }
+source: { kafka: { brokers: "$kafka", topic: $2, start: earliest }${3:+, partitioned_by: $3} }
 key: user_id
 event_time: { field: ts }
 watermark: { max_out_of_orderness: 2s }
@@ -215,29 +239,36 @@ quantile() {
 }
 count_of() { awk '$1 == "+Inf" {n = $2} END {print n + 0}' "$1"; }  # count_of HIST: observations so far
 
-# progress JOB: "records rows pending" from the workers' metrics (refreshed
+# progress JOB [FROM]: "records rows pending" from the workers' metrics (refreshed
 # every heartbeat, 50 ms): the job's records consumed and rows acknowledged
 # by the store, and the bytes of rows waiting for the store. Cheaper than
 # `weirctl status` (a process and an RPC each time), which would take a
 # share of the cores the cluster runs on.
 progress() {
   for m in "${metrics[@]}"; do http_get "$m" /metrics; done |
-    awk -v j="job=\"$1\"" 'index($0, j) && /^weir_worker_records_in_total/ {r += $NF}
-      index($0, j) && /^weir_worker_rows_out_total/ {o += $NF}
+    awk -v j="job=\"$1\"" -v from="${2:-0}" 'index($0, j) && /^weir_worker_records_in_total/ {
+        if (match($0, /partition="[0-9]+"/) && substr($0, RSTART + 11, RLENGTH - 12) + 0 < from) next
+        r += $NF
+      }
+      index($0, j) && /^weir_worker_rows_out_total/ {
+        if (match($0, /partition="[0-9]+"/) && substr($0, RSTART + 11, RLENGTH - 12) + 0 < from) next
+        o += $NF
+      }
       /^weir_worker_sink_pending_bytes/ {p += $NF}
       END {printf "%d %d %d\n", r, o, p}'
 }
-# run_e2e JOB TOPIC RECORDS: submits JOB on TOPIC, which holds RECORDS
+# run_e2e JOB TOPIC RECORDS [PARTITIONED_BY FROM]: submits JOB on TOPIC, which holds RECORDS
 # records, and prints "records rows ms", timed from the first record
 # consumed to the last row acknowledged by the store. Done once every record
 # is in, no row waits for the store, and records and rows have not moved for
-# 1 s.
+# 1 s. With PARTITIONED_BY the job is re-keyed, and only its partitions from
+# FROM on (stage 2) count as records.
 run_e2e() {
-  job "$1" "$2" > "$work/$1.yaml"
+  job "$1" "$2" "${4:-}" > "$work/$1.yaml"
   ctl submit "$work/$1.yaml"
   local first=0 end=0 last="" records=0 rows=0 waiting=0 t
   for _ in $(seq 3000); do
-    read -r records rows waiting < <(progress "$1")
+    read -r records rows waiting < <(progress "$1" "${5:-0}")
     t=$(now_ms)
     [ "$first" -eq 0 ] && [ "$records" -gt 0 ] && first=$t
     if [ "$records $rows" != "$last" ]; then
@@ -265,6 +296,32 @@ cpu_ms() {
   for p in "$@"; do sed 's/.*) //' "/proc/$p/stat"; done | awk -v t="$tick" '{s += $12 + $13} END {printf "%d\n", s * 1000 / t}'
 }
 per_event() { awk -v ms="$1" -v n="$2" 'BEGIN {printf "%.2f", (n > 0 ? ms * 1000 / n : 0)}'; }  # per_event MS EVENTS: µs
+
+if [ $rekey -eq 1 ]; then
+  k=${key_counts[-1]}
+  echo "== 4. re-keying: a re-keyed job against the same job on a topic already partitioned by its key ($runs runs each, interleaved)"
+  echo "  producing $events events into rekey (8 partitions, $k keys, keyed by user_id)"
+  $b/tools/weir-loadgen --brokers "$kafka" --topic rekey --rate 0 --count "$events" --keys "$k" --disorder 2s \
+    --event-step-ms 2 --start-ms 1700000000000 2> "$logs/loadgen-rekey.log"
+  plain=()
+  rekeyed=()
+  for r in $(seq "$runs"); do
+    read -r records rows ms < <(run_e2e "plain-$r" rekey "$events")
+    plain+=("$((events * 1000 / ms))")
+    echo "  run $r: keyed as the topic: $events events, $rows rows in $ms ms = ${plain[-1]} events/s"
+    read -r records rows ms < <(run_e2e "rekeyed-$r" rekey "$events" merchant 8)
+    rekeyed+=("$((events * 1000 / ms))")
+    echo "  run $r: re-keyed: $events events ($records stage-2 messages with markers), $rows rows in $ms ms =" \
+      "${rekeyed[-1]} events/s"
+  done
+  plain_median=$(median "${plain[@]}")
+  rekeyed_median=$(median "${rekeyed[@]}")
+  r=$(ratio "$rekeyed_median" "$plain_median")
+  result "rekey ratio (medians of $runs)" "$rekeyed_median" events/s "$plain_median" "$r" ">=" 0.5 "$r"
+  echo "== targets ($kafka_kind broker, $events events per run)"
+  printf '%s\n' "${results[@]}"
+  exit 0
+fi
 
 echo "== 1. throughput: end to end against raw librdkafka consume ($kafka_kind broker, $runs runs each, interleaved)"
 for k in "${key_counts[@]}"; do

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <optional>
 #include <set>
 #include <span>
@@ -200,6 +201,24 @@ void ParseSource(const YAML::Node& node, Problems& problems, v1::Source* source)
   }
   if (auto gap = GetEnum(fields.Get("on_offset_gap"), "source.on_offset_gap", kOffsetGapKind, problems)) {
     source->set_on_offset_gap(static_cast<v1::OffsetGapPolicy>(*gap));
+  }
+  if (auto by = GetString(fields.Get("partitioned_by"), "source.partitioned_by", problems)) {
+    source->set_partitioned_by(*by);
+  }
+}
+
+void ParseRepartition(const YAML::Node& node, Problems& problems, v1::JobSpec* spec) {
+  if (node.IsNull() || !ExpectMapping(node, "repartition", /*required=*/false, problems)) return;
+  Fields fields(node, "repartition", kRepartitionKeys, problems);
+  v1::RepartitionSpec* repartition = spec->mutable_repartition();
+  if (auto text = GetString(fields.Get("partitions"), "repartition.partitions", problems)) {
+    int32_t n = 0;
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+    if (ec != std::errc() || end != text->data() + text->size()) {
+      problems.Add("repartition.partitions", "\"" + *text + "\" is not a whole number of partitions");
+    } else {
+      repartition->set_partitions(n);
+    }
   }
 }
 
@@ -436,6 +455,9 @@ void ParseJobSpec(const YAML::Node& root, Problems& problems, v1::JobSpec* spec)
   ParseCheckpoint(fields.Get("checkpoint"), problems, spec->mutable_checkpoint());
   CheckCheckpoint(spec->checkpoint(), problems);
   CheckTimeLimits(*spec, problems);
+
+  ParseRepartition(fields.Get("repartition"), problems, spec);
+  CheckRekey(*spec, problems);
 }
 
 // yaml-cpp's syntax error as one line, with a 1-based position when it has one.

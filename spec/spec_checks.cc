@@ -404,6 +404,30 @@ void CheckCheckpoint(const v1::CheckpointSpec& checkpoint, Problems& problems) {
   }
 }
 
+void CheckRekey(const v1::JobSpec& spec, Problems& problems) {
+  const std::string& by = spec.source().partitioned_by();
+  if (!by.empty() && by != kPartitionedByKafkaKey && !AllNameChars(by)) {
+    problems.Add("source.partitioned_by",
+                 Quote(by) + " is not a top-level field name (or kafka_key, for the message key)");
+  }
+  if (by == spec.event_time().field() && !by.empty()) {
+    problems.Add("source.partitioned_by", Quote(by) +
+                                              " is the event-time field: a topic is partitioned by an entity field "
+                                              "(or kafka_key), never by time");
+  }
+  if (!spec.has_repartition()) return;
+  if (!IsRekeyed(spec)) {
+    problems.Add("repartition",
+                 "applies only to a re-keyed job: set source.partitioned_by to the field the topic is "
+                 "partitioned by (it differs from key), or remove repartition");
+  }
+  if (spec.repartition().partitions() < 0 || spec.repartition().partitions() > kMaxRepartitionPartitions) {
+    problems.Add("repartition.partitions", std::to_string(spec.repartition().partitions()) + " is not in [0, " +
+                                               std::to_string(kMaxRepartitionPartitions) +
+                                               "] (0: the source topic's partition count)");
+  }
+}
+
 void CheckTimeLimits(const v1::JobSpec& spec, Problems& problems) {
   CheckAtMostLongestDuration(spec.watermark().max_out_of_orderness_ms(), "watermark.max_out_of_orderness", problems);
   CheckAtMostLongestDuration(spec.watermark().idle_timeout_ms(), "watermark.idle_timeout", problems);
@@ -432,6 +456,7 @@ Status ValidateJobSpec(const v1::JobSpec& spec) {
   for (int i = 0; i < spec.features_size(); ++i) CheckFeature(spec.features(i), i, seen, problems);
   CheckSink(spec.sink(), problems);
   CheckCheckpoint(spec.checkpoint(), problems);
+  CheckRekey(spec, problems);
   return problems.ToStatus();
 }
 

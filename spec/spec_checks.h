@@ -27,9 +27,10 @@ constexpr std::string_view kDurationHint = "must be a duration (use a number wit
 
 // The keys each mapping of the schema allows, in schema order (the order the
 // "unknown field" message lists them in).
-constexpr std::string_view kJobKeys[] = {"name", "source",   "key",  "event_time", "watermark", "allowed_lateness",
-                                         "view", "features", "sink", "checkpoint"};
-constexpr std::string_view kSourceKeys[] = {"kafka", "format", "on_offset_gap"};
+constexpr std::string_view kJobKeys[] = {"name", "source",   "key",  "event_time", "watermark",  "allowed_lateness",
+                                         "view", "features", "sink", "checkpoint", "repartition"};
+constexpr std::string_view kSourceKeys[] = {"kafka", "format", "on_offset_gap", "partitioned_by"};
+constexpr std::string_view kRepartitionKeys[] = {"partitions"};
 constexpr std::string_view kKafkaKeys[] = {"brokers", "topic", "start", "dead_letter_topic", "properties"};
 constexpr std::string_view kEventTimeKeys[] = {"field", "unit", "format"};
 constexpr std::string_view kWatermarkKeys[] = {"max_out_of_orderness", "idle_timeout"};
@@ -154,5 +155,7 @@ void CheckSink(const v1::SinkSpec& sink, Problems& problems);
 void CheckCheckpoint(const v1::CheckpointSpec& checkpoint, Problems& problems);
 // The durations of watermark, lateness and checkpoint against kLongestDurationMs.
 void CheckTimeLimits(const v1::JobSpec& spec, Problems& problems);
+// Checks source.partitioned_by and repartition (re-keyed jobs).
+void CheckRekey(const v1::JobSpec& spec, Problems& problems);
 
 }  // namespace weir::spec_detail

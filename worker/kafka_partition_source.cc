@@ -1,6 +1,7 @@
 #include "worker/kafka_partition_source.h"
 
 #include <absl/base/thread_annotations.h>
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <simdjson.h>
 #include <spdlog/spdlog.h>
@@ -86,6 +87,7 @@ class KafkaPartitionSource final : public PartitionSource {
         brokers_(job.spec.source().kafka().brokers()),
         job_(job.spec.name()),
         skip_gaps_(job.spec.source().on_offset_gap() == weir::v1::OFFSET_GAP_POLICY_SKIP),
+        read_headers_(job.reads_repartition),
         events_(std::move(events)),
         consumer_(std::move(consumer)) {}
 
@@ -139,16 +141,50 @@ class KafkaPartitionSource final : public PartitionSource {
         break;
       }
       Readable(m->partition());
-      out->push_back(SourceRecord{PartitionId(m->partition()), KafkaOffset(m->offset()),
+      out->push_back(SourceRecord{PartitionId(m->partition()),
+                                  KafkaOffset(m->offset()),
                                   m->key_pointer() != nullptr
                                       ? std::string_view(static_cast<const char*>(m->key_pointer()), m->key_len())
                                       : std::string_view(),
-                                  std::string_view(static_cast<const char*>(m->payload()), m->len())});
+                                  std::string_view(static_cast<const char*>(m->payload()), m->len()),
+                                  {}});
+      if (read_headers_) ReadMeta(m->c_ptr(), &out->back().meta);
       held_.push_back(std::move(m));
       ++n;
       if ((n & 255) == 0 && SteadyClock::now() >= deadline) break;
     }
     TakeEvents();
+  }
+
+  // Stage 1's headers (engine/rekey_merge.h); a message without them keeps
+  // source_partition -1, and stage 2 dead-letters it.
+  static void ReadMeta(rd_kafka_message_t* m, engine::RepartitionMeta* meta) {
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(m, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    auto get = [headers](std::string_view name, int64_t* out) {
+      const void* value = nullptr;
+      size_t size = 0;
+      if (rd_kafka_header_get_last(headers, std::string(name).c_str(), &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+          value == nullptr) {
+        return false;
+      }
+      return engine::ParseHeaderNumber(std::string_view(static_cast<const char*>(value), size), out);
+    };
+    int64_t source_partition = -1;
+    if (!get(engine::kHeaderSourcePartition, &source_partition) || source_partition < 0 ||
+        source_partition > INT32_MAX) {
+      return;
+    }
+    int64_t n = 0;
+    if (get(engine::kHeaderMarker, &n)) {
+      meta->marker = true;
+      meta->watermark = n;
+    } else if (get(engine::kHeaderSourceOffset, &n)) {
+      meta->source_offset = n;
+    } else {
+      return;
+    }
+    meta->source_partition = static_cast<int32_t>(source_partition);
   }
 
   uint64_t TakeSkippedRecords(PartitionId partition) override {
@@ -316,6 +352,7 @@ class KafkaPartitionSource final : public PartitionSource {
   const std::string brokers_;
   const std::string job_;
   const bool skip_gaps_;                  // source.on_offset_gap: skip
+  const bool read_headers_;               // a repartition topic: stage 1's headers into SourceRecord::meta
   std::unique_ptr<SourceEvents> events_;  // outlives the consumer, which calls it
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::vector<std::unique_ptr<RdKafka::Message>> held_;  // the last poll's records

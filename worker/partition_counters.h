@@ -53,6 +53,13 @@ struct PartitionCounters {
   std::atomic<int64_t> keys{0};
   std::atomic<int64_t> state_bytes{0};
   std::atomic<int64_t> watermark{kMinTime};
+  // Re-keyed jobs. Stage 1: records (and their bytes) written to the
+  // repartition topic; rows_emitted/rows_acked count its messages queued and
+  // acknowledged by Kafka, so a snapshot is reportable once Kafka has every
+  // message before it. Stage 2: copies of source records dropped.
+  std::atomic<int64_t> records_shuffled{0};
+  std::atomic<int64_t> bytes_shuffled{0};
+  std::atomic<int64_t> duplicates_dropped{0};
   // Rows the store found for keys another partition of the job wrote first
   // (its key check: the topic is not partitioned by the job's key), counted
   // by the sink writer from the store's replies; KeyConflict() describes the

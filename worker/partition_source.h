@@ -26,6 +26,7 @@
 
 #include "common/status.h"
 #include "common/types.h"
+#include "engine/rekey_merge.h"
 #include "worker/job_runtime.h"
 
 namespace weir::worker {
@@ -42,6 +43,9 @@ struct SourceRecord {
   KafkaOffset offset;
   std::string_view key;  // empty when the record has none
   std::string_view value;
+  // Sources of a repartition topic (JobRuntime::reads_repartition) only: the
+  // headers stage 1 wrote.
+  engine::RepartitionMeta meta;
 };
 
 // How much one Poll may return and wait.

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/byte_codec.h"
 #include "common/checkpoint_paths.h"
 #include "common/clock.h"
+#include "common/key_hash.h"
 #include "spec/job_spec.h"
 #include "spec/spec_hash.h"
 
@@ -23,14 +25,22 @@ Result<std::shared_ptr<const JobRuntime>> MakeJobRuntime(const weir::v1::JobSpec
   if (!root.ok()) return root.status();
   job->checkpoint_root = *root;
   job->spec_hash = SpecHash(spec);
+  if (IsRekeyed(spec)) {
+    auto repartition = std::make_shared<JobRuntime>(*job);
+    repartition->spec.mutable_source()->mutable_kafka()->set_topic(RepartitionTopicOf(spec));
+    repartition->reads_repartition = true;
+    job->repartition = std::move(repartition);
+  }
   return std::shared_ptr<const JobRuntime>(std::move(job));
 }
 
 PartitionTask::PartitionTask(std::shared_ptr<const JobRuntime> job, PartitionId partition, Epoch epoch,
-                             std::shared_ptr<PartitionCounters> counters)
+                             std::shared_ptr<PartitionCounters> counters, RekeyLayout layout)
     : job_(std::move(job)),
       partition_(partition),
       epoch_(epoch),
+      layout_(layout),
+      stage_(layout.stage(partition.value())),
       counters_(counters != nullptr ? std::move(counters)
                                     : std::make_shared<PartitionCounters>(job_->spec.name(), partition, epoch)),
       decoder_(job_->plan),
@@ -38,10 +48,13 @@ PartitionTask::PartitionTask(std::shared_ptr<const JobRuntime> job, PartitionId 
       batch_(job_->plan->fields.size()),
       last_record_ms_(WallClockMs()) {
   rows_.counters = counters_;
+  if (stage_ == 2) merge_ = std::make_unique<engine::RekeyMerge>(layout_.sources);
 }
 
 void PartitionTask::OnRecords(std::span<const SourceRecord> records) {
   if (records.empty()) return;
+  if (stage_ == 1) return ShuffleRecords(records);
+  if (stage_ == 2) return MergeRecords(records);
   const size_t dead_before = dead_letters_.size();
   for (const SourceRecord& r : records) {
     engine::Event event;
@@ -53,7 +66,93 @@ void PartitionTask::OnRecords(std::span<const SourceRecord> records) {
       AddDeadLetter(error.reason, error.detail, r.offset.value(), r.key, r.value);
     }
   }
-  const size_t decode_failures = dead_letters_.size() - dead_before;
+  RunBatch(dead_before, dead_letters_.size() - dead_before);
+  Processed(records.size(), records.back().offset.value());
+}
+
+void PartitionTask::ShuffleRecords(std::span<const SourceRecord> records) {
+  int64_t bytes = 0;
+  const size_t before = shuffle_.size();
+  for (const SourceRecord& r : records) {
+    engine::Event event;
+    decode::DecodeError error;
+    if (!decoder_.Decode(r.value, r.offset, &event, &error)) {
+      AddDeadLetter(error.reason, error.detail, r.offset.value(), r.key, r.value);
+      continue;
+    }
+    ShuffleMessage m;
+    m.partition = KafkaPartitionForKey(event.key, layout_.repartitions);
+    m.source_offset = r.offset.value();
+    m.key = std::string(event.key);
+    m.value = std::string(r.value);
+    bytes += static_cast<int64_t>(m.value.size() + m.key.size());
+    shuffle_.push_back(std::move(m));
+    stage1_max_time_ = std::max(stage1_max_time_, event.time);
+  }
+  counters_->records_shuffled.fetch_add(static_cast<int64_t>(shuffle_.size() - before), std::memory_order_relaxed);
+  counters_->bytes_shuffled.fetch_add(bytes, std::memory_order_relaxed);
+  if (stage1_max_time_ != kMinTime) {
+    RaiseStage1Watermark(SaturatingSub(stage1_max_time_, job_->plan->max_out_of_orderness));
+  }
+  Processed(records.size(), records.back().offset.value());
+}
+
+void PartitionTask::MergeRecords(std::span<const SourceRecord> records) {
+  size_t dead_before = dead_letters_.size();
+  for (const SourceRecord& r : records) {
+    const engine::RepartitionMeta& meta = r.meta;
+    if (meta.marker) {
+      // Everything before the marker runs first: the watermark it brings
+      // applies after them, in topic order.
+      RunBatch(dead_before, dead_letters_.size() - dead_before);
+      dead_before = dead_letters_.size();
+      engine_.AdvanceWatermark(merge_->OnMarker(meta.source_partition, meta.watermark));
+      continue;
+    }
+    if (meta.source_partition < 0 || meta.source_partition >= layout_.sources || meta.source_offset < 0) {
+      AddDeadLetter(engine::DeadLetterReason::kDecode,
+                    "a repartition-topic message without valid weir.sp/weir.so headers (not written by stage 1)",
+                    r.offset.value(), r.key, r.value);
+      continue;
+    }
+    if (!merge_->Admit(meta.source_partition, meta.source_offset)) {
+      counters_->duplicates_dropped.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    engine::Event event;
+    decode::DecodeError error;
+    if (decoder_.Decode(r.value, r.offset, &event, &error)) {
+      batch_.Add(event);
+      batch_records_.push_back(&r);
+    } else {
+      AddDeadLetter(error.reason, error.detail, r.offset.value(), r.key, r.value);
+    }
+  }
+  RunBatch(dead_before, dead_letters_.size() - dead_before);
+  Processed(records.size(), records.back().offset.value());
+}
+
+void PartitionTask::RaiseStage1Watermark(int64_t w) { stage1_watermark_ = std::max(stage1_watermark_, w); }
+
+void PartitionTask::MarkWatermark(bool force) {
+  if (stage_ != 1 || (!force && stage1_watermark_ == marked_watermark_) || stage1_watermark_ == kMinTime) return;
+  marked_watermark_ = stage1_watermark_;
+  for (int32_t p = 0; p < layout_.repartitions; ++p) {
+    ShuffleMessage m;
+    m.partition = p;
+    m.marker = true;
+    m.watermark = stage1_watermark_;
+    shuffle_.push_back(std::move(m));
+  }
+}
+
+void PartitionTask::TakeShuffle(std::vector<ShuffleMessage>* out) {
+  if (shuffle_.empty()) return;
+  std::move(shuffle_.begin(), shuffle_.end(), std::back_inserter(*out));
+  shuffle_.clear();
+}
+
+void PartitionTask::RunBatch(size_t dead_before, size_t decode_failures) {
   engine_.ProcessBatch(batch_.data(), batch_.size());
   // A record yields one dead letter at most: the decode failures above, then
   // the late ones the engine raised, each list in offset order. Merged by
@@ -63,10 +162,13 @@ void PartitionTask::OnRecords(std::span<const SourceRecord> records) {
                      [](const DeadLetterRecord& a, const DeadLetterRecord& b) { return a.offset < b.offset; });
   batch_.Clear();
   batch_records_.clear();
-  Processed(records.size(), records.back().offset.value());
 }
 
 void PartitionTask::OnRecord(std::string_view value, std::string_view key, int64_t offset) {
+  if (stage_ != 0) {  // the stages need the record's headers: one record as a batch
+    SourceRecord r{partition_, KafkaOffset(offset), key, value, {}};
+    return OnRecords(std::span<const SourceRecord>(&r, 1));
+  }
   record_value_ = value;
   record_key_ = key;
   engine::Event event;
@@ -85,13 +187,23 @@ void PartitionTask::Processed(size_t records, int64_t last_offset) {
   ++changes_;
   counters_->records_in.fetch_add(static_cast<int64_t>(records), std::memory_order_relaxed);
   counters_->next_offset.store(last_offset + 1, std::memory_order_relaxed);
-  counters_->watermark.store(engine_.watermark(), std::memory_order_relaxed);
+  counters_->watermark.store(stage_ == 1 ? stage1_watermark_ : engine_.watermark(), std::memory_order_relaxed);
   if (job_->plan->idle_timeout > 0) last_record_ms_ = WallClockMs();
 }
 
 void PartitionTask::OnIdleCheck(int64_t now_ms) {
   const int64_t idle = job_->plan->idle_timeout;
-  if (idle <= 0 || now_ms - last_record_ms_ < idle) return;
+  // Stage 2 follows the markers only: stage 1 applies the idle timeout to
+  // its source partition and marks the result, so stage 2 stays a function
+  // of the repartition topic's content.
+  if (idle <= 0 || now_ms - last_record_ms_ < idle || stage_ == 2) return;
+  if (stage_ == 1) {
+    const int64_t before = stage1_watermark_;
+    RaiseStage1Watermark(SaturatingSub(now_ms, job_->plan->max_out_of_orderness));
+    if (stage1_watermark_ != before) ++changes_;
+    counters_->watermark.store(stage1_watermark_, std::memory_order_relaxed);
+    return;
+  }
   const int64_t before = engine_.watermark();
   engine_.AdvanceWatermark(SaturatingSub(now_ms, job_->plan->max_out_of_orderness));
   if (engine_.watermark() != before) ++changes_;
@@ -142,9 +254,20 @@ Status PartitionTask::Restore(const PartitionSnapshot& snapshot) {
     return DataLoss("the snapshot is of job " + snapshot.job + " partition " + std::to_string(snapshot.partition));
   }
   WEIR_RETURN_IF_ERROR(engine_.Restore(snapshot.engine_state));
+  if (stage_ == 2) {
+    if (snapshot.rekey_state.empty()) return DataLoss("the snapshot has no re-keying state (not a stage-2 snapshot)");
+    WEIR_RETURN_IF_ERROR(merge_->Restore(snapshot.rekey_state));
+  } else if (stage_ == 1) {
+    ByteReader r(snapshot.rekey_state);
+    const auto max_time = r.Get<int64_t>();
+    const auto watermark = r.Get<int64_t>();
+    if (!r.ok() || !r.done()) return DataLoss("the snapshot has no re-keying state (not a stage-1 snapshot)");
+    stage1_max_time_ = max_time;
+    stage1_watermark_ = watermark;
+  }
   start_offset_ = KafkaOffset(snapshot.next_offset);
   if (snapshot.next_offset >= 0) counters_->next_offset.store(snapshot.next_offset, std::memory_order_relaxed);
-  counters_->watermark.store(engine_.watermark(), std::memory_order_relaxed);
+  counters_->watermark.store(stage_ == 1 ? stage1_watermark_ : engine_.watermark(), std::memory_order_relaxed);
   return Status::Ok();
 }
 
@@ -161,6 +284,13 @@ PartitionSnapshot PartitionTask::Snapshot(CheckpointId checkpoint) const {
   s.checkpoint = checkpoint.value();
   s.next_offset = NextOffset();
   s.engine_state = engine_.Snapshot();
+  if (stage_ == 2) s.rekey_state = merge_->Snapshot();
+  if (stage_ == 1) {
+    ByteWriter w;
+    w.Put<int64_t>(stage1_max_time_);
+    w.Put<int64_t>(stage1_watermark_);
+    s.rekey_state = w.Take();
+  }
   return s;
 }
 

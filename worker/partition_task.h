@@ -22,6 +22,7 @@
 #include "decode/event_batch.h"
 #include "decode/record_decoder.h"
 #include "engine/partition_engine.h"
+#include "engine/rekey_merge.h"
 #include "weir/v1/services.pb.h"
 #include "worker/job_runtime.h"
 #include "worker/partition_counters.h"
@@ -42,6 +43,17 @@ struct DeadLetterRecord {
   std::string record;  // the record's bytes
 };
 
+// A message stage 1 of a re-keyed job writes to the repartition topic: a
+// record, its bytes unchanged, or a watermark marker (empty value).
+struct ShuffleMessage {
+  int32_t partition = 0;  // of the repartition topic
+  bool marker = false;
+  int64_t source_offset = 0;  // records
+  int64_t watermark = 0;      // markers: the source partition's watermark
+  std::string key;            // records: the new key (the message's key)
+  std::string value;          // records: the source record's bytes
+};
+
 // Rows of one partition handed to the sink writer as one write batch.
 struct PendingRows {
   weir::v1::WriteBatch batch;                          // job, partition, epoch and rows; batch_id set by the writer
@@ -57,8 +69,10 @@ struct PendingRows {
 class PartitionTask : private engine::RowSink {
  public:
   // `counters` may be null: the task makes its own.
+  // `layout`: a re-keyed job's stages (job_runtime.h); the task is stage 1
+  // or 2 by its partition.
   PartitionTask(std::shared_ptr<const JobRuntime> job, PartitionId partition, Epoch epoch,
-                std::shared_ptr<PartitionCounters> counters = nullptr);
+                std::shared_ptr<PartitionCounters> counters = nullptr, RekeyLayout layout = {});
   // The same with plain integers, for tests written before the strong ids
   // (sink_writer_test.cc); new code uses the constructor above.
   PartitionTask(std::shared_ptr<const JobRuntime> job, int32_t partition, uint64_t epoch)
@@ -68,6 +82,12 @@ class PartitionTask : private engine::RowSink {
   PartitionId partition() const { return partition_; }
   Epoch epoch() const { return epoch_; }
   const std::shared_ptr<PartitionCounters>& counters() const { return counters_; }
+  const RekeyLayout& layout() const { return layout_; }
+  // 0 for a job that is not re-keyed, else 1 or 2 (job_runtime.h RekeyLayout).
+  int stage() const { return stage_; }
+  // The partition of the topic this task reads: the source topic's, or for
+  // stage 2 the repartition topic's.
+  int32_t topic_partition() const { return stage_ == 2 ? partition_.value() - layout_.sources : partition_.value(); }
 
   // Decodes `records` (this partition's, in offset order) into one event
   // batch and runs it through the engine (PartitionEngine::ProcessBatch).
@@ -99,6 +119,16 @@ class PartitionTask : private engine::RowSink {
   // Moves the dead letters since the last call into *out (appended).
   void TakeDeadLetters(std::vector<DeadLetterRecord>* out);
 
+  // Stage 1: queues a watermark marker for every repartition partition when
+  // the watermark rose since the last markers (`force`: even if not).
+  void MarkWatermark(bool force = false);
+  // Stage 1: moves the messages for the repartition topic since the last
+  // call into *out (appended).
+  void TakeShuffle(std::vector<ShuffleMessage>* out);
+  // Stage 1: the source partition's watermark (max event time seen minus
+  // max_out_of_orderness, or the idle timeout's).
+  int64_t stage1_watermark() const { return stage1_watermark_; }
+
   const engine::PartitionEngine& engine() const { return engine_; }
   // Counts changes to what a snapshot holds (records processed, the watermark
   // raised by the idle timeout): equal counts, equal snapshots.
@@ -111,10 +141,21 @@ class PartitionTask : private engine::RowSink {
                      std::string_view value);
   // After records up to `last_offset`: the figures the control loop reads.
   void Processed(size_t records, int64_t last_offset);
+  // Runs the decoded batch through the engine; the batch's dead letters
+  // start at `dead_before`, the first `decode_failures` of them raised
+  // before the engine ran.
+  void RunBatch(size_t dead_before, size_t decode_failures);
+  // The stage-specific paths of OnRecords.
+  void ShuffleRecords(std::span<const SourceRecord> records);
+  void MergeRecords(std::span<const SourceRecord> records);
+  // Stage 1: raises the watermark to `w` (never lowers it).
+  void RaiseStage1Watermark(int64_t w);
 
   std::shared_ptr<const JobRuntime> job_;
   const PartitionId partition_;
   const Epoch epoch_;
+  const RekeyLayout layout_;
+  const int stage_;
   std::shared_ptr<PartitionCounters> counters_;
   decode::RecordDecoder decoder_;
   engine::PartitionEngine engine_;
@@ -133,6 +174,14 @@ class PartitionTask : private engine::RowSink {
   PendingRows rows_;
   size_t row_count_ = 0;
   std::vector<DeadLetterRecord> dead_letters_;
+
+  // Stage 1.
+  int64_t stage1_max_time_ = kMinTime;
+  int64_t stage1_watermark_ = kMinTime;
+  int64_t marked_watermark_ = kMinTime;  // carried by the last markers queued
+  std::vector<ShuffleMessage> shuffle_;
+  // Stage 2.
+  std::unique_ptr<engine::RekeyMerge> merge_;
 };
 
 }  // namespace weir::worker

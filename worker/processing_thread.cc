@@ -122,11 +122,11 @@ void ProcessingThread::AddPartition(PartitionGrant& grant) {
     RemovePartition(name, grant.partition);
     it = jobs_.find(name);
   }
-  if (it == jobs_.end()) it = jobs_.emplace(name, JobSource{grant.job, nullptr, {}, Backoff()}).first;
+  if (it == jobs_.end()) it = jobs_.emplace(name, JobSource{grant.job, nullptr, grant.layout, {}, Backoff()}).first;
   JobSource& js = it->second;
 
   Owned owned;
-  owned.task = std::make_unique<PartitionTask>(grant.job, grant.partition, grant.epoch, grant.counters);
+  owned.task = std::make_unique<PartitionTask>(grant.job, grant.partition, grant.epoch, grant.counters, js.layout);
   owned.task->set_start_offset(
       grant.job->spec.source().kafka().start() == weir::v1::START_OFFSET_LATEST ? kOffsetEnd : kOffsetBeginning);
   owned.sink = grant.sink;
@@ -154,6 +154,12 @@ void ProcessingThread::RemovePartition(const std::string& job, PartitionId parti
 }
 
 void ProcessingThread::HandOff(const std::string& job, const std::string& dead_letter_topic, Owned& owned) {
+  if (owned.shuffle != nullptr) {
+    shuffled_.clear();
+    owned.task->TakeShuffle(&shuffled_);
+    for (const ShuffleMessage& m : shuffled_) owned.shuffle->Produce(m);
+    owned.shuffle->Poll();
+  }
   PendingRows rows;
   if (owned.task->TakeRows(&rows)) {
     rows.dead_letters = owned.dead_letters;
@@ -184,7 +190,9 @@ void ProcessingThread::TakeCheckpoint(const std::string& job, PartitionId partit
     return;
   }
   // Rows before the snapshot go to the writer first: the snapshot is reported
-  // only once they are acknowledged.
+  // only once they are acknowledged. Stage 1 marks its watermark before
+  // every checkpoint, so stage 2 is never further behind than that.
+  owned.task->MarkWatermark(/*force=*/true);
   HandOff(job, it->second.job->dead_letter_topic, owned);
   const auto started = SteadyClock::now();
   SnapshotJob snapshot;
@@ -215,6 +223,7 @@ void ProcessingThread::WriteHandoffSnapshots() {
   for (auto& [name, js] : jobs_) {
     for (auto& [partition, owned] : js.partitions) {
       if (!owned.assigned) continue;  // never started here: the coordinator's restore points still stand
+      owned.task->MarkWatermark(/*force=*/true);
       HandOff(name, js.job->dead_letter_topic, owned);
       const auto started = SteadyClock::now();
       PartitionSnapshot snapshot = owned.task->Snapshot(CheckpointId(0));
@@ -263,7 +272,14 @@ void ProcessingThread::Housekeeping() {
         counters->records_skipped.fetch_add(static_cast<int64_t>(skipped), std::memory_order_relaxed);
       }
       owned.task->OnIdleCheck(now_ms);
+      owned.task->MarkWatermark();
       owned.dead_letters->Poll();
+      if (owned.shuffle != nullptr && owned.shuffle->delivery_errors() > 0 && owned.problem.empty()) {
+        owned.problem = "Kafka refused " + std::to_string(owned.shuffle->delivery_errors()) +
+                        " messages for the repartition topic (" + owned.shuffle->last_error() +
+                        "); checkpoints stop before them: check the topic weir." + name + ".repartition";
+        counters->SetState(weir::v1::PARTITION_STATE_FAILED, owned.problem);
+      }
     }
     if (js.source != nullptr) UpdateProblems(js);
   }

@@ -46,6 +46,7 @@
 #include "worker/partition_restore.h"
 #include "worker/partition_source.h"
 #include "worker/partition_task.h"
+#include "worker/repartition_producer.h"
 
 namespace weir::worker {
 
@@ -61,6 +62,8 @@ struct PartitionGrant {
   // Snapshots to restore, newest first (the coordinator's restore_from);
   // empty: start at the job's `start` offset with empty state.
   std::vector<weir::v1::SnapshotRef> restore_from;
+  // A re-keyed job's stages (the coordinator's); zero otherwise.
+  RekeyLayout layout;
 };
 
 // A partition's final snapshot, taken when the thread stopped with handoff.
@@ -118,6 +121,7 @@ class ProcessingThread {
     DeadLetterOutput* dead_letters = nullptr;
     CheckpointWriter* checkpoints = nullptr;
     std::vector<weir::v1::SnapshotRef> restore_from;  // consumed by the first attempt
+    std::unique_ptr<RepartitionProducer> shuffle;     // stage 1 of a re-keyed job: made at its start
     bool restored = false;                            // the restore ran (once per grant)
     bool assigned = false;                            // the source reads it: running, paused, or failed by Problem()
     bool paused = false;                              // its output is full
@@ -141,6 +145,7 @@ class ProcessingThread {
   struct JobSource {
     std::shared_ptr<const JobRuntime> job;
     std::unique_ptr<PartitionSource> source;  // null until made
+    RekeyLayout layout;                       // a re-keyed job's stages (its grants'); zero otherwise
     std::map<PartitionId, Owned> partitions;
     Backoff new_client_backoff;  // between clients the brokers refused (WantsNewClient)
   };
@@ -204,6 +209,7 @@ class ProcessingThread {
   // Owned by the thread.
   std::map<std::string, JobSource> jobs_;
   std::vector<SourceRecord> polled_;
+  std::vector<ShuffleMessage> shuffled_;  // HandOff's, kept for its capacity
   std::thread thread_;
 };
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "worker/processing_thread.h"
+#include "worker/rekey_source.h"
 
 namespace weir::worker {
 
@@ -32,10 +33,19 @@ void ProcessingThread::TryStart(JobSource& js, PartitionId partition, Owned& own
     }
     counters.SetState(weir::v1::PARTITION_STATE_STARTING);
   }
-  if (js.source == nullptr) {
+  if (js.source == nullptr && js.layout.rekeyed() && js.job->repartition != nullptr) {
+    js.source = std::make_unique<RekeySource>(options_.sources, js.job, js.layout);
+  } else if (js.source == nullptr) {
     auto source = options_.sources(*js.job);
     if (!source.ok()) return StartFailed(name, partition, owned, source.status().message());
     js.source = std::move(*source);
+  }
+  if (owned.task->stage() == 1 && owned.shuffle == nullptr) {
+    auto producer = RepartitionProducer::Create(*js.job, partition.value(),
+                                                "weir-worker-" + name + "-rekey-" + std::to_string(partition.value()),
+                                                owned.task->counters());
+    if (!producer.ok()) return StartFailed(name, partition, owned, producer.status().message());
+    owned.shuffle = std::move(*producer);
   }
   const KafkaOffset start = owned.task->start_offset();
   if (const Status s = js.source->Assign(partition, start); !s.ok()) {

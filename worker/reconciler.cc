@@ -46,6 +46,7 @@ void Reconciler::Take(const Key& key, const weir::v1::Assignment& a, const HeldJ
   p.epoch = Epoch(a.epoch());
   p.counters = std::make_shared<PartitionCounters>(key.first, key.second, p.epoch);
   p.restore_from.assign(a.restore_from().begin(), a.restore_from().end());
+  p.layout = RekeyLayout{a.source_partitions(), a.repartition_partitions()};
   if (held == nullptr) {
     // The coordinator sends the spec in the next reply (this request did not list the job).
     p.counters->SetState(weir::v1::PARTITION_STATE_STARTING, "waiting for the job's spec from the coordinator");
@@ -78,7 +79,8 @@ void Reconciler::Grant(const Key& key, Assigned& p) {
     if (t->load() < thread->load()) thread = t;
   }
   PartitionGrant grant{p.job,         key.second, p.epoch,      outputs_->RowsTo(p.job->sink_address),
-                       *dead_letters, p.counters, checkpoints_, p.restore_from};
+                       *dead_letters, p.counters, checkpoints_, p.restore_from,
+                       p.layout};
   thread->Add(std::move(grant));
   p.thread = thread;
 }
@@ -106,6 +108,8 @@ void Reconciler::Report(const std::string& owner, weir::v1::HeartbeatRequest* re
     s->set_records_in(c.records_in.load());
     s->set_dead_letters(c.dead_letters_total());
     s->set_records_skipped(c.records_skipped.load());
+    s->set_records_shuffled(c.records_shuffled.load());
+    s->set_duplicates_dropped(c.duplicates_dropped.load());
     if (const int64_t conflicts = c.key_conflicts.load(); conflicts > 0) {
       s->set_key_conflicts(conflicts);
       s->set_key_conflict(c.KeyConflict());

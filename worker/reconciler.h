@@ -73,6 +73,7 @@ class Reconciler {
     ProcessingThread* thread = nullptr;  // null: not granted (failed before it, or fenced)
     std::shared_ptr<PartitionCounters> counters;
     std::vector<weir::v1::SnapshotRef> restore_from;  // for a grant retried
+    RekeyLayout layout;                               // a re-keyed job's stages
     Backoff backoff;
     std::chrono::steady_clock::time_point retry_at;
   };

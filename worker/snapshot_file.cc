@@ -12,19 +12,21 @@ namespace {
 
 constexpr std::string_view kMagic = "WEIRSNAP";
 constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersionRekeyed = 2;
 
 }  // namespace
 
 std::string EncodeSnapshotFile(const PartitionSnapshot& s) {
   ByteWriter w;
   w.PutRaw(kMagic);
-  w.Put<uint32_t>(kVersion);
+  w.Put<uint32_t>(s.rekey_state.empty() ? kVersion : kVersionRekeyed);
   w.PutString(s.job);
   w.Put<int32_t>(s.partition);
   w.Put<uint64_t>(s.epoch);
   w.Put<uint64_t>(s.checkpoint);
   w.Put<int64_t>(s.next_offset);
   w.PutString(s.engine_state);
+  if (!s.rekey_state.empty()) w.PutString(s.rekey_state);
   const uint64_t sum = XXH64(w.bytes().data(), w.bytes().size(), 0);
   w.Put<uint64_t>(sum);
   return w.Take();
@@ -41,7 +43,8 @@ Result<PartitionSnapshot> DecodeSnapshotFile(std::string_view bytes) {
   }
   ByteReader r(body.substr(kMagic.size()));
   const uint32_t version = r.Get<uint32_t>();
-  if (r.ok() && version != kVersion) return DataLoss("snapshot version " + std::to_string(version) + " is unknown");
+  if (r.ok() && version != kVersion && version != kVersionRekeyed)
+    return DataLoss("snapshot version " + std::to_string(version) + " is unknown");
   PartitionSnapshot s;
   s.job = std::string(r.GetString());
   s.partition = r.Get<int32_t>();
@@ -49,6 +52,7 @@ Result<PartitionSnapshot> DecodeSnapshotFile(std::string_view bytes) {
   s.checkpoint = r.Get<uint64_t>();
   s.next_offset = r.Get<int64_t>();
   s.engine_state = std::string(r.GetString());
+  if (version == kVersionRekeyed) s.rekey_state = std::string(r.GetString());
   if (!r.ok() || !r.done()) return DataLoss("snapshot is malformed");
   return s;
 }

@@ -2,7 +2,11 @@
 // and where consumption resumes, taken at a record boundary.
 //
 //   "WEIRSNAP" | version u32 | job | partition i32 | epoch u64 | checkpoint u64
-//   | next_offset i64 | engine state (length-prefixed) | XXH64 of all before u64
+//   | next_offset i64 | engine state (length-prefixed)
+//   [version 2: | re-keying state (length-prefixed)] | XXH64 of all before u64
+//
+// Version 2 is written only for a re-keyed job's partitions (stage 1: its
+// watermark; stage 2: engine/rekey_merge.h's state); others stay version 1.
 //
 // The engine state carries its own checksum and plan fingerprint as well; the
 // file checksum catches a torn or corrupted file before any of it is used.
@@ -25,6 +29,7 @@ struct PartitionSnapshot {
   // OFFSET_BEGINNING (-2) / OFFSET_END (-1) when no record was read yet.
   int64_t next_offset = 0;
   std::string engine_state;
+  std::string rekey_state;  // re-keyed jobs only; empty otherwise
 };
 
 std::string EncodeSnapshotFile(const PartitionSnapshot& snapshot);

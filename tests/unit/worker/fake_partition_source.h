@@ -149,7 +149,7 @@ class FakeSource final : public PartitionSource {
       while (n < limits.max_records) {
         const FakeTopics::Record* r = control_->topics()->At(topic_, partition, next);
         if (r == nullptr) break;
-        out->push_back(SourceRecord{partition, KafkaOffset(next), r->key, r->value});
+        out->push_back(SourceRecord{partition, KafkaOffset(next), r->key, r->value, {}});
         ++next;
         ++n;
       }

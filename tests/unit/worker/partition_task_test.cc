@@ -161,7 +161,7 @@ TEST_CASE("the batch path gives exactly the per-record path's rows, dead letters
     for (size_t i = from; i < to; ++i) {
       const int64_t offset = first_offset + static_cast<int64_t>(i);
       one_by_one.OnRecord(stream[i].second, stream[i].first, offset);
-      records.push_back(SourceRecord{PartitionId(4), KafkaOffset(offset), stream[i].first, stream[i].second});
+      records.push_back(SourceRecord{PartitionId(4), KafkaOffset(offset), stream[i].first, stream[i].second, {}});
     }
     batched.OnRecords(records);
     // At each batch boundary (a record boundary): same output so far, same state.

@@ -38,7 +38,7 @@ struct ThreadFixture {
                                            CheckpointWriter* checkpoints = nullptr) {
     auto counters = std::make_shared<PartitionCounters>(job->spec.name(), PartitionId(partition), Epoch(epoch));
     thread->Add(
-        PartitionGrant{job, PartitionId(partition), Epoch(epoch), rows, &dead_letters, counters, checkpoints, {}});
+        PartitionGrant{job, PartitionId(partition), Epoch(epoch), rows, &dead_letters, counters, checkpoints, {}, {}});
     return counters;
   }
 
