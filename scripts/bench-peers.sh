@@ -70,7 +70,8 @@ b=${BUILD:-build-release}
 # BUILD names an existing build folder to use as it is configured.
 [ -n "${BUILD:-}" ] || cmake -S . -B "$b" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache >/dev/null
 cmake --build "$b" --target weirctl weir-loadgen weir-featurestore weir-coordinator weir-worker
-cp=$(./scripts/peers-java.sh classpath)
+cp=$(./scripts/peers-java.sh classpath flink)
+streams_cp=$(./scripts/peers-java.sh classpath streams)
 
 events=${EVENTS:-5000000}
 runs=${RUNS:-3}
@@ -84,6 +85,7 @@ logs=logs/bench-peers
 rm -rf "$logs" && mkdir -p "$logs"
 ./scripts/peers-java.sh log4j "$work/log4j2.properties"
 java=(java "-Dlog4j2.configurationFile=$work/log4j2.properties" -cp "$cp")
+java_streams=(java "-Dlog4j2.configurationFile=$work/log4j2.properties" -cp "$streams_cp")
 
 pids=()  # every process started here, stopped on exit
 cleanup() {
@@ -281,7 +283,8 @@ first_row_flink() { first_row_java; }
 start_streams() {
   local d="$work/$3"
   mkdir -p "$d"
-  "${java[@]}" dev.weir.peers.StreamsFeatures --bootstrap "$kafka" --topic "$2" --output "$3-rows" --app-id "$3" \
+  ./scripts/kafka.sh topic "$3-rows" 4 1 >> "$logs/kafka-start.log" 2>&1
+  "${java_streams[@]}" dev.weir.peers.StreamsFeatures --bootstrap "$kafka" --topic "$2" --output "$3-rows" --app-id "$3" \
     --state-dir "$d/state" --features "$1" --grace-ms "$delay_ms" --expect "$events" > "$d/ks1.out" 2> "$d/ks1.log" &
   worker_pid=$!
   pids+=("$worker_pid")
@@ -358,13 +361,13 @@ recover() {
     weir) start_weir_worker "$work/$tag" ;;
     flink) start_flink_tm "$flink_dir" 2 ;;
     streams)
-      "${java[@]}" dev.weir.peers.StreamsFeatures "${streams_args[@]}" > "$streams_dir/ks2.out" 2> "$streams_dir/ks2.log" &
+      "${java_streams[@]}" dev.weir.peers.StreamsFeatures "${streams_args[@]}" > "$streams_dir/ks2.out" 2> "$streams_dir/ks2.log" &
       worker_pid=$!
       pids+=("$worker_pid")
       out=$streams_dir/ks2.out
       ;;
   esac
-  engine_pids[0]=$worker_pid
+  engine_pids+=("$worker_pid")
   t_row=$("first_row_$k") || t_row=""
   stop_engine
   kill -TERM "$loadgen" 2>/dev/null || true

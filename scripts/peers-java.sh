@@ -5,7 +5,9 @@
 # the local repository) and compiling bench/peers offline into
 # .cache/peers/.../classes when its sources changed.
 #
-#   scripts/peers-java.sh classpath     prints CLASSPATH for `java -cp`
+#   scripts/peers-java.sh classpath flink|streams   prints CLASSPATH for `java -cp`
+#       Flink's RocksDB backend ships its own RocksDB (frocksdbjni) in the same
+#       Java package as Kafka Streams' (rocksdbjni): each JVM gets one of them.
 #   scripts/peers-java.sh log4j FILE    writes a log4j2 configuration (WARN and
 #                                       above to stderr) for those JVMs
 #
@@ -56,9 +58,18 @@ compile() {
 
 case "${1:-}" in
   classpath)
+    case "${2:-}" in
+      flink) drop=rocksdbjni- ;;
+      streams) drop=frocksdbjni- ;;
+      *) die "classpath flink or classpath streams" ;;
+    esac
     fetch_jars
     compile
-    echo "$dir/classes:$lib/*"
+    printf '%s' "$dir/classes"
+    for jar in "$lib"/*.jar; do
+      case "${jar##*/}" in "$drop"*) ;; *) printf ':%s' "$jar" ;; esac
+    done
+    echo
     ;;
   log4j)
     cat > "$2" <<'LOG'
@@ -71,5 +82,5 @@ appender.err.layout.type = PatternLayout
 appender.err.layout.pattern = [%d] %p %m (%c)%n
 LOG
     ;;
-  *) die "usage: peers-java.sh classpath | log4j FILE" ;;
+  *) die "usage: peers-java.sh classpath flink|streams | log4j FILE" ;;
 esac

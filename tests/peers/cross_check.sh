@@ -27,7 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cp=$("$root/scripts/peers-java.sh" classpath)
+cp=$("$root/scripts/peers-java.sh" classpath flink)
 "$root/scripts/peers-java.sh" log4j "$work/log4j2.properties"
 java=(java "-Dlog4j2.configurationFile=$work/log4j2.properties" -cp "$cp")
 
