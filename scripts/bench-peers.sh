@@ -18,8 +18,11 @@
 # windows); checkpoints every 10s, exactly-once.
 #
 # For each engine, the medians of RUNS runs (fresh processes each):
-#   events/s       wall time from the WARMUP-th event consumed to the last
-#                  (the first 10% warm the JIT and caches, and are not timed)
+#   events/s       wall time from the end of the warm-up to the last event
+#                  consumed; the warm-up (JIT, caches, first checkpoint) is
+#                  the first 10% of the events or the first 30 s, whichever
+#                  ends first. RUN_TIMEOUT (s, default 3600) bounds a run: an
+#                  engine still running then is timed over what it consumed.
 #   events/CPU-s   the same events over the engine processes' user+system
 #                  time in that interval (Weir: worker + coordinator; Flink:
 #                  JobManager + TaskManager; Kafka Streams: its JVM). The
@@ -38,7 +41,7 @@
 #   ./scripts/bench-peers.sh [--no-docs]   the benchmark (Release build)
 #   ./scripts/bench-peers.sh --check       the cross-check only: ctest -L peers
 #                                          (Flink's rows equal Weir's)
-#   Environment: EVENTS=5000000 RUNS=3 KEYS=10000 LIVE_RATE=5000
+#   Environment: EVENTS=5000000 RUNS=3 KEYS=10000 LIVE_RATE=5000 RUN_TIMEOUT=3600
 #   ENGINES="weir flink-heap flink-rocksdb streams"; BUILD=DIR uses that
 #   build folder as it is (default: build-release, configured Release)
 set -euo pipefail
@@ -313,14 +316,15 @@ stop_engine() { stop_pids "${engine_pids[@]}" "${side_pids[@]}"; }
 # measure ENGINE FEATURES TAG: one timed run over the bench topic; prints
 # "events_per_s events_per_cpu_s rss_mib side_cpu_us_per_event broker_cpu_us_per_event"
 measure() {
-  local k t0=0 c0=0 s0=0 b0=0 n=0 n0=0 t1 c1 s1 b1 limit
+  local k t0=0 c0=0 s0=0 b0=0 n=0 n0=0 t1 c1 s1 b1 limit first=0
   start "$1" "$2" bench "$3"
   k=$(kind "$1")
   limit=$(($(date +%s) + ${RUN_TIMEOUT:-3600}))
   while :; do
     n=$("progress_$k")
     n=${n:-0}
-    if [ "$t0" = 0 ] && [ "$n" -ge "$warmup" ]; then
+    [ "$first" = 0 ] && [ "$n" -gt 0 ] && first=$(now_ms)
+    if [ "$t0" = 0 ] && { [ "$n" -ge "$warmup" ] || { [ "$first" != 0 ] && [ $(($(now_ms) - first)) -ge 30000 ]; }; }; then
       t0=$(now_ms); c0=$(cpu_ms "${engine_pids[@]}"); s0=$(cpu_ms "${side_pids[@]}"); b0=$(cpu_ms "${broker_pids[@]}")
       n0=$n
     fi
@@ -357,6 +361,7 @@ recover() {
   sleep 15
   t_kill=$(now_ms)
   kill -KILL "$worker_pid"
+  { wait "$worker_pid"; } 2>/dev/null || true  # reaped quietly (no "Killed" line)
   case "$k" in
     weir) start_weir_worker "$work/$tag" ;;
     flink) start_flink_tm "$flink_dir" 2 ;;
@@ -376,13 +381,13 @@ recover() {
 
 declare -A rate cpu rss ratio rec side
 for e in "${engines[@]}"; do
-  echo "== $e: $runs timed runs of $events events (the first $warmup not timed)"
+  echo "== $e: $runs timed runs of $events events (not the first $warmup or 30 s)"
   rates=() cpus=() rsss=() sides=()
   for r in $(seq "$runs"); do
     measure "$e" all "$e-all-$r" > "$work/result"
     read -r a c m s br < "$work/result"
-    echo "  run $r: $a events/s, $c events/CPU-s, peak RSS $m MiB; CPU per event: broker $br µs" \
-      "$([ "$e" = weir ] && echo ", feature store $s µs")"
+    echo "  run $r: $a events/s, $c events/CPU-s, peak RSS $m MiB; CPU per event: broker $br µs$([ "$e" = weir ] &&
+      echo ", feature store $s µs")"
     rates+=("$a") cpus+=("$c") rsss+=("$m") sides+=("$s")
   done
   rate[$e]=$(median "${rates[@]}") cpu[$e]=$(median "${cpus[@]}") rss[$e]=$(median "${rsss[@]}")
