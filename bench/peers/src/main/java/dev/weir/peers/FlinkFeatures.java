@@ -39,7 +39,7 @@ import org.apache.flink.util.Collector;
  * on the heap (hashmap) or RocksDB backend.
  *
  * <pre>
- *   FlinkFeatures --bootstrap HOST:PORT --topic T [--features all|tumbling|sliding|session]
+ *   FlinkFeatures --bootstrap HOST:PORT --topic T [--features all|tumbling|sliding]
  *     [--delay-ms 2000] [--lateness-ms 0] [--backend hashmap|rocksdb] [--checkpoint-dir DIR]
  *     [--checkpoint-ms 10000] [--bounded true] [--expect N] [--rows FILE] [--view bench]
  *     [--remote HOST:PORT]   submit to a session cluster's REST endpoint (default: in-process)

@@ -29,7 +29,7 @@ import org.apache.kafka.streams.kstream.TimeWindows;
  *
  * <pre>
  *   StreamsFeatures --bootstrap HOST:PORT --topic T --output OUT --state-dir DIR
- *     [--app-id weir-peers] [--features all|tumbling|sliding|session] [--grace-ms 2000]
+ *     [--app-id weir-peers] [--features all|tumbling|sliding] [--grace-ms 2000]
  *     [--expect N] [--view bench]
  * </pre>
  *
