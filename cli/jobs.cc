@@ -344,6 +344,13 @@ Status JobStatus(const std::string& coordinator, const std::string& name, bool j
     table.Add(std::move(row));
   }
   table.Print(out);
+  // A job whose topic is not partitioned by its key: the store saw one key's
+  // rows from two partitions (featurestore/key_owners.h).
+  for (const pb::PartitionStatus& p : job.partitions()) {
+    if (p.key_conflicts() == 0) continue;
+    out << "\nkey conflict: partition " << p.partition() << " wrote " << p.key_conflicts()
+        << " rows for keys another partition wrote first; " << p.key_conflict() << "\n";
+  }
   return Status::Ok();
 }
 

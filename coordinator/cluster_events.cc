@@ -145,6 +145,13 @@ pb::ClusterEvent RecordsSkipped(const std::string& job, PartitionId partition, c
   return PartitionEvent(pb::CLUSTER_EVENT_RECORDS_SKIPPED, job, partition, worker, epoch, std::move(message));
 }
 
+pb::ClusterEvent KeyConflict(const std::string& job, PartitionId partition, const std::string& worker, Epoch epoch,
+                             const std::string& detail) {
+  return PartitionEvent(pb::CLUSTER_EVENT_KEY_CONFLICT, job, partition, worker, epoch,
+                        Partition(partition) + " on " + worker + ": " +
+                            (detail.empty() ? "rows for keys another partition of the job wrote first" : detail));
+}
+
 pb::ClusterEvent PartitionRecovered(const std::string& job, PartitionId partition, const std::string& worker,
                                     Epoch epoch) {
   return PartitionEvent(pb::CLUSTER_EVENT_PARTITION_RECOVERED, job, partition, worker, epoch,

@@ -46,6 +46,10 @@ weir::v1::ClusterEvent PartitionFailed(const std::string& job, PartitionId parti
 // `count` more records skipped because Kafka no longer had them (on_offset_gap: skip).
 weir::v1::ClusterEvent RecordsSkipped(const std::string& job, PartitionId partition, const std::string& worker,
                                       Epoch epoch, int64_t count, const std::string& detail);
+// The store saw rows of one key from this partition and another; `detail`
+// is the worker's description (a key, the other partition, the fix).
+weir::v1::ClusterEvent KeyConflict(const std::string& job, PartitionId partition, const std::string& worker,
+                                   Epoch epoch, const std::string& detail);
 weir::v1::ClusterEvent PartitionRecovered(const std::string& job, PartitionId partition, const std::string& worker,
                                           Epoch epoch);
 

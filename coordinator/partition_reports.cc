@@ -37,6 +37,10 @@ void PartitionReports::Record(const std::string& worker, const pb::PartitionStat
       t.skipped_logged = status.records_skipped();
     }
   }
+  if (from_owner && status.key_conflicts() > 0 && t.conflict_logged != epoch) {
+    t.conflict_logged = epoch;
+    events_->Append(events::KeyConflict(status.job(), partition, worker, epoch, status.key_conflict()), now_ms);
+  }
   if (from_owner && status.state() == pb::PARTITION_STATE_FAILED &&
       (!t.failed || t.failed_reason != status.state_reason())) {
     t.failed = true;
@@ -93,6 +97,9 @@ void PartitionReports::Describe(const PartitionOwner& owner, bool owner_live, pb
   out->set_records_shuffled(r.records_shuffled());
   out->set_duplicates_dropped(r.duplicates_dropped());
   out->set_reported_at_ms(r.reported_at_ms());
+  out->set_records_skipped(r.records_skipped());
+  out->set_key_conflicts(r.key_conflicts());
+  out->set_key_conflict(r.key_conflict());
   if (r.has_snapshot()) *out->mutable_snapshot() = r.snapshot();
   if (r.has_restored()) *out->mutable_restored() = r.restored();
   if (!owner_live) return;

@@ -60,6 +60,7 @@ class PartitionReports {
     std::optional<Epoch> fenced_logged;    // the last epoch whose fencing was logged
     Epoch skipped_epoch;                   // the epoch `skipped_logged` counts at
     int64_t skipped_logged = 0;            // records skipped at that epoch, as already logged
+    std::optional<Epoch> conflict_logged;  // the last epoch whose key conflict was logged
   };
   using Key = std::pair<std::string, PartitionId>;
 

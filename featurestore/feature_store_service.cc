@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include <grpcpp/grpcpp.h>
 #include <prometheus/counter.h>
@@ -13,6 +16,7 @@
 #include "common/clock.h"
 #include "daemon/grpc_auth.h"
 #include "daemon/grpc_util.h"
+#include "featurestore/key_owners.h"
 #include "weir/v1/services.grpc.pb.h"
 
 namespace weir::featurestore {
@@ -26,6 +30,7 @@ struct Metrics {
   prometheus::Counter* rows = nullptr;
   prometheus::Counter* fenced = nullptr;
   prometheus::Counter* refused = nullptr;
+  prometheus::Counter* key_conflicts = nullptr;
   prometheus::Gauge* writable = nullptr;
   prometheus::Gauge* disk_free = nullptr;
   prometheus::Histogram* write_seconds = nullptr;
@@ -56,6 +61,13 @@ struct Metrics {
                      .Help("Write batches refused because the disk is full or storage failed (retried by writers)")
                      .Register(*registry)
                      .Add({});
+    m.key_conflicts = &prometheus::BuildCounter()
+                           .Name("weir_store_key_conflict_rows_total")
+                           .Help(
+                               "Rows of a job's partition for keys another partition of that job wrote first "
+                               "(the job's topic is not partitioned by its key)")
+                           .Register(*registry)
+                           .Add({});
     m.writable = &prometheus::BuildGauge()
                       .Name("weir_store_writable")
                       .Help("1 while writes are accepted, 0 while the disk is full or storage failed")
@@ -95,8 +107,8 @@ double SecondsSince(std::chrono::steady_clock::time_point start) {
 // namespace (WriterKind::kImport), so it can never fence a job's partition.
 class SinkService final : public pb::FeatureSink::Service {
  public:
-  SinkService(RowStore* store, Metrics metrics, const Authorizer* authorizer)
-      : store_(store), metrics_(metrics), authorizer_(authorizer) {}
+  SinkService(RowStore* store, Metrics metrics, const Authorizer* authorizer, KeyOwners* key_owners)
+      : store_(store), metrics_(metrics), authorizer_(authorizer), key_owners_(key_owners) {}
 
   grpc::Status Write(grpc::ServerContext* context, grpc::ServerReader<pb::WriteBatch>* reader,
                      pb::WriteAck* ack) override {
@@ -120,6 +132,16 @@ class SinkService final : public pb::FeatureSink::Service {
     std::vector<RowBatch> group;
     std::vector<uint64_t> ids;
     size_t group_rows = 0;
+    std::map<std::pair<std::string, int32_t>, pb::KeyConflict> conflicts;  // by (job, partition)
+    // The reply carries the conflicts of every batch applied, also when a
+    // later batch ends the stream with an error.
+    struct Reply {
+      std::map<std::pair<std::string, int32_t>, pb::KeyConflict>* conflicts;
+      pb::WriteAck* ack;
+      ~Reply() {
+        for (auto& [at, conflict] : *conflicts) *ack->add_key_conflicts() = std::move(conflict);
+      }
+    } reply{&conflicts, ack};
     auto apply = [&]() -> grpc::Status {
       if (group.empty()) return grpc::Status::OK;
       const auto start = std::chrono::steady_clock::now();
@@ -133,6 +155,9 @@ class SinkService final : public pb::FeatureSink::Service {
         metrics_.rows->Increment(static_cast<double>(rows));
       }
       if (applied > 0) ack->set_last_batch_id(ids[applied - 1]);
+      if (writer == WriterKind::kJob) {
+        for (size_t i = 0; i < applied; ++i) ClaimKeys(group[i], &conflicts);
+      }
       group.clear();
       ids.clear();
       group_rows = 0;
@@ -185,9 +210,42 @@ class SinkService final : public pb::FeatureSink::Service {
     return apply();
   }
 
+  // Claims the (view, key) of each row of a job's batch for its partition
+  // (KeyOwners); a row whose key another partition of the job wrote first
+  // counts in conflicts[(job, partition)], the first one described.
+  void ClaimKeys(const RowBatch& batch, std::map<std::pair<std::string, int32_t>, pb::KeyConflict>* conflicts) {
+    if (key_owners_ == nullptr || !key_owners_->enabled()) return;
+    // A key's rows come together (one per feature), so consecutive rows of
+    // the same (view, key) share one claim.
+    const pb::FeatureRow* last = nullptr;
+    std::optional<int32_t> owner;
+    int64_t rows = 0;
+    pb::KeyConflict* conflict = nullptr;
+    for (const pb::FeatureRow& row : batch.rows) {
+      if (last == nullptr || row.key() != last->key() || row.view() != last->view()) {
+        owner = key_owners_->Claim(batch.job, row.view(), row.key(), batch.partition);
+        last = &row;
+      }
+      if (!owner) continue;
+      if (conflict == nullptr) {
+        conflict = &(*conflicts)[{batch.job, batch.partition}];
+        if (conflict->rows() == 0) {
+          conflict->set_partition(batch.partition);
+          conflict->set_view(row.view());
+          conflict->set_key(row.key());
+          conflict->set_owner_partition(*owner);
+        }
+      }
+      conflict->set_rows(conflict->rows() + 1);
+      ++rows;
+    }
+    if (rows > 0 && metrics_.key_conflicts != nullptr) metrics_.key_conflicts->Increment(static_cast<double>(rows));
+  }
+
   RowStore* store_;
   Metrics metrics_;
   const Authorizer* authorizer_;
+  KeyOwners* key_owners_;  // null: no check
 };
 
 // FeatureStore: GetOnlineFeatures on gRPC's callback API (answered inline on
@@ -260,10 +318,10 @@ uint64_t MaxAcceptedEpoch(int64_t now_ms) {
 }
 
 FeatureStoreServices MakeFeatureStoreServices(RowStore* store, prometheus::Registry* registry,
-                                              const Authorizer* authorizer) {
+                                              const Authorizer* authorizer, KeyOwners* key_owners) {
   const Metrics metrics = Metrics::Register(registry);
   FeatureStoreServices s;
-  s.sink = std::make_unique<SinkService>(store, metrics, authorizer);
+  s.sink = std::make_unique<SinkService>(store, metrics, authorizer, key_owners);
   s.store = std::make_unique<StoreService>(store, metrics, authorizer);
   s.watch_storage = [store, metrics] {
     const StorageHealth health = store->CheckStorage();

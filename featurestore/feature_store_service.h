@@ -19,6 +19,8 @@ class Authorizer;
 
 namespace weir::featurestore {
 
+class KeyOwners;
+
 // Both services, sharing one store. The store must outlive them.
 struct FeatureStoreServices {
   std::unique_ptr<grpc::Service> sink;
@@ -33,8 +35,11 @@ struct FeatureStoreServices {
 // `registry` when it is not null, and builds the services. With an
 // `authorizer` (which must outlive them) each method checks its role: Write
 // needs `worker`, Import `importer`, GetOnlineFeatures and Export `reader`.
+// With `key_owners` (which must outlive them) Write checks that each key of
+// a job comes from one partition, and its reply names the rows that do not
+// (key_owners.h).
 FeatureStoreServices MakeFeatureStoreServices(RowStore* store, prometheus::Registry* registry = nullptr,
-                                              const Authorizer* authorizer = nullptr);
+                                              const Authorizer* authorizer = nullptr, KeyOwners* key_owners = nullptr);
 
 // The highest epoch FeatureSink.Write accepts at wall-clock time `now_ms`:
 // a day past it. The coordinator issues epochs by counting from 1, or, when

@@ -23,6 +23,7 @@
 #include "daemon/service_stack.h"
 #include "daemon/stop_signals.h"
 #include "featurestore/feature_store_service.h"
+#include "featurestore/key_owners.h"
 
 namespace {
 
@@ -32,6 +33,7 @@ struct Flags {
   std::string log_level = "info";
   std::string metrics_listen = "127.0.0.1:9464";
   uint64_t min_free_disk_mib = 64;
+  size_t key_conflict_keys = size_t{1} << 20;
   size_t max_message_mib = weir::kDefaultMaxMessageMib;
   weir::ServerSecurity security;
 };
@@ -54,7 +56,9 @@ int Run(const Flags& flags) {
   }
   auto registry = std::make_shared<prometheus::Registry>();
   weir::WarnIfInsecure("featurestore", flags.security, registry.get());
-  auto services = weir::featurestore::MakeFeatureStoreServices(store->get(), registry.get(), authorizer->get());
+  weir::featurestore::KeyOwners key_owners(flags.key_conflict_keys);
+  auto services =
+      weir::featurestore::MakeFeatureStoreServices(store->get(), registry.get(), authorizer->get(), &key_owners);
   std::atomic<bool> ready{false};
   weir::HttpStatusServer http(
       registry, [&ready] { return ready.load(); }, weir::MetricsTls(flags.security));
@@ -93,6 +97,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   weir::AddDaemonFlag(app, "--min-free-disk-mib", flags.min_free_disk_mib,
                       "Free space (MiB) writes must leave in --data-dir for RocksDB's flushes and compactions; "
                       "writes that would use it are refused until space is freed");
+  weir::AddDaemonFlag(app, "--key-conflict-keys", flags.key_conflict_keys,
+                      "Keys (job, view, key) whose writing partition the store remembers, to notice a job whose "
+                      "topic is not partitioned by its key (about 32 bytes each; 0 turns the check off)");
   weir::AddMaxMessageFlag(app, flags.max_message_mib);
   weir::AddMetricsAndLogFlags(app, flags.metrics_listen, flags.log_level);
   weir::AddServerSecurityFlags(app, flags.security);

@@ -27,8 +27,10 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 fi
 
 # Java and Maven run the real Apache Kafka broker (scripts/kafka.sh) for the
-# `kafka` tests. A machine that already has a JDK 17+ and mvn keeps them.
-if ! command -v java >/dev/null; then missing+=(openjdk-17-jre-headless); fi
+# `kafka` tests; javac compiles bench/peers (Flink and Kafka Streams beside
+# Weir: scripts/bench-peers.sh, the `peers` test). A machine that already has
+# a JDK 17+ and mvn keeps them.
+if ! command -v java >/dev/null || ! command -v javac >/dev/null; then missing+=(openjdk-17-jdk-headless); fi
 if ! command -v mvn >/dev/null; then missing+=(maven); fi
 
 if [ ${#missing[@]} -eq 0 ]; then

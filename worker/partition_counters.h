@@ -60,6 +60,11 @@ struct PartitionCounters {
   std::atomic<int64_t> records_shuffled{0};
   std::atomic<int64_t> bytes_shuffled{0};
   std::atomic<int64_t> duplicates_dropped{0};
+  // Rows the store found for keys another partition of the job wrote first
+  // (its key check: the topic is not partitioned by the job's key), counted
+  // by the sink writer from the store's replies; KeyConflict() describes the
+  // first.
+  std::atomic<int64_t> key_conflicts{0};
   // Set by the sink writer when the store refused a write of this partition
   // with a stale epoch: a newer owner exists, so the owner stops the partition.
   std::atomic<bool> fenced{false};
@@ -84,6 +89,17 @@ struct PartitionCounters {
   StateReport state() const {
     weir::MutexLock lock(&state_mu_);
     return state_;
+  }
+  // Keeps the first description of a key conflict; true when it is the first.
+  bool SetKeyConflict(std::string description) {
+    weir::MutexLock lock(&state_mu_);
+    if (!key_conflict_.empty()) return false;
+    key_conflict_ = std::move(description);
+    return true;
+  }
+  std::string KeyConflict() const {
+    weir::MutexLock lock(&state_mu_);
+    return key_conflict_;
   }
 
   // Snapshots. A snapshot is reportable (the coordinator may commit it) once
@@ -134,6 +150,7 @@ struct PartitionCounters {
  private:
   mutable weir::Mutex state_mu_;
   StateReport state_ ABSL_GUARDED_BY(state_mu_);
+  std::string key_conflict_ ABSL_GUARDED_BY(state_mu_);
   weir::Mutex snapshot_mu_;
   std::optional<WrittenSnapshot> written_ ABSL_GUARDED_BY(snapshot_mu_);
   std::optional<weir::v1::SnapshotRef> reportable_ ABSL_GUARDED_BY(snapshot_mu_);

@@ -110,6 +110,10 @@ void Reconciler::Report(const std::string& owner, weir::v1::HeartbeatRequest* re
     s->set_records_skipped(c.records_skipped.load());
     s->set_records_shuffled(c.records_shuffled.load());
     s->set_duplicates_dropped(c.duplicates_dropped.load());
+    if (const int64_t conflicts = c.key_conflicts.load(); conflicts > 0) {
+      s->set_key_conflicts(conflicts);
+      s->set_key_conflict(c.KeyConflict());
+    }
     if (auto snapshot = c.ReportableSnapshot()) *s->mutable_snapshot() = *snapshot;
     PartitionCounters::StateReport state = c.state();
     if (c.fenced.load() && state.state != weir::v1::PARTITION_STATE_FENCED) {

@@ -218,6 +218,7 @@ std::pair<int, std::string> SinkWriter::SendStream(std::vector<Queued>& batches)
   stream->WritesDone();
   const grpc::Status status = stream->Finish();
   if (status.ok()) {
+    CountKeyConflicts(ack, batches);
     size_t bytes = 0;
     for (const Queued& b : batches) {
       Acknowledge(b.rows);
@@ -227,6 +228,25 @@ std::pair<int, std::string> SinkWriter::SendStream(std::vector<Queued>& batches)
     batches.clear();
   }
   return {static_cast<int>(status.error_code()), status.error_message()};
+}
+
+void SinkWriter::CountKeyConflicts(const weir::v1::WriteAck& ack, const std::vector<Queued>& batches) {
+  for (const weir::v1::KeyConflict& conflict : ack.key_conflicts()) {
+    auto batch = std::find_if(batches.begin(), batches.end(), [&](const Queued& b) {
+      return b.rows.batch.partition() == conflict.partition() && b.rows.counters != nullptr;
+    });
+    if (batch == batches.end()) continue;
+    PartitionCounters& counters = *batch->rows.counters;
+    counters.key_conflicts.fetch_add(conflict.rows(), std::memory_order_relaxed);
+    std::string description = "key \"" + conflict.key() + "\" of view \"" + conflict.view() +
+                              "\" also comes from partition " + std::to_string(conflict.owner_partition()) +
+                              ": the topic is not partitioned by the job's key, so each partition's partial "
+                              "value overwrites the other's; set source.partitioned_by to the field the topic is "
+                              "partitioned by (docs/job-spec.md)";
+    if (counters.SetKeyConflict(description)) {
+      spdlog::warn("job {} partition {}: {}", counters.job, counters.partition.value(), description);
+    }
+  }
 }
 
 std::vector<SinkWriter::Queued> SinkWriter::Halve(Queued whole) {

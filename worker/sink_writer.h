@@ -131,6 +131,9 @@ class SinkWriter final : public RowOutput {
   // message; OK marks every batch acknowledged and clears `batches`.
   std::pair<int, std::string> SendStream(std::vector<Queued>& batches);
   void Acknowledge(const PendingRows& rows);
+  // Counts the key conflicts the store found (ack.key_conflicts) on the
+  // counters of the partitions they name, and logs each partition's first.
+  static void CountKeyConflicts(const weir::v1::WriteAck& ack, const std::vector<Queued>& batches);
   // Rows refused for good: to their dead-letter topic, counted as settled.
   // Never waits for the topic: dead letters it has no room for are held and
   // tried again by the sender (SendHeldDeadLetters).

@@ -187,7 +187,7 @@ class Cluster:
                     pass
 
 
-def job_yaml(kafka, store, checkpoints, name="chaos", key="user_id", partitioned_by=None):
+def job_yaml(kafka, store, checkpoints, checkpoint_interval="2s", name="chaos", key="user_id", partitioned_by=None):
     by = f", partitioned_by: {partitioned_by}" if partitioned_by else ""
     return f"""name: {name}
 source: {{ kafka: {{ brokers: "{kafka}", topic: events, start: earliest }}{by} }}
@@ -204,7 +204,7 @@ features:
       where: [ {{ field: type, op: eq, value: click }} ] }}
   - {{ name: amount_p90, agg: percentile, p: 0.9, field: amount, window: {{ tumbling: 10s }} }}
 sink: {{ feature_store: "{store}" }}
-checkpoint: {{ interval: 2s, storage: "file://{checkpoints}" }}
+checkpoint: {{ interval: {checkpoint_interval}, storage: "file://{checkpoints}" }}
 """
 
 
@@ -432,6 +432,8 @@ def main():
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--rate", type=int, default=800, help="events per second")
     ap.add_argument("--partitions", type=int, default=8)
+    ap.add_argument("--checkpoint-interval", default="2s",
+                    help="the job's checkpoint interval (a duration such as 10s, the engine's default)")
     ap.add_argument("--interval", type=float, default=5.0, help="seconds between faults")
     ap.add_argument("--worker-timeout-ms", type=int, default=3000)
     ap.add_argument("--kafka", choices=["devkafka", "real"], default="devkafka",
@@ -528,12 +530,13 @@ def run(cluster, args, rng, work):
     checkpoints = os.path.join(work, "checkpoints")
     job_path = os.path.join(work, "job.yaml")
     with open(job_path, "w") as f:
-        f.write(job_yaml(cluster.kafka, cluster.store_addr, checkpoints))
+        f.write(job_yaml(cluster.kafka, cluster.store_addr, checkpoints, args.checkpoint_interval))
     cluster.weirctl("submit", job_path)
     rekey_path = os.path.join(work, "rekey.yaml")
     if args.rekey:
         with open(rekey_path, "w") as f:
-            f.write(job_yaml(cluster.kafka, cluster.store_addr, checkpoints, "chaos-rekey", "merchant", "user_id"))
+            f.write(job_yaml(cluster.kafka, cluster.store_addr, checkpoints, args.checkpoint_interval, "chaos-rekey",
+                             "merchant", "user_id"))
         cluster.weirctl("submit", rekey_path)
 
     # The stream outlasts the faults: a real broker's fault (a failover, the

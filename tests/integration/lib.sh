@@ -67,6 +67,18 @@ expect_exit() {
   [ $code -eq "$want" ] || fail "$* exited $code, want $want: $(cat "$out")"
 }
 
+# start_devkafka DEVKAFKA [ARGS...]: weir-devkafka on a free port (ARGS such
+# as --brokers 3 --topic events:4), output in $tmp/kafka.{out,log}; sets
+# $kafka (its bootstrap address) and $kafka_pid.
+start_devkafka() {
+  local bin=$1
+  shift
+  "$bin" --port 0 "$@" > "$tmp/kafka.out" 2> "$tmp/kafka.log" &
+  kafka_pid=$!
+  track $kafka_pid
+  kafka=$(wait_for_line "$tmp/kafka.out" "weir-devkafka bootstrap " $kafka_pid)
+}
+
 # start_store FEATURESTORE [ARGS...]: weir-featurestore on free ports, data in
 # $tmp/store, output in $tmp/store.{out,log}; sets $store (its address) and
 # $store_pid.

@@ -19,9 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib.sh"
 command -v kcat >/dev/null || fail "kcat is not installed (scripts/setup.sh installs it)"
 
-"$devkafka" --port 0 --brokers 1 --topic big:1 --topic small:1 > "$tmp/kafka.out" 2> "$tmp/kafka.log" &
-track $!
-kafka=$(wait_for_line "$tmp/kafka.out" "weir-devkafka bootstrap " $!)
+start_devkafka "$devkafka" --brokers 1 --topic big:1 --topic small:1
 
 "$featurestore" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$tmp/store" \
   > "$tmp/store.out" 2> "$tmp/store.log" &

@@ -22,9 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib.sh"
 command -v kcat >/dev/null || fail "kcat is not installed (scripts/setup.sh installs it)"
 
-"$devkafka" --port 0 --brokers 1 --topic events:1 > "$tmp/kafka.out" 2> "$tmp/kafka.log" &
-track $!
-kafka=$(wait_for_line "$tmp/kafka.out" "weir-devkafka bootstrap " $!)
+start_devkafka "$devkafka" --brokers 1 --topic events:1
 grep -q "keeps only its newest ~5 MiB" "$tmp/kafka.log" || fail "weir-devkafka does not say what it keeps"
 
 "$featurestore" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$tmp/store" \

@@ -16,9 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib.sh"
 command -v kcat >/dev/null || fail "kcat is not installed (scripts/setup.sh installs it)"
 
-"$devkafka" --port 0 --brokers 1 --topic events:4 > "$tmp/kafka.out" 2> "$tmp/kafka.log" &
-track $!
-kafka=$(wait_for_line "$tmp/kafka.out" "weir-devkafka bootstrap " $!)
+start_devkafka "$devkafka" --brokers 1 --topic events:4
 start_store "$featurestore"
 start_coordinator "$coordinator" --worker-timeout 60000
 export WEIR_COORDINATOR=$coord WEIR_STORE=$store

@@ -26,10 +26,8 @@ start_coordinator() {
   metrics=$(wait_for_line "$tmp/coordinator.out" "weir-coordinator metrics on " $pid)
 }
 
-"$devkafka" --port 0 --topic events:4 > "$tmp/devkafka.out" 2> "$tmp/devkafka.log" &
-kafka_pid=$!
-track $kafka_pid
-bootstrap=$(wait_for_line "$tmp/devkafka.out" "weir-devkafka bootstrap " $kafka_pid)
+start_devkafka "$devkafka" --topic events:4
+bootstrap=$kafka
 
 start_coordinator
 export WEIR_COORDINATOR=$coord

@@ -22,9 +22,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../lib.sh"
 command -v kcat >/dev/null || fail "kcat is not installed (scripts/setup.sh installs it)"
 
-"$devkafka" --port 0 --brokers 1 --topic events:1 > "$tmp/devkafka.out" 2> "$tmp/devkafka.log" &
-track $!
-bootstrap=$(wait_for_line "$tmp/devkafka.out" "weir-devkafka bootstrap " $!)
+start_devkafka "$devkafka" --brokers 1 --topic events:1
+bootstrap=$kafka
 "$featurestore" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$tmp/store" \
   > "$tmp/store.out" 2> "$tmp/store.log" &
 track $!

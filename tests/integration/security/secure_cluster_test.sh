@@ -45,9 +45,8 @@ echo "t-nobody" > "$tmp/unknown.token"
 server_tls=(--tls-cert "$pki/server.pem" --tls-key "$pki/server.key" --tls-client-ca "$pki/ca.pem"
   --tokens-file "$tmp/tokens" --metrics-tls)
 
-"$devkafka" --port 0 --brokers 1 --topic events:1 > "$tmp/devkafka.out" 2> "$tmp/devkafka.log" &
-track $!
-bootstrap=$(wait_for_line "$tmp/devkafka.out" "weir-devkafka bootstrap " $!)
+start_devkafka "$devkafka" --brokers 1 --topic events:1
+bootstrap=$kafka
 "$featurestore" --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --data-dir "$tmp/store" "${server_tls[@]}" \
   > "$tmp/store.out" 2> "$tmp/store.log" &
 track $!

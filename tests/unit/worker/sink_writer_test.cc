@@ -280,5 +280,31 @@ TEST_CASE("rows the store refuses for good go to dead letters and never block th
   writer.Stop(std::chrono::steady_clock::now());
 }
 
+TEST_CASE("rows of one key from two partitions of a job are counted as a key conflict on the later one", "[worker]") {
+  weir::testing::TempDir dir;
+  StoreServer server(dir.path.string());
+  SinkWriter writer(server.address(), SinkWriterOptions{}, SinkWriterMetrics{});
+  writer.Start();
+  PartitionTask first(CountJob(server.address()), 0, 1);
+  PartitionTask second(CountJob(server.address()), 1, 1);
+
+  writer.Enqueue(RowsFrom(first, 10));
+  REQUIRE(Eventually([&] { return first.counters()->rows_acked.load() == 10; }));
+  PendingRows later = RowsFrom(first, 10, 1);  // its own keys again, a later window: no conflict
+  const int64_t acked = 10 + later.batch.rows_size();
+  writer.Enqueue(std::move(later));
+  REQUIRE(Eventually([&] { return first.counters()->rows_acked.load() == acked; }));
+  CHECK(first.counters()->key_conflicts.load() == 0);
+
+  writer.Enqueue(RowsFrom(second, 10));  // the same keys from partition 1
+  REQUIRE(Eventually([&] { return second.counters()->rows_acked.load() == 10; }));
+  CHECK(second.counters()->key_conflicts.load() == 10);
+  const std::string described = second.counters()->KeyConflict();
+  CHECK_THAT(described, Catch::Contains("also comes from partition 0"));
+  CHECK_THAT(described, Catch::Contains("source.partitioned_by"));
+  CHECK(first.counters()->key_conflicts.load() == 0);
+  writer.Stop(std::chrono::steady_clock::now());
+}
+
 }  // namespace
 }  // namespace weir::worker

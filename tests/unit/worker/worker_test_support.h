@@ -11,6 +11,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "featurestore/feature_store_service.h"
+#include "featurestore/key_owners.h"
 #include "spec/job_spec_yaml.h"
 #include "tests/support/temp_dir.h"
 #include "worker/job_runtime.h"
@@ -45,7 +46,7 @@ class StoreServer {
     auto store = featurestore::RowStore::Open(dir);
     REQUIRE(store.ok());
     store_ = std::move(*store);
-    services_ = featurestore::MakeFeatureStoreServices(store_.get());
+    services_ = featurestore::MakeFeatureStoreServices(store_.get(), nullptr, nullptr, &key_owners_);
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:" + std::to_string(port), grpc::InsecureServerCredentials(), &port_);
     if (max_message_bytes > 0) builder.SetMaxReceiveMessageSize(max_message_bytes);
@@ -62,6 +63,7 @@ class StoreServer {
 
  private:
   std::unique_ptr<featurestore::RowStore> store_;
+  featurestore::KeyOwners key_owners_{size_t{1} << 16};
   featurestore::FeatureStoreServices services_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
