@@ -10,6 +10,10 @@
 #   ./scripts/chaos.sh --kafka real --iterations 30   on 3 real Apache Kafka brokers
 #     (scripts/kafka.sh), with broker faults: kill -9 of a partition leader,
 #     a broker stopped past its session timeout, a broker restart
+#   ./scripts/chaos.sh --iterations 30 --rekey   also a re-keyed job (key merchant,
+#     partitioned_by user_id) through the same faults, its stage-1 and stage-2
+#     owners alike; its rows must equal `weirctl replay --rekeyed` of its
+#     repartition topic
 # (ctest runs a short variant: the `chaos` label.)
 set -euo pipefail
 cd "$(dirname "$0")/.."

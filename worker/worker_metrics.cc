@@ -82,6 +82,20 @@ WorkerMetrics::WorkerMetrics(prometheus::Registry& r)
                    .Help("Records Kafka no longer had when the partition reached them, skipped "
                          "(source.on_offset_gap: skip), per partition")
                    .Register(r)),
+      shuffled_(prometheus::BuildCounter()
+                    .Name("weir_worker_records_shuffled_total")
+                    .Help("Re-keyed jobs, stage 1: records written to the repartition topic, per partition")
+                    .Register(r)),
+      shuffled_bytes_(prometheus::BuildCounter()
+                          .Name("weir_worker_bytes_shuffled_total")
+                          .Help("Re-keyed jobs, stage 1: bytes (keys and values) written to the repartition topic, "
+                                "per partition")
+                          .Register(r)),
+      duplicates_(prometheus::BuildCounter()
+                      .Name("weir_worker_duplicates_dropped_total")
+                      .Help("Re-keyed jobs, stage 2: copies of source records dropped by source offset (a stage-1 "
+                            "replay after a failure, or a zombie), per partition")
+                      .Register(r)),
       watermark_(prometheus::BuildGauge()
                      .Name("weir_worker_watermark_ms")
                      .Help("Event-time watermark per partition, ms since the Unix epoch (absent before any record)")
@@ -127,6 +141,9 @@ WorkerMetrics::PartitionSeries& WorkerMetrics::SeriesFor(const PartitionCounters
     s.dead_letters[r] = &dead_letters_.Add(l);
   }
   s.skipped = &skipped_.Add(labels);
+  s.shuffled = &shuffled_.Add(labels);
+  s.shuffled_bytes = &shuffled_bytes_.Add(labels);
+  s.duplicates = &duplicates_.Add(labels);
   s.watermark = &watermark_.Add(labels);
   s.lag = &lag_.Add(labels);
   s.keys = &keys_.Add(labels);
@@ -145,6 +162,7 @@ void WorkerMetrics::Update(const std::shared_ptr<PartitionCounters>& counters) {
   if (s.counters.lock() != counters) {  // (re)started (new epoch or spec): its counters begin at zero
     s.counters = counters;
     s.last_records_in = s.last_rows_out = s.last_skipped = 0;
+    s.last_shuffled = s.last_shuffled_bytes = s.last_duplicates = 0;
     s.last_dead = {};
   }
   auto advance = [](prometheus::Counter* counter, int64_t now, int64_t* last) {
@@ -154,6 +172,9 @@ void WorkerMetrics::Update(const std::shared_ptr<PartitionCounters>& counters) {
   advance(s.records_in, c.records_in.load(), &s.last_records_in);
   advance(s.rows_out, c.rows_acked.load(), &s.last_rows_out);
   advance(s.skipped, c.records_skipped.load(), &s.last_skipped);
+  advance(s.shuffled, c.records_shuffled.load(), &s.last_shuffled);
+  advance(s.shuffled_bytes, c.bytes_shuffled.load(), &s.last_shuffled_bytes);
+  advance(s.duplicates, c.duplicates_dropped.load(), &s.last_duplicates);
   for (size_t r = 0; r < engine::kDeadLetterReasons; ++r) {
     advance(s.dead_letters[r], c.dead_letters[r].load(), &s.last_dead[r]);
   }
@@ -170,6 +191,9 @@ void WorkerMetrics::Remove(std::map<Key, PartitionSeries>::iterator it) {
   records_in_.Remove(it->second.records_in);
   rows_out_.Remove(it->second.rows_out);
   skipped_.Remove(it->second.skipped);
+  shuffled_.Remove(it->second.shuffled);
+  shuffled_bytes_.Remove(it->second.shuffled_bytes);
+  duplicates_.Remove(it->second.duplicates);
   for (auto* d : it->second.dead_letters) dead_letters_.Remove(d);
   watermark_.Remove(it->second.watermark);
   lag_.Remove(it->second.lag);

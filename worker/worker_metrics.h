@@ -50,6 +50,11 @@ class WorkerMetrics {
     prometheus::Counter* records_in = nullptr;
     prometheus::Counter* rows_out = nullptr;
     prometheus::Counter* skipped = nullptr;
+    // Re-keyed jobs: stage 1's records and bytes written to the repartition
+    // topic, stage 2's copies dropped.
+    prometheus::Counter* shuffled = nullptr;
+    prometheus::Counter* shuffled_bytes = nullptr;
+    prometheus::Counter* duplicates = nullptr;
     std::array<prometheus::Counter*, engine::kDeadLetterReasons> dead_letters{};
     prometheus::Gauge* watermark = nullptr;
     prometheus::Gauge* lag = nullptr;
@@ -57,6 +62,7 @@ class WorkerMetrics {
     prometheus::Gauge* state_bytes = nullptr;
     std::array<prometheus::Gauge*, kPartitionStates.size()> state{};  // by kPartitionStates
     int64_t last_records_in = 0, last_rows_out = 0, last_skipped = 0;
+    int64_t last_shuffled = 0, last_shuffled_bytes = 0, last_duplicates = 0;
     std::array<int64_t, engine::kDeadLetterReasons> last_dead{};
   };
   using Key = std::pair<std::string, PartitionId>;
@@ -69,6 +75,9 @@ class WorkerMetrics {
   prometheus::Family<prometheus::Counter>& rows_out_;
   prometheus::Family<prometheus::Counter>& dead_letters_;
   prometheus::Family<prometheus::Counter>& skipped_;
+  prometheus::Family<prometheus::Counter>& shuffled_;
+  prometheus::Family<prometheus::Counter>& shuffled_bytes_;
+  prometheus::Family<prometheus::Counter>& duplicates_;
   prometheus::Family<prometheus::Gauge>& watermark_;
   prometheus::Family<prometheus::Gauge>& lag_;
   prometheus::Family<prometheus::Gauge>& keys_;

@@ -73,7 +73,8 @@ def wait_until(what, done, timeout, interval=0.1):
 
 
 class Cluster:
-    def __init__(self, bin_dir, work, partitions, workers, worker_timeout_ms, kafka="devkafka"):
+    def __init__(self, bin_dir, work, partitions, workers, worker_timeout_ms, kafka="devkafka", rekey=False):
+        self.rekey = rekey
         self.bin = bin_dir
         self.work = work
         self.logs = os.path.join(work, "logs")
@@ -121,8 +122,11 @@ class Cluster:
         return value
 
     def start_devkafka(self, partitions):
+        # --rekey: the mock cluster cannot create topics; the re-keyed job's
+        # repartition topic is made here.
+        extra = ["--topic", f"weir.chaos-rekey.repartition:{partitions}"] if self.rekey else []
         return self.spawn("devkafka", [self.binary("tools", "weir-devkafka"), "--port", "0", "--brokers", "3",
-                                       "--topic", f"events:{partitions}"], "weir-devkafka bootstrap ")
+                                       "--topic", f"events:{partitions}"] + extra, "weir-devkafka bootstrap ")
 
     def start_store(self):
         self.store_addr = self.spawn(
@@ -183,14 +187,15 @@ class Cluster:
                     pass
 
 
-def job_yaml(kafka, store, checkpoints, checkpoint_interval="2s"):
-    return f"""name: chaos
-source: {{ kafka: {{ brokers: "{kafka}", topic: events, start: earliest }} }}
-key: user_id
+def job_yaml(kafka, store, checkpoints, checkpoint_interval="2s", name="chaos", key="user_id", partitioned_by=None):
+    by = f", partitioned_by: {partitioned_by}" if partitioned_by else ""
+    return f"""name: {name}
+source: {{ kafka: {{ brokers: "{kafka}", topic: events, start: earliest }}{by} }}
+key: {key}
 event_time: {{ field: ts }}
 watermark: {{ max_out_of_orderness: 2s }}
 allowed_lateness: 5s
-view: chaos
+view: {name.replace("-", "_")}
 features:
   - {{ name: n_5s, agg: count, window: {{ tumbling: 5s }} }}
   - {{ name: amount_5s, agg: sum, field: amount, window: {{ tumbling: 5s }} }}
@@ -436,6 +441,9 @@ def main():
     ap.add_argument("--faults", default=None,
                     help="comma-separated faults to choose from (default: all of the chosen Kafka's)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs) afterwards")
+    ap.add_argument("--rekey", action="store_true",
+                    help="also run a re-keyed job (key merchant, partitioned_by user_id) through the same faults and "
+                         "check its rows against weirctl replay --rekeyed of its repartition topic")
     args = ap.parse_args()
     known = FAULTS if args.kafka == "devkafka" else [f for f in FAULTS if f != "broker-down"] + BROKER_FAULTS
     args.faults = args.faults or ",".join(known)
@@ -449,7 +457,7 @@ def main():
     ok = False
     cluster = None
     try:
-        cluster = Cluster(args.bin, work, args.partitions, 3, args.worker_timeout_ms, args.kafka)
+        cluster = Cluster(args.bin, work, args.partitions, 3, args.worker_timeout_ms, args.kafka, args.rekey)
         cluster.keep = args.keep
         ok = run(cluster, args, rng, work)
     finally:
@@ -462,6 +470,58 @@ def main():
     return 0 if ok else 1
 
 
+def check_rekeyed(cluster, args, work, expected_end, job_path):
+    """The re-keyed job's rows and weirctl replay --rekeyed of its repartition
+    topic, once stage 1 has re-keyed every record and stage 2 read all of it."""
+    sources = args.partitions
+
+    def stage1_done():
+        st = cluster.status("chaos-rekey")
+        return st is not None and all(
+            int(s.get("offset", -1)) >= expected_end.get(p, 0)
+            for p, s in partition_rows(st).items() if p < sources)
+    try:
+        wait_until("stage 1 of the re-keyed job did not catch up", stage1_done, timeout=120)
+    except FaultNotApplied as e:
+        print(f"chaos: {e}", flush=True)
+        return None, None
+    time.sleep(1.0)  # stage 1's last messages and markers acknowledged
+    ends = {}
+    reference = []
+    topic = "weir.chaos-rekey.repartition"
+    for q in range(args.partitions):
+        r = subprocess.run(["kcat", "-b", cluster.kafka, "-C", "-t", topic, "-p", str(q), "-o", "beginning", "-e",
+                            "-q", "-f", "%o\t%h\t%s\n"], capture_output=True, timeout=60)
+        if r.returncode != 0:
+            print(f"chaos: kcat could not read {topic} partition {q}: {r.stderr.decode()}", flush=True)
+            return None, None
+        lines = r.stdout.split(b"\n")[:-1]
+        ends[sources + q] = int(lines[-1].split(b"\t", 1)[0]) + 1 if lines else 0
+        dump = os.path.join(work, f"r{q}.tsv")
+        with open(dump, "wb") as f:
+            f.write(b"".join(line.split(b"\t", 1)[1] + b"\n" for line in lines))
+        r = subprocess.run([cluster.binary("cli", "weirctl"), "replay", "--job", job_path, "--rekeyed", str(sources),
+                            "--input", dump, "-q"], capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            print(f"chaos: replay of {topic} partition {q} failed: {r.stderr}", flush=True)
+            return None, None
+        reference.extend(line for line in r.stdout.splitlines() if line)
+    reference.sort()
+    deadline = time.time() + 120
+    export = []
+    while time.time() < deadline:
+        st = cluster.status("chaos-rekey")
+        caught_up = st is not None and all(
+            int(s.get("offset", -1)) >= ends.get(p, 0) for p, s in partition_rows(st).items() if p >= sources)
+        if caught_up:
+            r = cluster.weirctl("features", "export", "--view", "chaos_rekey", check=False)
+            export = sorted(line for line in r.stdout.splitlines() if line)
+            if export == reference:
+                break
+        time.sleep(0.5)
+    return reference, export
+
+
 def run(cluster, args, rng, work):
     cluster.start_store()
     cluster.start_coordinator()
@@ -472,6 +532,12 @@ def run(cluster, args, rng, work):
     with open(job_path, "w") as f:
         f.write(job_yaml(cluster.kafka, cluster.store_addr, checkpoints, args.checkpoint_interval))
     cluster.weirctl("submit", job_path)
+    rekey_path = os.path.join(work, "rekey.yaml")
+    if args.rekey:
+        with open(rekey_path, "w") as f:
+            f.write(job_yaml(cluster.kafka, cluster.store_addr, checkpoints, args.checkpoint_interval, "chaos-rekey",
+                             "merchant", "user_id"))
+        cluster.weirctl("submit", rekey_path)
 
     # The stream outlasts the faults: a real broker's fault (a failover, the
     # ISR refilling) takes 15-30 s, not the interval; a partition with no new
@@ -555,6 +621,14 @@ def run(cluster, args, rng, work):
         time.sleep(0.5)
     missing = sorted(set(reference) - set(export))
     extra = sorted(set(export) - set(reference))
+    if args.rekey:
+        rekey_reference, rekey_export = check_rekeyed(cluster, args, work, expected_end, rekey_path)
+        if rekey_reference is None:
+            return False
+        print(f"chaos: re-keyed job: rows checked {len(rekey_reference)}", flush=True)
+        missing += sorted(set(rekey_reference) - set(rekey_export))
+        extra += sorted(set(rekey_export) - set(rekey_reference))
+        reference += rekey_reference
     mismatches = len(missing) + len(extra)
     print(f"chaos: iterations {args.iterations}; faults injected: " +
           ", ".join(f"{k} {v}" for k, v in faults.items()), flush=True)
