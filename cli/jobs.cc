@@ -312,6 +312,7 @@ Status JobStatus(const std::string& coordinator, const std::string& name, bool j
                                  "partition P)"});
   }
   if (!job.discovery().empty() && job.partitions_size() > 0) header.Add({"discovery:", job.discovery()});
+  if (!job.repartition_trim().empty()) header.Add({"trimmed:", job.repartition_trim()});
   header.Add({"checkpoint:", CheckpointCell(job, WallClockMs())});
   header.Print(out);
   if (job.partitions_size() == 0) return Status::Ok();

@@ -53,6 +53,11 @@ pb::ClusterEvent DiscoveryFailed(const std::string& job, const std::string& reas
   return Event(pb::CLUSTER_EVENT_DISCOVERY_FAILED, job, -1, "", "partitions unknown (retrying): " + reason);
 }
 
+pb::ClusterEvent RepartitionTrimFailed(const std::string& job, const std::string& reason) {
+  return Event(pb::CLUSTER_EVENT_REPARTITION_TRIM_FAILED, job, -1, "",
+               reason + " (the repartition topic's records behind the oldest kept checkpoint; retrying)");
+}
+
 pb::ClusterEvent WorkerDisconnected(const std::string& worker) {
   return Event(pb::CLUSTER_EVENT_WORKER_LOST, "", -1, worker,
                "worker " + worker + " lost: its connection to the coordinator closed; its partitions move");

@@ -17,6 +17,8 @@ weir::v1::ClusterEvent JobCancelled(const std::string& job);
 weir::v1::ClusterEvent TopicFound(const std::string& job, const std::string& summary);
 // Partition discovery failed (logged once per distinct reason); it retries.
 weir::v1::ClusterEvent DiscoveryFailed(const std::string& job, const std::string& reason);
+// Deleting a re-keyed job's repartition-topic records failed.
+weir::v1::ClusterEvent RepartitionTrimFailed(const std::string& job, const std::string& reason);
 
 // `again`: the worker was known (re-registering, e.g. after a restart);
 // `was_lost`: it had been declared lost.

@@ -166,6 +166,7 @@ EventPage Coordinator::ListEvents(const std::string& job, uint64_t after_seq, si
 void Coordinator::ForgetJob(const std::string& name) {
   discoveries_.erase(name);
   found_.erase(name);
+  trims_.erase(name);
   checkpoints_.ForgetJob(name);
   reports_.ForgetJob(name);
 }
@@ -190,6 +191,7 @@ pb::JobInfo Coordinator::ToJobInfo(const pb::JobRecord& job) const {
     }
   }
   info.set_source_partitions(job.source_partitions());
+  if (auto t = trims_.find(job.spec().name()); t != trims_.end()) info.set_repartition_trim(t->second.last);
   const Assignment assignment = JobStore::AssignmentOf(job);
   for (int32_t p = 0; p < job.partitions(); ++p) {
     pb::PartitionStatus* s = info.add_partitions();

@@ -94,12 +94,25 @@ class PartitionDiscovery {
     if (!found.ok()) return found.status();
     return found->partitions;
   }
+  // Deletes the records of `topic` below the offset given for each of its
+  // partitions (DeleteRecords): a re-keyed job's repartition topic, behind
+  // its oldest kept checkpoint. This default cannot.
+  virtual Status DeleteRecords(const std::string& brokers, const std::string& topic,
+                               const google::protobuf::Map<std::string, std::string>& properties,
+                               const std::map<int32_t, int64_t>& before) {
+    (void)brokers;
+    (void)properties;
+    (void)before;
+    return FailedPrecondition("this partition discovery cannot delete records of " + topic);
+  }
 };
 
 struct CoordinatorOptions {
   int64_t heartbeat_interval_ms = 500;  // told to workers at registration
   int64_t worker_timeout_ms = 3000;     // no heartbeat for longer: the worker is dead
   int64_t discovery_retry_ms = 2000;    // between discovery attempts of one job
+  // Between deletions of a re-keyed job's repartition-topic records.
+  int64_t repartition_trim_interval_ms = 10'000;
   // A dead worker is listed (alive = false) this long, then forgotten.
   int64_t dead_worker_retention_ms = int64_t{10} * 60 * 1000;
   // Committed checkpoints kept per job; older ones are deleted (docs/checkpoints.md: 3).
@@ -239,7 +252,13 @@ class Coordinator {
   // (each job at most every discovery_retry_ms), blocking for as long as the
   // lookup takes. Returns false when none was due.
   bool RetryDiscovery(int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
-  // CheckWorkers(), then every due discovery.
+  // Deletes, for each re-keyed job due (every repartition_trim_interval_ms),
+  // the repartition topic's records below its oldest kept checkpoint: every
+  // restore point stage 2 may fall back to is kept, and nothing older.
+  // Blocks for the deletion. A failure is the job's `repartition_trim` and
+  // a REPARTITION_TRIM_FAILED event (once per distinct reason).
+  void TrimRepartitionTopics(int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
+  // CheckWorkers(), then every due discovery, then the due trims.
   void Tick(int64_t now_ms) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Counts for the metrics: O(jobs + workers). A heartbeat's handler calls
@@ -324,6 +343,15 @@ class Coordinator {
   std::map<std::string, Discovery> discoveries_ ABSL_GUARDED_BY(mu_);  // by job name
   // What the last successful discovery of each job found (JobInfo.discovery).
   std::map<std::string, std::string> found_ ABSL_GUARDED_BY(mu_);
+  // The housekeeping of each re-keyed job's repartition topic.
+  struct Trim {
+    std::map<int32_t, int64_t> deleted_below;  // by repartition partition
+    int64_t next_ms = 0;
+    bool in_flight = false;
+    std::string last;  // what the last deletion did, or why it failed (JobInfo.repartition_trim)
+    bool failed = false;
+  };
+  std::map<std::string, Trim> trims_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t> spec_hashes_ ABSL_GUARDED_BY(mu_);  // SpecHash of every job, by name
   int64_t partition_moves_ ABSL_GUARDED_BY(mu_) = 0;
   // Refused registrations already logged, as (id, address): a duplicate

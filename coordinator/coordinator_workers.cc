@@ -328,6 +328,7 @@ void Coordinator::Tick(int64_t now_ms) {
   // Each pending job at most once, even if discovery_retry_ms is 0.
   for (size_t i = 0; i < pending && RetryDiscovery(now_ms); ++i) {
   }
+  TrimRepartitionTopics(now_ms);
 }
 
 }  // namespace weir::coordinator

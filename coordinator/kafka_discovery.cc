@@ -87,6 +87,39 @@ Status CreateTopic(rd_kafka_t* rk, const std::string& name, int partitions, int 
   return Status::Ok();
 }
 
+// A short-lived client of `brokers` with a job's source.kafka.properties,
+// reporting into `last`. `what` starts its errors.
+struct Client {
+  std::unique_ptr<rd_kafka_t, KafkaDeleter> rk;
+  spec::KafkaSettings settings;
+};
+Result<Client> NewClient(const std::string& brokers, const google::protobuf::Map<std::string, std::string>& properties,
+                         const std::string& what, LastError* last) {
+  auto settings = spec::ResolveKafkaProperties(properties);
+  if (!settings.ok()) return InvalidArgument(what + ": " + settings.status().message());
+  settings->insert(settings->begin(), {{"bootstrap.servers", brokers}, {"client.id", "weir-coordinator"}});
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (const auto& [name, value] : *settings) {  // the job's own client.id, if any, comes later and wins
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return spec::SettingRefused(what, name, err, *settings);
+    }
+  }
+  rd_kafka_conf_set_log_cb(conf, LogToSpdlog);
+  rd_kafka_conf_set_error_cb(conf, RecordError);
+  rd_kafka_conf_set_ssl_cert_verify_cb(conf, CheckCertificate);
+  rd_kafka_conf_set_opaque(conf, last);
+  // rd_kafka_new takes `conf` on success only.
+  Client client{std::unique_ptr<rd_kafka_t, KafkaDeleter>(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err))),
+                std::move(*settings)};
+  if (client.rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return InvalidArgument(what + ": " + err);
+  }
+  return client;
+}
+
 }  // namespace
 
 bool KafkaDiscovery::FirstAttempt(const std::string& brokers, const std::string& topic) {
@@ -113,29 +146,11 @@ Result<TopicFound> KafkaDiscovery::Lookup(const std::string& brokers, const std:
                                           const std::string& dead_letter_topic, int32_t create_partitions,
                                           int32_t create_replication) {
   const std::string where = "topic \"" + topic + "\" at " + brokers;
-  auto settings = spec::ResolveKafkaProperties(properties);
-  if (!settings.ok())
-    return InvalidArgument("cannot read the partitions of " + where + ": " + settings.status().message());
-  settings->insert(settings->begin(), {{"bootstrap.servers", brokers}, {"client.id", "weir-coordinator"}});
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (const auto& [name, value] : *settings) {  // the job's own client.id, if any, comes later and wins
-    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      return spec::SettingRefused("cannot read the partitions of " + where, name, err, *settings);
-    }
-  }
-  rd_kafka_conf_set_log_cb(conf, LogToSpdlog);
   LastError last;  // outlives the client (destroyed first, below)
-  rd_kafka_conf_set_error_cb(conf, RecordError);
-  rd_kafka_conf_set_ssl_cert_verify_cb(conf, CheckCertificate);
-  rd_kafka_conf_set_opaque(conf, &last);
-  // rd_kafka_new takes `conf` on success only.
-  std::unique_ptr<rd_kafka_t, KafkaDeleter> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)));
-  if (rk == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    return InvalidArgument("cannot read the partitions of " + where + ": " + err);
-  }
+  auto client = NewClient(brokers, properties, "cannot read the partitions of " + where, &last);
+  if (!client.ok()) return client.status();
+  std::unique_ptr<rd_kafka_t, KafkaDeleter> rk = std::move(client->rk);
+  const spec::KafkaSettings* settings = &client->settings;
 
   const rd_kafka_metadata_t* md = nullptr;
   const rd_kafka_resp_err_t rc =
@@ -207,6 +222,44 @@ Result<TopicFound> KafkaDiscovery::Lookup(const std::string& brokers, const std:
     result.dead_letters = dlq + " missing (creating it was tried before; dead letters wait until it exists)";
   }
   return result;
+}
+
+}  // namespace weir::coordinator
+
+namespace weir::coordinator {
+
+Status KafkaDiscovery::DeleteRecords(const std::string& brokers, const std::string& topic,
+                                     const google::protobuf::Map<std::string, std::string>& properties,
+                                     const std::map<int32_t, int64_t>& before) {
+  const std::string what = "cannot delete records of " + topic + " at " + brokers;
+  LastError last;  // outlives the client
+  auto client = NewClient(brokers, properties, what, &last);
+  if (!client.ok()) return client.status();
+  rd_kafka_topic_partition_list_t* offsets = rd_kafka_topic_partition_list_new(static_cast<int>(before.size()));
+  for (const auto& [partition, offset] : before) {
+    rd_kafka_topic_partition_list_add(offsets, topic.c_str(), partition)->offset = offset;
+  }
+  rd_kafka_DeleteRecords_t* request = rd_kafka_DeleteRecords_new(offsets);
+  rd_kafka_topic_partition_list_destroy(offsets);
+  std::unique_ptr<rd_kafka_queue_t, void (*)(rd_kafka_queue_t*)> queue(rd_kafka_queue_new(client->rk.get()),
+                                                                       rd_kafka_queue_destroy);
+  rd_kafka_DeleteRecords(client->rk.get(), &request, 1, nullptr, queue.get());
+  rd_kafka_DeleteRecords_destroy(request);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue.get(), static_cast<int>(timeout_.count()) * 2);
+  if (event == nullptr) return Unavailable(what + ": no answer within " + std::to_string(timeout_.count() * 2) + " ms");
+  std::unique_ptr<rd_kafka_event_t, void (*)(rd_kafka_event_t*)> hold(event, rd_kafka_event_destroy);
+  if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Unavailable(what + ": " + rd_kafka_event_error_string(event));
+  }
+  const rd_kafka_topic_partition_list_t* results =
+      rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(event));
+  for (int i = 0; results != nullptr && i < results->cnt; ++i) {
+    if (results->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Unavailable(what + ": partition " + std::to_string(results->elems[i].partition) + ": " +
+                         rd_kafka_err2str(results->elems[i].err));
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace weir::coordinator

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <set>
 #include <string>
 
@@ -36,6 +37,12 @@ class KafkaDiscovery final : public PartitionDiscovery {
   Result<int32_t> EnsureRepartitionTopic(const std::string& brokers, const std::string& topic, int32_t partitions,
                                          int32_t replication,
                                          const google::protobuf::Map<std::string, std::string>& properties) override;
+
+  // DeleteRecords through librdkafka's admin API; an error names the
+  // partition and Kafka's reason (weir-devkafka's mock cluster answers none).
+  Status DeleteRecords(const std::string& brokers, const std::string& topic,
+                       const google::protobuf::Map<std::string, std::string>& properties,
+                       const std::map<int32_t, int64_t>& before) override;
 
  private:
   // FindTopic; with create_partitions > 0, creates `topic` when missing.

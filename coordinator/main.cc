@@ -6,7 +6,8 @@
 //
 // Threads: gRPC's pool runs the handlers; two Periodic threads run
 // Coordinator::CheckWorkers (failure detection, rebalancing, checkpoint
-// triggers and timeouts) and Coordinator::RetryDiscovery every 250 ms; the
+// triggers and timeouts) and Coordinator::RetryDiscovery with
+// Coordinator::TrimRepartitionTopics (both Kafka requests) every 250 ms; the
 // HTTP status server has its own; main waits for SIGTERM/SIGINT and stops
 // the rest in reverse order (ServiceStack).
 #include <atomic>
@@ -86,14 +87,17 @@ int Run(const Flags& flags) {
     spdlog::error("{}", started.message());
     return 1;
   }
-  // Failure detection on one thread, partition discovery (which waits on
-  // Kafka for up to 2 s) on another, so a slow broker never delays the other.
+  // Failure detection on one thread, partition discovery and the trimming of
+  // repartition topics (which wait on Kafka for seconds) on another, so a slow broker never delays the other.
   ticker.emplace(kTickInterval, [coordinator, &metrics] {
     coordinator->CheckWorkers(weir::WallClockMs());
     metrics.Update(coordinator->Stats());
   });
   stack.Defer("failure detection", [&] { ticker->Stop(); });
-  discoverer.emplace(kTickInterval, [coordinator] { coordinator->RetryDiscovery(weir::WallClockMs()); });
+  discoverer.emplace(kTickInterval, [coordinator] {
+    coordinator->RetryDiscovery(weir::WallClockMs());
+    coordinator->TrimRepartitionTopics(weir::WallClockMs());
+  });
   stack.Defer("partition discovery", [&] { discoverer->Stop(); });
   ready = true;  // state loaded, gRPC serving
   stack.Defer("readiness", [&] { ready = false; });
