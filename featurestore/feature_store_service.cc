@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
@@ -213,6 +214,41 @@ class StoreService final : public pb::FeatureStore::WithCallbackMethod_GetOnline
     return reactor;
   }
 
+  // One response per request batch, in order; view and features come from
+  // the first batch.
+  grpc::Status GetHistoricalFeatures(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<pb::GetHistoricalFeaturesResponse, pb::GetHistoricalFeaturesRequest>* stream) override {
+    if (auto s = Authorize(authorizer_, context, Role::kReader, "FeatureStore.GetHistoricalFeatures"); !s.ok()) {
+      return s;
+    }
+    pb::GetHistoricalFeaturesRequest request;
+    std::string view;
+    std::vector<std::string> features;
+    bool first = true;
+    std::vector<pb::HistoricalColumn> columns;
+    while (stream->Read(&request)) {
+      if (first) {
+        if (request.view().empty()) return ToGrpcStatus(InvalidArgument("view is required (in the first batch)"));
+        view = request.view();
+        features.assign(request.features().begin(), request.features().end());
+        first = false;
+      }
+      const std::vector<std::string_view> keys(request.keys().begin(), request.keys().end());
+      const std::vector<int64_t> timestamps(request.timestamps_ms().begin(), request.timestamps_ms().end());
+      for (size_t i = 0; i < keys.size(); ++i) {
+        if (keys[i].empty()) return ToGrpcStatus(InvalidArgument("entity row " + std::to_string(i) + " has an empty key"));
+      }
+      if (Status s = store_->GetHistorical(view, features, keys, timestamps, &columns); !s.ok()) {
+        return ToGrpcStatus(s);
+      }
+      pb::GetHistoricalFeaturesResponse response;
+      for (pb::HistoricalColumn& c : columns) *response.add_columns() = std::move(c);
+      if (!stream->Write(response)) return {grpc::StatusCode::CANCELLED, "the client went away"};
+    }
+    return grpc::Status::OK;
+  }
+
   grpc::Status Export(grpc::ServerContext* context, const pb::ExportRequest* request,
                       grpc::ServerWriter<pb::FeatureRow>* writer) override {
     if (auto s = Authorize(authorizer_, context, Role::kReader, "FeatureStore.Export"); !s.ok()) return s;
@@ -236,8 +272,9 @@ class StoreService final : public pb::FeatureStore::WithCallbackMethod_GetOnline
     if (request->view().empty()) return ToGrpcStatus(InvalidArgument("view is required"));
     if (request->keys().empty()) return ToGrpcStatus(InvalidArgument("at least one key is required"));
     const auto start = std::chrono::steady_clock::now();
+    // Without as_of: the latest row of all, whatever its times.
     int64_t as_of = request->as_of_ms();
-    if (as_of == 0) as_of = WallClockMs();
+    if (as_of == 0) as_of = std::numeric_limits<int64_t>::max();
     auto rows = store_->GetOnline(request->view(), {request->keys().begin(), request->keys().end()},
                                   {request->features().begin(), request->features().end()}, as_of);
     if (!rows.ok()) return ToGrpcStatus(rows.status());

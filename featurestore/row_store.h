@@ -105,13 +105,25 @@ class RowStore {
   // *applied says how many, and the result is FailedPrecondition.
   Status WriteGroup(const std::vector<RowBatch>& batches, size_t* applied);
 
-  // For each key and feature: the row of the latest window (greatest
-  // window_end, then greatest revision) with window_end <= as_of_ms. An empty
+  // For each key and feature: the row with the greatest (window_end,
+  // revision) among those with available_at <= as_of_ms (docs/semantics.md,
+  // "Point-in-time reads"); kMaxTime for the latest row of all. An empty
   // `features` means every feature the key has. Keys or features with no such
   // row are absent from the result. NotFound, naming it, for a view never
   // written or a feature the view never had.
   Result<std::vector<weir::v1::FeatureRow>> GetOnline(const std::string& view, const std::vector<std::string>& keys,
                                                       const std::vector<std::string>& features, int64_t as_of_ms) const;
+
+  // The point-in-time join (docs/semantics.md, "Historical features"): for
+  // entity row i, (keys[i], timestamps[i]), each feature's row as GetOnline
+  // with as_of = timestamps[i] would return it. One column per feature (in
+  // the order of `features`; every feature of the view, by name, when it is
+  // empty), one entry per entity row. Sorts the entity rows by key and
+  // seeks once per key and feature. NotFound as GetOnline. Defined in
+  // row_store_history.cc.
+  Status GetHistorical(const std::string& view, const std::vector<std::string>& features,
+                       const std::vector<std::string_view>& keys, const std::vector<int64_t>& timestamps,
+                       std::vector<weir::v1::HistoricalColumn>* columns) const;
 
   // Calls `fn` with every row of `view` (every window and revision), by key,
   // then feature, then newest window first. Stops early when `fn` returns false.

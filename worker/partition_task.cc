@@ -109,6 +109,7 @@ void PartitionTask::OnRow(const engine::FeatureRow& row) {
   out->set_window_start(row.window_start);
   out->set_window_end(row.window_end);
   out->set_revision(row.revision);
+  out->set_available_at(row.available_at);
   if (row.value.is_text) {
     out->mutable_value()->set_text(std::string(row.value.text));
   } else {
