@@ -5,7 +5,8 @@
 // x --windows one-minute windows (each available 5 s after its end, a third
 // corrected 40 s later). --entity-rows entity rows (key, timestamp) in random
 // order, over the keys and the stored time range, are joined in batches of
-// --batch rows on this thread (run it under `taskset -c 0` for one core).
+// --batch rows on this thread, sorted by key first as the SDK sends them;
+// timed by this thread's CPU time (and wall time, printed too).
 // Baseline: the same entity rows, one GetOnline(key, features, as_of = the
 // row's timestamp) each, on --baseline-rows of them (it is slower). Both
 // answers are compared on those rows.
@@ -15,9 +16,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <numeric>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <time.h>
 
 #include <CLI/CLI.hpp>
 
@@ -30,6 +34,13 @@ using weir::featurestore::RowBatch;
 using weir::featurestore::RowStore;
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+// This thread's CPU time: the join runs on one core, whatever else runs.
+double CpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 }  // namespace
 
@@ -130,14 +141,26 @@ int main(int argc, char** argv) {
     times.push_back(kT0 + static_cast<int64_t>(rng() % static_cast<uint64_t>(span)));
   }
 
-  // The join, in the SDK's batches.
+  // The join as the SDK sends it: entity rows sorted by key (a stable
+  // argsort, undone on the answers), in batches.
   start = Clock::now();
+  const double cpu_start = CpuSeconds();
+  std::vector<uint32_t> order(static_cast<size_t>(entity_rows));
+  std::iota(order.begin(), order.end(), 0U);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](uint32_t a, uint32_t b) { return entity_keys[a] < entity_keys[b]; });
   std::vector<std::vector<weir::v1::HistoricalColumn>> answers;
   int64_t found = 0;
+  std::vector<std::string_view> batch_keys;
+  std::vector<int64_t> batch_times;
   for (int64_t at = 0; at < entity_rows; at += batch) {
     const auto end = static_cast<size_t>(std::min(entity_rows, at + batch));
-    const std::vector<std::string_view> batch_keys(entity_keys.begin() + at, entity_keys.begin() + end);
-    const std::vector<int64_t> batch_times(times.begin() + at, times.begin() + end);
+    batch_keys.clear();
+    batch_times.clear();
+    for (size_t i = static_cast<size_t>(at); i < end; ++i) {
+      batch_keys.push_back(entity_keys[order[i]]);
+      batch_times.push_back(times[order[i]]);
+    }
     std::vector<weir::v1::HistoricalColumn> columns;
     if (weir::Status s = store.GetHistorical("bench", names, batch_keys, batch_times, &columns); !s.ok()) {
       std::fprintf(stderr, "join: %s\n", s.message().c_str());
@@ -146,13 +169,18 @@ int main(int argc, char** argv) {
     for (const auto& c : columns) {
       for (bool f : c.found()) found += f ? 1 : 0;
     }
-    if (at < baseline_rows) answers.push_back(std::move(columns));
+    answers.push_back(std::move(columns));
   }
   const double join_seconds = Seconds(start);
+  const double join_cpu = CpuSeconds() - cpu_start;
+  // Where each entity row's answer is: batch and index in it.
+  std::vector<uint32_t> position(order.size());
+  for (size_t i = 0; i < order.size(); ++i) position[order[i]] = static_cast<uint32_t>(i);
 
   // The baseline: one as_of read per entity row.
   const int64_t base_n = std::min(baseline_rows, entity_rows);
   start = Clock::now();
+  const double base_cpu_start = CpuSeconds();
   int64_t mismatches = 0;
   for (int64_t i = 0; i < base_n; ++i) {
     auto rows = store.GetOnline("bench", {entity_keys[static_cast<size_t>(i)]}, names, times[static_cast<size_t>(i)]);
@@ -160,8 +188,9 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "baseline: %s\n", rows.status().message().c_str());
       return 1;
     }
-    const auto& cols = answers[static_cast<size_t>(i / batch)];
-    const int j = static_cast<int>(i % batch);
+    const uint32_t p = position[static_cast<size_t>(i)];
+    const auto& cols = answers[p / static_cast<size_t>(batch)];
+    const int j = static_cast<int>(p % static_cast<size_t>(batch));
     size_t found_here = 0;
     for (const auto& c : cols) found_here += c.found(j) ? 1 : 0;
     if (found_here != rows->size()) ++mismatches;
@@ -172,17 +201,23 @@ int main(int argc, char** argv) {
     }
   }
   const double base_seconds = Seconds(start);
-  const double join_rate = static_cast<double>(entity_rows) / join_seconds;
-  const double base_rate = static_cast<double>(base_n) / base_seconds;
-  std::printf("historical join: %lld entity rows x %d features in %.2f s (%.0f entity rows/s, %.0f%% of values found)\n",
-              static_cast<long long>(entity_rows), features, join_seconds, join_rate,
-              100.0 * static_cast<double>(found) / static_cast<double>(entity_rows * features));
-  std::printf("baseline (one as_of GetOnline per entity row, %lld rows): %.2f s (%.0f entity rows/s); join is %.1fx\n",
-              static_cast<long long>(base_n), base_seconds, base_rate, join_rate / base_rate);
+  const double base_cpu = CpuSeconds() - base_cpu_start;
+  // Rates by CPU time: on a shared machine wall time counts other work too.
+  const double join_rate = static_cast<double>(entity_rows) / join_cpu;
+  const double base_rate = static_cast<double>(base_n) / base_cpu;
+  std::printf(
+      "historical join: %lld entity rows x %d features in %.2f s CPU (%.2f s wall; %.0f entity rows/s; %.0f%% of "
+      "values found)\n",
+      static_cast<long long>(entity_rows), features, join_cpu, join_seconds, join_rate,
+      100.0 * static_cast<double>(found) / static_cast<double>(entity_rows * features));
+  std::printf(
+      "baseline (one as_of GetOnline per entity row, %lld rows): %.2f s CPU (%.2f s wall; %.0f entity rows/s); join "
+      "is %.1fx faster per row\n",
+      static_cast<long long>(base_n), base_cpu, base_seconds, base_rate, join_rate / base_rate);
   std::printf("answers equal on the baseline's rows: %s (%lld mismatches)\n", mismatches == 0 ? "yes" : "NO",
               static_cast<long long>(mismatches));
-  const double scaled = join_seconds * 1e6 / static_cast<double>(entity_rows) * 5 / features;
-  std::printf("target: 1M entity rows x 5 features < %.0f s on one core: %.2f s (scaled) -> %s\n", target_seconds,
+  const double scaled = join_cpu * 1e6 / static_cast<double>(entity_rows) * 5 / features;
+  std::printf("target: 1M entity rows x 5 features < %.0f s on one core: %.2f s CPU (scaled) -> %s\n", target_seconds,
               scaled, scaled < target_seconds ? "met" : "MISSED");
   return mismatches == 0 ? 0 : 1;
 }

@@ -210,12 +210,19 @@ class Client:
         return out
 
     def _historical(self, view: str, features: List[str], keys: List[str], times: np.ndarray) -> Dict[str, Any]:
+        """The join over the wire. Entity rows go out sorted by key (the
+        store seeks once per key and feature of a batch, so a key's rows
+        should share batches), and the answers are put back in order."""
         n = len(keys)
+        order = np.argsort(np.asarray(keys, dtype=object), kind="stable")
+        sorted_keys = [keys[i] for i in order]
+        sorted_times = times[order]
 
         def requests() -> Iterator[Any]:
             for start in range(0, n, HISTORICAL_BATCH_ROWS):
-                req = pb.GetHistoricalFeaturesRequest(keys=keys[start:start + HISTORICAL_BATCH_ROWS],
-                                                      timestamps_ms=times[start:start + HISTORICAL_BATCH_ROWS].tolist())
+                req = pb.GetHistoricalFeaturesRequest(
+                    keys=sorted_keys[start:start + HISTORICAL_BATCH_ROWS],
+                    timestamps_ms=sorted_times[start:start + HISTORICAL_BATCH_ROWS].tolist())
                 if start == 0:
                     req.view = view
                     req.features.extend(features)
@@ -227,12 +234,13 @@ class Client:
         try:
             for resp in self._features.GetHistoricalFeatures(requests(), timeout=max(self.timeout, n / 20000.0)):
                 size = min(HISTORICAL_BATCH_ROWS, n - start)
+                rows = order[start:start + size]  # the entity rows of this batch, in the caller's order
                 for c in resp.columns:
                     found = np.array(c.found, dtype=np.bool_)
                     values = np.asarray(c.numbers, dtype=np.float64)
-                    numbers[c.feature][start:start + size] = np.where(found, values, np.nan)
+                    numbers[c.feature][rows] = np.where(found, values, np.nan)
                     for i, text in c.texts.items():
-                        texts[c.feature][start + i] = text
+                        texts[c.feature][int(rows[i])] = text
                 start += size
         except grpc.RpcError as e:
             raise from_rpc_error(e, "feature store", self.store) from None
