@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
   app.add_option("--windows", windows, "One-minute windows per key and feature")->capture_default_str();
   app.add_option("--entity-rows", entity_rows, "Entity rows to join")->capture_default_str();
   app.add_option("--baseline-rows", baseline_rows, "Entity rows read one by one (the baseline)")->capture_default_str();
-  app.add_option("--batch", batch, "Entity rows per GetHistorical call (the SDK's request batch)")->capture_default_str();
+  app.add_option("--batch", batch, "Entity rows per GetHistorical call (the SDK's request batch)")
+      ->capture_default_str();
   app.add_option("--target-seconds", target_seconds, "The target for the whole join")->capture_default_str();
   app.add_option("--dir", base, "Where the scratch store goes")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -147,8 +148,7 @@ int main(int argc, char** argv) {
   const double cpu_start = CpuSeconds();
   std::vector<uint32_t> order(static_cast<size_t>(entity_rows));
   std::iota(order.begin(), order.end(), 0U);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](uint32_t a, uint32_t b) { return entity_keys[a] < entity_keys[b]; });
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return entity_keys[a] < entity_keys[b]; });
   std::vector<std::vector<weir::v1::HistoricalColumn>> answers;
   int64_t found = 0;
   std::vector<std::string_view> batch_keys;

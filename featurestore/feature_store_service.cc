@@ -237,7 +237,8 @@ class StoreService final : public pb::FeatureStore::WithCallbackMethod_GetOnline
       const std::vector<std::string_view> keys(request.keys().begin(), request.keys().end());
       const std::vector<int64_t> timestamps(request.timestamps_ms().begin(), request.timestamps_ms().end());
       for (size_t i = 0; i < keys.size(); ++i) {
-        if (keys[i].empty()) return ToGrpcStatus(InvalidArgument("entity row " + std::to_string(i) + " has an empty key"));
+        if (keys[i].empty())
+          return ToGrpcStatus(InvalidArgument("entity row " + std::to_string(i) + " has an empty key"));
       }
       if (Status s = store_->GetHistorical(view, features, keys, timestamps, &columns); !s.ok()) {
         return ToGrpcStatus(s);

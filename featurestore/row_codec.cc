@@ -8,8 +8,8 @@ namespace {
 
 using weir::v1::FeatureRow;
 
-constexpr char kCompactValue = 0x01;     // without available_at (taken as window_end)
-constexpr char kAvailableValue = 0x02;   // with available_at
+constexpr char kCompactValue = 0x01;    // without available_at (taken as window_end)
+constexpr char kAvailableValue = 0x02;  // with available_at
 constexpr char kKindNone = 0;
 constexpr char kKindNumber = 1;
 constexpr char kKindText = 2;

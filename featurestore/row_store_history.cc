@@ -76,8 +76,7 @@ Status RowStore::GetHistorical(const std::string& view, const std::vector<std::s
       for (size_t i = group; i < end; ++i) {
         const uint32_t e = order[i];
         const int64_t t = timestamps[e];
-        while (it->Valid() && it->key().starts_with(prefix) &&
-               RowAvailableAt(View(it->key()), View(it->value())) > t) {
+        while (it->Valid() && it->key().starts_with(prefix) && RowAvailableAt(View(it->key()), View(it->value())) > t) {
           it->Next();
           decoded = false;
         }

@@ -31,9 +31,10 @@ TEST_CASE("a correction is available at the partition clock when the late record
 }
 
 TEST_CASE("rows fired by a flush are available at their window end at the earliest", "[engine][available_at]") {
-  EngineHarness h(JobYaml("  - { name: n, agg: count, window: { tumbling: 10s } }\n"
-                          "  - { name: s, agg: count, window: { session: { gap: 5s } } }\n",
-                          "watermark: { max_out_of_orderness: 2s }"));
+  EngineHarness h(
+      JobYaml("  - { name: n, agg: count, window: { tumbling: 10s } }\n"
+              "  - { name: s, agg: count, window: { session: { gap: 5s } } }\n",
+              "watermark: { max_out_of_orderness: 2s }"));
   h.Event("a", 1000);
   h.Event("a", 3000);
   h.Flush();  // nothing passed 10000 or 8000: each row at its end

@@ -46,8 +46,7 @@ TEST_CASE("as_of reads skip windows not yet available and corrections not yet ma
     // Window 60000 fires at 65000 (value 1), is corrected at 130000 (value 2);
     // window 120000 fires at 126000 (value 5).
     REQUIRE((*store)
-                ->Write(Batch({Available(Row("u1", "n", 60000, 1), 65000),
-                               Available(Row("u1", "n", 120000, 5), 126000),
+                ->Write(Batch({Available(Row("u1", "n", 60000, 1), 65000), Available(Row("u1", "n", 120000, 5), 126000),
                                Available(Row("u1", "n", 60000, 2, 1), 130000)}))
                 .ok());
     INFO("cache entries " << cache);
@@ -65,10 +64,10 @@ TEST_CASE("a correction is returned only from its availability on", "[featuresto
   TempDir dir;
   auto store = RowStore::Open(dir.path.string());
   REQUIRE(store.ok());
-  REQUIRE((*store)
-              ->Write(Batch({Available(Row("u1", "n", 60000, 1), 65000),
-                             Available(Row("u1", "n", 60000, 3, 1), 90000)}))
-              .ok());
+  REQUIRE(
+      (*store)
+          ->Write(Batch({Available(Row("u1", "n", 60000, 1), 65000), Available(Row("u1", "n", 60000, 3, 1), 90000)}))
+          .ok());
   CHECK(At(**store, 89999) == "60000 1 r0");
   CHECK(At(**store, 90000) == "60000 3 r1");
 }
