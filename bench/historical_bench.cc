@@ -44,7 +44,7 @@ double CpuSeconds() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exception here is a bug; let it abort loudly
   CLI::App app{"weir_historical_bench: the point-in-time join against one as_of read per entity row"};
   int64_t keys = 50000;
   int features = 5;
@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
   }
   RowStore& store = **opened;
   std::vector<std::string> names;
+  names.reserve(static_cast<size_t>(features));
   for (int f = 0; f < features; ++f) names.push_back("f" + std::to_string(f));
   constexpr int64_t kT0 = 1'700'000'040'000;
   constexpr int64_t kMinute = 60000;

@@ -10,6 +10,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
 
 #include "common/clock.h"
 #include "daemon/grpc_auth.h"
@@ -166,6 +167,7 @@ class SinkService final : public pb::FeatureSink::Service {
       rows.partition = batch.partition();
       rows.epoch = batch.epoch();
       rows.writer = writer;
+      rows.view_retention_ms = batch.view_retention_ms();
       rows.rows.reserve(static_cast<size_t>(batch.rows_size()));
       for (pb::FeatureRow& row : *batch.mutable_rows()) {
         if (row.view().empty() || row.key().empty() || row.feature().empty()) {
@@ -308,6 +310,23 @@ FeatureStoreServices MakeFeatureStoreServices(RowStore* store, prometheus::Regis
     if (metrics.writable == nullptr) return;
     metrics.writable->Set(health.writable ? 1 : 0);
     metrics.disk_free->Set(static_cast<double>(health.free_bytes));
+  };
+  prometheus::Family<prometheus::Counter>* expired =
+      registry == nullptr ? nullptr
+                          : &prometheus::BuildCounter()
+                                 .Name("weir_store_rows_expired_total")
+                                 .Help("Rows dropped because their window ended before the view's retention")
+                                 .Register(*registry);
+  s.expire_rows = [store, expired] {
+    auto dropped = store->ExpireRows(WallClockMs());
+    if (!dropped.ok()) {
+      spdlog::error("retention: {}", dropped.status().message());
+      return;
+    }
+    for (const auto& [view, n] : *dropped) {
+      spdlog::info("retention: dropped {} rows of view {} (window_end before its retention)", n, view);
+      if (expired != nullptr) expired->Add({{"view", view}}).Increment(static_cast<double>(n));
+    }
   };
   return s;
 }

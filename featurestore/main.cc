@@ -33,6 +33,7 @@ struct Flags {
   std::string metrics_listen = "127.0.0.1:9464";
   uint64_t min_free_disk_mib = 64;
   size_t max_message_mib = weir::kDefaultMaxMessageMib;
+  int64_t retention_interval_ms = 60000;
   weir::ServerSecurity security;
 };
 
@@ -64,6 +65,8 @@ int Run(const Flags& flags) {
   weir::GrpcServer grpc({services.sink.get(), services.store.get()}, grpc_options);
   // Watches the disk: writes refused for a full disk resume without traffic.
   weir::Periodic storage_watch(std::chrono::seconds(1), services.watch_storage);
+  // Drops rows past their view's retention.
+  weir::Periodic retention(std::chrono::milliseconds(flags.retention_interval_ms), services.expire_rows);
 
   // Declared after what it stops, so everything above outlives its stops.
   weir::ServiceStack stack;
@@ -73,6 +76,7 @@ int Run(const Flags& flags) {
     return 1;
   }
   stack.Defer("storage watch", [&] { storage_watch.Stop(); });
+  stack.Defer("retention", [&] { retention.Stop(); });
   ready = true;  // the store open, gRPC serving
   stack.Defer("readiness", [&] { ready = false; });
   spdlog::info("listening on {}, metrics on {}, data in {}", grpc.address(), http.address(), flags.data_dir);
@@ -93,10 +97,16 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   weir::AddDaemonFlag(app, "--min-free-disk-mib", flags.min_free_disk_mib,
                       "Free space (MiB) writes must leave in --data-dir for RocksDB's flushes and compactions; "
                       "writes that would use it are refused until space is freed");
+  weir::AddDaemonFlag(app, "--retention-interval-ms", flags.retention_interval_ms,
+                      "How often rows past their view's retention (the job spec's `retention`) are dropped, in ms");
   weir::AddMaxMessageFlag(app, flags.max_message_mib);
   weir::AddMetricsAndLogFlags(app, flags.metrics_listen, flags.log_level);
   weir::AddServerSecurityFlags(app, flags.security);
   if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "featurestore", flags.log_level)) return *exit_code;
+  if (flags.retention_interval_ms <= 0) {
+    std::cerr << "weir-featurestore: --retention-interval-ms must be positive\n";
+    return 2;
+  }
   if (auto s = flags.security.Validate(); !s.ok()) {
     std::cerr << "weir-featurestore: " << s.message() << "\n";
     return 2;

@@ -154,6 +154,9 @@ Result<std::unique_ptr<RowStore>> RowStore::Open(const std::string& dir, RowStor
   if (Status built = store->BuildCatalog(); !built.ok()) {
     return Status(built.code(), "cannot open the feature store in \"" + dir + "\": " + built.message());
   }
+  if (Status loaded = store->LoadRetention(); !loaded.ok()) {
+    return Status(loaded.code(), "cannot open the feature store in \"" + dir + "\": " + loaded.message());
+  }
   return store;
 }
 
@@ -411,6 +414,7 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
       WEIR_RETURN_IF_ERROR(FromRocks(wb.Iterate(&updater), "cannot update the read cache"));
     }
   }
+  WEIR_RETURN_IF_ERROR(NoteRetention(batches, *applied));
   return fenced;
 }
 

@@ -170,6 +170,7 @@ bool PartitionTask::TakeRows(PendingRows* out) {
   rows_.batch.set_job(job_->spec.name());
   rows_.batch.set_partition(partition_.value());
   rows_.batch.set_epoch(epoch_.value());
+  rows_.batch.set_view_retention_ms(job_->spec.retention_ms());
   counters_->rows_emitted.fetch_add(static_cast<int64_t>(row_count_), std::memory_order_relaxed);
   *out = std::move(rows_);
   rows_ = PendingRows{};

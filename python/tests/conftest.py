@@ -37,8 +37,9 @@ class Cluster:
                                      "weir-devkafka bootstrap ")
         self.store = self._start("store", [_binary("WEIR_FEATURESTORE", "featurestore/weir-featurestore"),
                                            "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-                                           "--data-dir", str(tmp / "store")],
+                                           "--data-dir", str(tmp / "store"), "--retention-interval-ms", "200"],
                                  "weir-featurestore listening on ")
+        self.store_metrics = self._line("store", "weir-featurestore metrics on ")
         self.coordinator = self._start("coordinator",
                                        [_binary("WEIR_COORDINATOR", "coordinator/weir-coordinator"), "--listen",
                                         "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--data-dir",
@@ -50,8 +51,12 @@ class Cluster:
     def _start(self, name: str, argv: List[str], prefix: str) -> str:
         out = open(self.tmp / f"{name}.out", "w+")
         err = open(self.tmp / f"{name}.log", "w")
-        proc = subprocess.Popen(argv, stdout=out, stderr=err)
-        self.procs.append(proc)
+        self.procs.append(subprocess.Popen(argv, stdout=out, stderr=err))
+        return self._line(name, prefix)
+
+    def _line(self, name: str, prefix: str) -> str:
+        """What follows `prefix` on the first line of NAME.out that has it."""
+        proc = self.procs[-1]
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             for line in (self.tmp / f"{name}.out").read_text().splitlines():
@@ -66,6 +71,13 @@ class Cluster:
         """Writes records (JSON text) to one partition of `topic` with kcat."""
         subprocess.run(["kcat", "-b", self.bootstrap, "-P", "-t", topic, "-p", str(partition)],
                        input=("\n".join(records) + "\n").encode(), check=True, timeout=60)
+
+    def metrics(self, address: str) -> str:
+        """The Prometheus text of a daemon's HTTP status server."""
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://{address}/metrics", timeout=10) as r:
+            return r.read().decode()
 
     def logs(self) -> Dict[str, str]:
         return {p.name: p.read_text() for p in self.tmp.glob("*.log")}
