@@ -218,10 +218,11 @@ def test_bad_spec_names_every_problem(cluster, client):
     spec = job_spec(cluster, name="broken")
     spec["features"][0]["window"] = {"tumbling": "ten seconds"}
     spec["features"][1]["agg"] = "median"
+    spec["retention"] = "forever"
     with pytest.raises(weir.SpecError) as e:
         client.submit(spec)
     text = "\n".join(e.value.problems)
-    assert "features[0].window.tumbling" in text and "features[1].agg" in text, text
+    assert "features[0].window.tumbling" in text and "features[1].agg" in text and "retention" in text, text
 
 
 def test_unreachable_server_names_the_address():
