@@ -50,25 +50,25 @@ def partition_records(partition: int, seed: int) -> List[str]:
     return out
 
 
-def point_in_time(rows: List[Dict[str, Any]], key: str, feature: str, t: int) -> Optional[Dict[str, Any]]:
-    """The independent rule: the greatest (window_end, revision) among rows
-    available at t."""
+def latest_where(rows: List[Dict[str, Any]], key: str, feature: str, t: int, field: str) -> Optional[Dict[str, Any]]:
+    """The greatest (window_end, revision) among key's feature rows with
+    row[field] <= t."""
     best = None
     for r in rows:
-        if r["key"] == key and r["feature"] == feature and r["available_at"] <= t:
+        if r["key"] == key and r["feature"] == feature and r[field] <= t:
             if best is None or (r["window_end"], r["revision"]) > (best["window_end"], best["revision"]):
                 best = r
     return best
+
+
+def point_in_time(rows: List[Dict[str, Any]], key: str, feature: str, t: int) -> Optional[Dict[str, Any]]:
+    """The independent rule: among rows available at t."""
+    return latest_where(rows, key, feature, t, "available_at")
 
 
 def naive(rows: List[Dict[str, Any]], key: str, feature: str, t: int) -> Optional[Dict[str, Any]]:
-    """The leaky rule: the latest window ending by t, latest revision."""
-    best = None
-    for r in rows:
-        if r["key"] == key and r["feature"] == feature and r["window_end"] <= t:
-            if best is None or (r["window_end"], r["revision"]) > (best["window_end"], best["revision"]):
-                best = r
-    return best
+    """The leaky rule: among windows that ended by t."""
+    return latest_where(rows, key, feature, t, "window_end")
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ def find(weirctl: Optional[str]) -> str:
 def run(weirctl: Optional[str], args: List[str], *, what: str = "", address: str = "",
         stdin: Optional[bytes] = None) -> bytes:
     """Runs weirctl with `args`; returns its stdout. Exit code 2 (bad input)
-    raises SpecError (one problem per line of stderr) or NotFoundError; 1
+    raises SpecError (one problem per line of stderr), CommandError for a
+    file it cannot open, or NotFoundError for an unknown job; 1
     (a runtime failure) raises UnavailableError when the server was not
     reached, else CommandError."""
     proc = subprocess.run([find(weirctl)] + args, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -32,7 +33,10 @@ def run(weirctl: Optional[str], args: List[str], *, what: str = "", address: str
     message = proc.stderr.decode("utf-8", "replace").strip()
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     if proc.returncode == 2:
-        if "not found" in message or "no job" in message:
+        lowered = message.lower()
+        if "cannot open" in lowered or "no such file" in lowered:
+            raise CommandError(message)
+        if "no job" in lowered:
             raise NotFoundError(message)
         problems = [line[len("weirctl: "):] if line.startswith("weirctl: ") else line for line in lines]
         raise SpecError(message, problems)
