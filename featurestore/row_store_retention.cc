@@ -80,8 +80,9 @@ std::map<std::string, int64_t> RowStore::Retentions() const {
 
 Result<std::map<std::string, uint64_t>> RowStore::ExpireRows(int64_t now_ms) {
   std::map<std::string, uint64_t> dropped;
-  for (const auto& [view, retention] : Retentions()) {
-    const int64_t cutoff = now_ms - retention;
+  for (const auto& entry : Retentions()) {
+    const std::string& view = entry.first;  // not a structured binding: the lambda below captures it
+    const int64_t cutoff = now_ms - entry.second;
     std::string prefix(1, kRowTag);
     AppendComponent(&prefix, view);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
