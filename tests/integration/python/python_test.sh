@@ -11,6 +11,8 @@ src=$1
 export WEIR_SOURCE_DIR=$src WEIRCTL=$2 WEIR_DEVKAFKA=$3 WEIR_FEATURESTORE=$4 WEIR_COORDINATOR=$5 WEIR_WORKER=$6
 python="$src/.cache/venv/bin/python"
 if [ ! -x "$python" ]; then
+  # In CI setup.sh has made it: its absence there is a failure, not a skip.
+  [ "${CI:-}" = true ] && { echo "FAIL: no virtual environment at $src/.cache/venv (scripts/setup.sh makes it)" >&2; exit 1; }
   echo "SKIP: no virtual environment at $src/.cache/venv (run ./scripts/setup.sh)"
   exit 77
 fi
