@@ -49,3 +49,8 @@ def test_rows_past_retention_disappear_and_are_counted(cluster, client):
     rows = client.get_online_features("retained", ["r0", "r1", "r2"]).rows
     assert all(r["window_end"] >= now - 3600_000 for r in rows)
     assert "retention: dropped" in cluster.logs()["store.log"]
+    # Cancel: the job stops; its rows stay readable.
+    assert client.cancel("retained")["state"] == "JOB_STATE_CANCELLED"
+    assert client.status("retained")["state"] == "JOB_STATE_CANCELLED"
+    assert "CLUSTER_EVENT_JOB_CANCELLED" in {e["kind"] for e in client.events(job="retained")}
+    assert client.get_online_features("retained", ["r0"], ["n"])["r0"]["n"] is not None
