@@ -53,6 +53,7 @@ void AppendRow(std::string& out, const pb::FeatureRow& row) {
   r.window_start = row.window_start();
   r.window_end = row.window_end();
   r.revision = row.revision();
+  r.available_at = row.has_available_at() ? row.available_at() : row.window_end();
   if (row.value().kind_case() == pb::FeatureValue::kText) {
     r.value = engine::RowValue{true, 0, row.value().text()};
   } else {

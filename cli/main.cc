@@ -95,7 +95,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape): an exce
   get_cmd->add_option("--feature", get.features, "Feature name; repeat for several (default: all)");
   weir::cli::AddStrictInteger(
       get_cmd, "--as-of", get.as_of_ms,
-      "Point in time, ms since the Unix epoch: the latest window ending at or before it (0: now)", int64_t{0});
+      "Point in time T, ms since the Unix epoch: per feature, the latest row available at T (available_at <= T), "
+      "as an online read returned then (0: the latest row)",
+      int64_t{0});
   std::string export_view, export_output;
   CLI::App* export_cmd = features->add_subcommand("export", "Every row of a view, as JSON lines");
   export_cmd->add_option("--view", export_view, "Feature view")->required();

@@ -33,6 +33,14 @@ Status ParseRow(simdjson::dom::parser& parser, const std::string& line, pb::Feat
     return InvalidArgument("\"revision\" must be a non-negative integer");
   }
   row->set_revision(static_cast<uint32_t>(rev));
+  // Optional: rows exported before it existed lack it (the store then takes
+  // window_end).
+  if (simdjson::dom::element at; doc["available_at"].get(at) == simdjson::SUCCESS) {
+    if (at.get(i) != simdjson::SUCCESS || i < row->window_end()) {
+      return InvalidArgument("\"available_at\" must be an integer no less than \"window_end\"");
+    }
+    row->set_available_at(i);
+  }
   simdjson::dom::element value;
   if (doc["value"].get(value) != simdjson::SUCCESS) return InvalidArgument("\"value\" is missing");
   bool nonfinite = false;

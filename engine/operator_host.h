@@ -67,6 +67,9 @@ class OperatorHost {
     row.window_end = end;
     row.value = value;
     row.revision = revision;
+    // A row fired by an idle timeout or a flush, before any record passed its
+    // end, counts as available at its end.
+    row.available_at = std::max(max_event_time_, end);
     ++rows_emitted_;
     if (revision > 0) ++corrections_emitted_;
     sink_->OnRow(row);
@@ -78,6 +81,8 @@ class OperatorHost {
   const JobPlan& plan_;
   RowSink* sink_;
   int64_t watermark_ = kMinTime;
+  // The greatest event time seen (kMinTime before any): rows' available_at.
+  int64_t max_event_time_ = kMinTime;
   // Fires in order of (time, feature, key hash, key text): the order of rows
   // never depends on key ids, which differ after a restore. (The feature is
   // the heap's; FireTimers picks among heaps.)

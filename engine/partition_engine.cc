@@ -147,8 +147,8 @@ void PartitionEngine::Process(const Event& e) {
   // new key that no feature took needs queuing.
   if (new_key && host_.keys_[key].live_features == 0) MarkIdle(key);
 
-  if (e.time > max_event_time_) {
-    max_event_time_ = e.time;
+  if (e.time > host_.max_event_time_) {
+    host_.max_event_time_ = e.time;
     if (!plan_->watermark_from_markers) AdvanceWatermark(SaturatingSub(e.time, plan_->max_out_of_orderness));
   }
   if (!idle_keys_.empty() && host_.watermark_ >= next_sweep_) SweepIdleKeys();
@@ -303,7 +303,7 @@ std::string PartitionEngine::Snapshot() const {
   w.Put<uint32_t>(kSnapshotVersion);
   w.Put<uint64_t>(plan_->fingerprint);
   w.Put<int64_t>(host_.watermark_);
-  w.Put<int64_t>(max_event_time_);
+  w.Put<int64_t>(host_.max_event_time_);
   w.PutVarint(events_);
   w.PutVarint(late_dead_letters_);
   w.PutVarint(host_.rows_emitted_);
@@ -341,7 +341,7 @@ void PartitionEngine::Reset() {
   idle_runs_.clear();
   live_keys_ = 0;
   next_sweep_ = kMinTime;
-  max_event_time_ = kMinTime;
+  host_.max_event_time_ = kMinTime;
   events_ = 0;
   late_dead_letters_ = 0;
   skipped_.assign(plan_->features.size(), 0);
@@ -372,7 +372,7 @@ Status PartitionEngine::Restore(std::string_view bytes) {
         "into this job");
   }
   host_.watermark_ = r.Get<int64_t>();
-  max_event_time_ = r.Get<int64_t>();
+  host_.max_event_time_ = r.Get<int64_t>();
   events_ = r.GetVarint();
   late_dead_letters_ = r.GetVarint();
   host_.rows_emitted_ = r.GetVarint();

@@ -56,7 +56,7 @@ class PartitionEngine {
 
   int64_t watermark() const { return host_.watermark(); }
   // The greatest event time seen, kMinTime before any.
-  int64_t max_event_time() const { return max_event_time_; }
+  int64_t max_event_time() const { return host_.max_event_time_; }
   EngineStats stats() const;
   // Bytes of window state and key table, approximately (for benchmarks and
   // metrics). Walks every key: not for the hot path.
@@ -122,7 +122,6 @@ class PartitionEngine {
   // or session gap, so keys that come back every window keep their slot.
   int64_t key_retention_ = 0;
   int64_t next_sweep_ = kMinTime;
-  int64_t max_event_time_ = kMinTime;
   uint64_t events_ = 0;
   uint64_t late_dead_letters_ = 0;
   std::vector<uint64_t> skipped_;

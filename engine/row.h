@@ -25,6 +25,9 @@ struct FeatureRow {
   int64_t window_end = 0;
   RowValue value;
   uint32_t revision = 0;
+  // The partition's greatest event time seen when the row was emitted, never
+  // below window_end (docs/semantics.md, "Availability").
+  int64_t available_at = 0;
 };
 
 // Receives the engine's output on the thread that drives the engine, in the

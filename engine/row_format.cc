@@ -86,6 +86,8 @@ void AppendRowJson(std::string& out, std::string_view view, std::string_view fea
   }
   out += ",\"revision\":";
   AppendInt(out, row.revision);
+  out += ",\"available_at\":";
+  AppendInt(out, row.available_at);
   // A number that is not finite is written as a string: the marker tells it
   // from a `last` feature's text value (docs/semantics.md, "Numbers").
   if (!row.value.is_text && !std::isfinite(row.value.number)) out += ",\"nonfinite\":true";

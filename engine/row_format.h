@@ -1,6 +1,6 @@
 // The JSON-lines form of feature rows and dead letters, shared by
 // `weirctl replay`, `weirctl features export` and tests (docs/semantics.md):
-//   {"view":"v","key":"u1","feature":"f","window_start":0,"window_end":60000,"value":12,"revision":0}
+//   {"view":"v","key":"u1","feature":"f","window_start":0,"window_end":60000,"value":12,"revision":0,"available_at":65000}
 #pragma once
 
 #include <string>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
 
 #include "common/clock.h"
 #include "daemon/grpc_auth.h"
@@ -190,6 +192,7 @@ class SinkService final : public pb::FeatureSink::Service {
       rows.partition = batch.partition();
       rows.epoch = batch.epoch();
       rows.writer = writer;
+      rows.view_retention_ms = batch.view_retention_ms();
       rows.rows.reserve(static_cast<size_t>(batch.rows_size()));
       for (pb::FeatureRow& row : *batch.mutable_rows()) {
         if (row.view().empty() || row.key().empty() || row.feature().empty()) {
@@ -271,6 +274,42 @@ class StoreService final : public pb::FeatureStore::WithCallbackMethod_GetOnline
     return reactor;
   }
 
+  // One response per request batch, in order; view and features come from
+  // the first batch.
+  grpc::Status GetHistoricalFeatures(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<pb::GetHistoricalFeaturesResponse, pb::GetHistoricalFeaturesRequest>* stream) override {
+    if (auto s = Authorize(authorizer_, context, Role::kReader, "FeatureStore.GetHistoricalFeatures"); !s.ok()) {
+      return s;
+    }
+    pb::GetHistoricalFeaturesRequest request;
+    std::string view;
+    std::vector<std::string> features;
+    bool first = true;
+    std::vector<pb::HistoricalColumn> columns;
+    while (stream->Read(&request)) {
+      if (first) {
+        if (request.view().empty()) return ToGrpcStatus(InvalidArgument("view is required (in the first batch)"));
+        view = request.view();
+        features.assign(request.features().begin(), request.features().end());
+        first = false;
+      }
+      const std::vector<std::string_view> keys(request.keys().begin(), request.keys().end());
+      const std::vector<int64_t> timestamps(request.timestamps_ms().begin(), request.timestamps_ms().end());
+      for (size_t i = 0; i < keys.size(); ++i) {
+        if (keys[i].empty())
+          return ToGrpcStatus(InvalidArgument("entity row " + std::to_string(i) + " has an empty key"));
+      }
+      if (Status s = store_->GetHistorical(view, features, keys, timestamps, &columns); !s.ok()) {
+        return ToGrpcStatus(s);
+      }
+      pb::GetHistoricalFeaturesResponse response;
+      for (pb::HistoricalColumn& c : columns) *response.add_columns() = std::move(c);
+      if (!stream->Write(response)) return {grpc::StatusCode::CANCELLED, "the client went away"};
+    }
+    return grpc::Status::OK;
+  }
+
   grpc::Status Export(grpc::ServerContext* context, const pb::ExportRequest* request,
                       grpc::ServerWriter<pb::FeatureRow>* writer) override {
     if (auto s = Authorize(authorizer_, context, Role::kReader, "FeatureStore.Export"); !s.ok()) return s;
@@ -294,8 +333,9 @@ class StoreService final : public pb::FeatureStore::WithCallbackMethod_GetOnline
     if (request->view().empty()) return ToGrpcStatus(InvalidArgument("view is required"));
     if (request->keys().empty()) return ToGrpcStatus(InvalidArgument("at least one key is required"));
     const auto start = std::chrono::steady_clock::now();
+    // Without as_of: the latest row of all, whatever its times.
     int64_t as_of = request->as_of_ms();
-    if (as_of == 0) as_of = WallClockMs();
+    if (as_of == 0) as_of = std::numeric_limits<int64_t>::max();
     auto rows = store_->GetOnline(request->view(), {request->keys().begin(), request->keys().end()},
                                   {request->features().begin(), request->features().end()}, as_of);
     if (!rows.ok()) return ToGrpcStatus(rows.status());
@@ -328,6 +368,23 @@ FeatureStoreServices MakeFeatureStoreServices(RowStore* store, prometheus::Regis
     if (metrics.writable == nullptr) return;
     metrics.writable->Set(health.writable ? 1 : 0);
     metrics.disk_free->Set(static_cast<double>(health.free_bytes));
+  };
+  prometheus::Family<prometheus::Counter>* expired =
+      registry == nullptr ? nullptr
+                          : &prometheus::BuildCounter()
+                                 .Name("weir_store_rows_expired_total")
+                                 .Help("Rows dropped because their window ended before the view's retention")
+                                 .Register(*registry);
+  s.expire_rows = [store, expired] {
+    auto dropped = store->ExpireRows(WallClockMs());
+    if (!dropped.ok()) {
+      spdlog::error("retention: {}", dropped.status().message());
+      return;
+    }
+    for (const auto& [view, n] : *dropped) {
+      spdlog::info("retention: dropped {} rows of view {} (window_end before its retention)", n, view);
+      if (expired != nullptr) expired->Add({{"view", view}}).Increment(static_cast<double>(n));
+    }
   };
   return s;
 }

@@ -29,6 +29,11 @@ struct FeatureStoreServices {
   // once space is back) and updates the storage gauges. The daemon calls it
   // every second from a thread of its own.
   std::function<void()> watch_storage;
+  // Drops the rows past each view's retention (RowStore::ExpireRows at the
+  // wall clock), counts them in weir_store_rows_expired_total{view} and logs
+  // them. The daemon calls it every --retention-interval from a thread of
+  // its own.
+  std::function<void()> expire_rows;
 };
 
 // Registers the store's metrics (docs in featurestore/README.md) in

@@ -53,4 +53,12 @@ void LatestCache::Written(std::string_view prefix, std::string_view key, std::st
   }
 }
 
+void LatestCache::Forget(std::string_view prefix) {
+  Shard& shard = ShardOf(prefix);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.entries.find(prefix);
+  if (it != shard.entries.end()) shard.entries.erase(it);
+  ++shard.generation;
+}
+
 }  // namespace weir::featurestore

@@ -46,6 +46,9 @@ class LatestCache {
   // replaced (the same identity: an upsert); an uncached prefix makes the
   // shard's pending fills void.
   void Written(std::string_view prefix, std::string_view key, std::string_view value);
+  // After rows under `prefix` were deleted (retention): its entry goes, and
+  // the shard's pending fills are void.
+  void Forget(std::string_view prefix);
 
  private:
   static constexpr size_t kShards = 32;

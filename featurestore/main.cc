@@ -35,6 +35,7 @@ struct Flags {
   uint64_t min_free_disk_mib = 64;
   size_t key_conflict_keys = size_t{1} << 20;
   size_t max_message_mib = weir::kDefaultMaxMessageMib;
+  int64_t retention_interval_ms = 60000;
   weir::ServerSecurity security;
 };
 
@@ -68,6 +69,8 @@ int Run(const Flags& flags) {
   weir::GrpcServer grpc({services.sink.get(), services.store.get()}, grpc_options);
   // Watches the disk: writes refused for a full disk resume without traffic.
   weir::Periodic storage_watch(std::chrono::seconds(1), services.watch_storage);
+  // Drops rows past their view's retention.
+  weir::Periodic retention(std::chrono::milliseconds(flags.retention_interval_ms), services.expire_rows);
 
   // Declared after what it stops, so everything above outlives its stops.
   weir::ServiceStack stack;
@@ -77,6 +80,7 @@ int Run(const Flags& flags) {
     return 1;
   }
   stack.Defer("storage watch", [&] { storage_watch.Stop(); });
+  stack.Defer("retention", [&] { retention.Stop(); });
   ready = true;  // the store open, gRPC serving
   stack.Defer("readiness", [&] { ready = false; });
   spdlog::info("listening on {}, metrics on {}, data in {}", grpc.address(), http.address(), flags.data_dir);
@@ -100,10 +104,16 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   weir::AddDaemonFlag(app, "--key-conflict-keys", flags.key_conflict_keys,
                       "Keys (job, view, key) whose writing partition the store remembers, to notice a job whose "
                       "topic is not partitioned by its key (about 32 bytes each; 0 turns the check off)");
+  weir::AddDaemonFlag(app, "--retention-interval-ms", flags.retention_interval_ms,
+                      "How often rows past their view's retention (the job spec's `retention`) are dropped, in ms");
   weir::AddMaxMessageFlag(app, flags.max_message_mib);
   weir::AddMetricsAndLogFlags(app, flags.metrics_listen, flags.log_level);
   weir::AddServerSecurityFlags(app, flags.security);
   if (auto exit_code = weir::ParseDaemonFlags(app, argc, argv, "featurestore", flags.log_level)) return *exit_code;
+  if (flags.retention_interval_ms <= 0) {
+    std::cerr << "weir-featurestore: --retention-interval-ms must be positive\n";
+    return 2;
+  }
   if (auto s = flags.security.Validate(); !s.ok()) {
     std::cerr << "weir-featurestore: " << s.message() << "\n";
     return 2;

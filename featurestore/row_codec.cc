@@ -8,7 +8,8 @@ namespace {
 
 using weir::v1::FeatureRow;
 
-constexpr char kCompactValue = 0x01;
+constexpr char kCompactValue = 0x01;    // without available_at (taken as window_end)
+constexpr char kAvailableValue = 0x02;  // with available_at
 constexpr char kKindNone = 0;
 constexpr char kKindNumber = 1;
 constexpr char kKindText = 2;
@@ -72,15 +73,27 @@ void AppendRowKey(std::string* out, const FeatureRow& row) {
   AppendBigEndian(out, ~static_cast<uint32_t>(row.revision()), 4);
 }
 
+namespace {
+uint64_t ZigZag(int64_t a, int64_t b) {  // a - b, wrapping, zigzag-encoded
+  const uint64_t d = static_cast<uint64_t>(a) - static_cast<uint64_t>(b);
+  return (d << 1) ^ static_cast<uint64_t>(static_cast<int64_t>(d) >> 63);
+}
+int64_t UnZigZag(int64_t base, uint64_t zigzag) {  // base + the difference
+  const uint64_t d = (zigzag >> 1) ^ (~(zigzag & 1) + 1);
+  return static_cast<int64_t>(static_cast<uint64_t>(base) + d);
+}
+}  // namespace
+
 void AppendRowValue(std::string* out, const FeatureRow& row) {
-  out->push_back(kCompactValue);
-  const uint64_t length = static_cast<uint64_t>(row.window_end()) - static_cast<uint64_t>(row.window_start());
-  const auto signed_length = static_cast<int64_t>(length);
-  const uint64_t zigzag = (length << 1) ^ static_cast<uint64_t>(signed_length >> 63);
+  out->push_back(kAvailableValue);
+  const uint64_t zigzag = ZigZag(row.window_end(), row.window_start());
+  // Rows that lack it (imports of old exports) are available at their end.
+  const uint64_t available = ZigZag(row.has_available_at() ? row.available_at() : row.window_end(), row.window_end());
   switch (row.value().kind_case()) {
     case weir::v1::FeatureValue::kNumber: {
       out->push_back(kKindNumber);
       AppendVarint(out, zigzag);
+      AppendVarint(out, available);
       const double number = row.value().number();
       char bytes[sizeof number];
       std::memcpy(bytes, &number, sizeof number);
@@ -91,11 +104,13 @@ void AppendRowValue(std::string* out, const FeatureRow& row) {
     case weir::v1::FeatureValue::kText:
       out->push_back(kKindText);
       AppendVarint(out, zigzag);
+      AppendVarint(out, available);
       out->append(row.value().text());
       break;
     default:
       out->push_back(kKindNone);
       AppendVarint(out, zigzag);
+      AppendVarint(out, available);
       break;
   }
 }
@@ -111,11 +126,22 @@ bool RowKeyFeature(std::string_view key, std::string_view* feature) {
          ReadComponent(key, &at, feature) && key.size() - at == kRowKeySuffixBytes;
 }
 
+int64_t RowAvailableAt(std::string_view key, std::string_view value) {
+  const int64_t window_end = RowKeyWindowEnd(key);
+  if (value.size() < 2 || value[0] != kAvailableValue) return window_end;
+  size_t at = 2;
+  uint64_t n = 0;
+  if (!ReadVarint(value, &at, &n) || !ReadVarint(value, &at, &n)) return window_end;
+  return UnZigZag(window_end, n);
+}
+
 bool DecodeRow(std::string_view key, std::string_view value, FeatureRow* row) {
   row->Clear();
   if (value.empty()) return false;
-  if (value[0] != kCompactValue) {  // a protobuf, from before the compact form
-    return row->ParseFromArray(value.data(), static_cast<int>(value.size()));
+  if (value[0] != kCompactValue && value[0] != kAvailableValue) {  // a protobuf, from before the compact form
+    if (!row->ParseFromArray(value.data(), static_cast<int>(value.size()))) return false;
+    if (!row->has_available_at()) row->set_available_at(row->window_end());
+    return true;
   }
   size_t at = 1;
   std::string_view view, k, feature;
@@ -131,12 +157,15 @@ bool DecodeRow(std::string_view key, std::string_view value, FeatureRow* row) {
   uint64_t zigzag = 0;
   if (!ReadVarint(value, &vat, &zigzag)) return false;
   const uint64_t length = (zigzag >> 1) ^ (~(zigzag & 1) + 1);
+  uint64_t available = 0;  // window_end for the 0x01 form
+  if (value[0] == kAvailableValue && !ReadVarint(value, &vat, &available)) return false;
   row->mutable_view()->assign(view);
   row->mutable_key()->assign(k);
   row->mutable_feature()->assign(feature);
   row->set_window_end(window_end);
   row->set_window_start(static_cast<int64_t>(static_cast<uint64_t>(window_end) - length));
   row->set_revision(revision);
+  row->set_available_at(UnZigZag(window_end, available));
   switch (kind) {
     case kKindNumber: {
       if (value.size() - vat != sizeof(double)) return false;

@@ -5,12 +5,14 @@
 // (lengths as varints, times big-endian and inverted so the newest window
 // sorts first: an online read is one seek per feature).
 //
-// Value: the parts of the row that are not in the key. Since 0.x (see
-// CHANGELOG) a compact form: 0x01, a kind byte (0 none, 1 number, 2 text),
-// the window length (window_end - window_start) as a zigzag varint, then the
-// number as 8 little-endian bytes or the text's bytes. Values written before
-// that are whole weir.v1.FeatureRow protobufs; they always start with 0x0a
-// (field 1, the non-empty view) and are still read.
+// Value: the parts of the row that are not in the key. A compact form: 0x02,
+// a kind byte (0 none, 1 number, 2 text), the window length (window_end -
+// window_start) as a zigzag varint, available_at - window_end as a zigzag
+// varint, then the number as 8 little-endian bytes or the text's bytes.
+// Older values are still read, as available at their window_end: the 0x01
+// form (the same without available_at), and whole weir.v1.FeatureRow
+// protobufs from before the compact form (they always start with 0x0a, field
+// 1, the non-empty view).
 //
 // Free functions, no state: safe from any thread.
 #pragma once
@@ -44,6 +46,9 @@ void AppendRowValue(std::string* out, const weir::v1::FeatureRow& row);
 // Rebuilds a row from its stored key and value, either value form. False
 // when either is malformed.
 [[nodiscard]] bool DecodeRow(std::string_view key, std::string_view value, weir::v1::FeatureRow* row);
+// The available_at of a stored row, without decoding the rest (window_end
+// for values written before it was kept, or malformed ones).
+int64_t RowAvailableAt(std::string_view key, std::string_view value);
 // The window_end of a row key that RowKeyFeature accepts (or any key at
 // least kRowKeySuffixBytes long).
 int64_t RowKeyWindowEnd(std::string_view key);

@@ -154,6 +154,9 @@ Result<std::unique_ptr<RowStore>> RowStore::Open(const std::string& dir, RowStor
   if (Status built = store->BuildCatalog(); !built.ok()) {
     return Status(built.code(), "cannot open the feature store in \"" + dir + "\": " + built.message());
   }
+  if (Status loaded = store->LoadRetention(); !loaded.ok()) {
+    return Status(loaded.code(), "cannot open the feature store in \"" + dir + "\": " + loaded.message());
+  }
   return store;
 }
 
@@ -411,6 +414,7 @@ Status RowStore::WriteGroup(const std::vector<RowBatch>& batches, size_t* applie
       WEIR_RETURN_IF_ERROR(FromRocks(wb.Iterate(&updater), "cannot update the read cache"));
     }
   }
+  WEIR_RETURN_IF_ERROR(NoteRetention(batches, *applied));
   return fenced;
 }
 
@@ -428,31 +432,38 @@ Result<std::vector<FeatureRow>> RowStore::GetOnline(const std::string& view, con
   WEIR_RETURN_IF_ERROR(CheckKnown(view, features));
   std::vector<FeatureRow> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  // Reads the newest row at or before as_of under `prefix` (one feature).
+  // Adds a stored row to the result.
   auto emit = [&](std::string_view row_key, std::string_view value) -> Status {
     FeatureRow row;
     if (!DecodeRow(row_key, value, &row)) return DataLoss("a stored feature row is corrupt (view \"" + view + "\")");
     out.push_back(std::move(row));
     return Status::Ok();
   };
-  // Seeks the newest row at or before as_of under `prefix` (one feature).
+  // Seeks the greatest (window_end, revision) under `prefix` (one feature)
+  // available at as_of: rows with window_end > as_of never are (available_at
+  // >= window_end), so the scan starts at as_of's window and walks back past
+  // rows that became available later (windows the watermark had not closed
+  // yet, later corrections).
   auto seek = [&](const std::string& prefix) -> Status {
     std::string target = prefix;
     AppendBigEndian(&target, DescendingTime(as_of_ms), 8);
     AppendBigEndian(&target, 0, 4);  // before every revision of that window
-    it->Seek(target);
-    if (!it->Valid() || !it->key().starts_with(prefix)) return FromRocks(it->status(), "cannot read features");
-    return emit(View(it->key()), View(it->value()));
+    for (it->Seek(target); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (RowAvailableAt(View(it->key()), View(it->value())) <= as_of_ms) {
+        return emit(View(it->key()), View(it->value()));
+      }
+    }
+    return FromRocks(it->status(), "cannot read features");
   };
-  // The newest row at or before as_of under `prefix`: from the cache when
-  // the newest row of all is at or before as_of, else from RocksDB (filling
+  // The row available at as_of under `prefix`: from the cache when the
+  // newest row of all was available by then, else from RocksDB (filling
   // the cache with the newest row of all on the way).
   LatestCache::Entry cached;
   auto latest = [&](const std::string& prefix) -> Status {
     if (latest_ == nullptr) return seek(prefix);
     if (latest_->Lookup(prefix, &cached)) {
       if (!cached.found) return Status::Ok();
-      if (RowKeyWindowEnd(cached.key) <= as_of_ms) return emit(cached.key, cached.value);
+      if (RowAvailableAt(cached.key, cached.value) <= as_of_ms) return emit(cached.key, cached.value);
       return seek(prefix);
     }
     const uint64_t generation = latest_->Generation(prefix);
@@ -463,7 +474,7 @@ Result<std::vector<FeatureRow>> RowStore::GetOnline(const std::string& view, con
       return Status::Ok();
     }
     latest_->Fill(prefix, generation, LatestCache::Entry{true, it->key().ToString(), it->value().ToString()});
-    if (RowKeyWindowEnd(View(it->key())) <= as_of_ms) return emit(View(it->key()), View(it->value()));
+    if (RowAvailableAt(View(it->key()), View(it->value())) <= as_of_ms) return emit(View(it->key()), View(it->value()));
     return seek(prefix);
   };
   // Every feature of a view of few features: each one by name, in key order

@@ -60,6 +60,8 @@ struct RowBatch {
   int32_t partition = 0;
   uint64_t epoch = 0;
   WriterKind writer = WriterKind::kJob;
+  // The job's retention of the rows' view (0: none); imports leave it alone.
+  int64_t view_retention_ms = 0;
   std::vector<weir::v1::FeatureRow> rows;
 };
 
@@ -105,13 +107,25 @@ class RowStore {
   // *applied says how many, and the result is FailedPrecondition.
   Status WriteGroup(const std::vector<RowBatch>& batches, size_t* applied);
 
-  // For each key and feature: the row of the latest window (greatest
-  // window_end, then greatest revision) with window_end <= as_of_ms. An empty
+  // For each key and feature: the row with the greatest (window_end,
+  // revision) among those with available_at <= as_of_ms (docs/semantics.md,
+  // "Point-in-time reads"); kMaxTime for the latest row of all. An empty
   // `features` means every feature the key has. Keys or features with no such
   // row are absent from the result. NotFound, naming it, for a view never
   // written or a feature the view never had.
   Result<std::vector<weir::v1::FeatureRow>> GetOnline(const std::string& view, const std::vector<std::string>& keys,
                                                       const std::vector<std::string>& features, int64_t as_of_ms) const;
+
+  // The point-in-time join (docs/semantics.md, "Historical features"): for
+  // entity row i, (keys[i], timestamps[i]), each feature's row as GetOnline
+  // with as_of = timestamps[i] would return it. One column per feature (in
+  // the order of `features`; every feature of the view, by name, when it is
+  // empty), one entry per entity row. Sorts the entity rows by key and
+  // seeks once per key and feature. NotFound as GetOnline. Defined in
+  // row_store_history.cc.
+  Status GetHistorical(const std::string& view, const std::vector<std::string>& features,
+                       const std::vector<std::string_view>& keys, const std::vector<int64_t>& timestamps,
+                       std::vector<weir::v1::HistoricalColumn>* columns) const;
 
   // Calls `fn` with every row of `view` (every window and revision), by key,
   // then feature, then newest window first. Stops early when `fn` returns false.
@@ -123,6 +137,15 @@ class RowStore {
 
   // The highest epoch written for (job, partition) by writers of `kind`; 0 when none.
   Result<uint64_t> HighestEpoch(const std::string& job, int32_t partition, WriterKind kind = WriterKind::kJob) const;
+
+  // Retention (row_store_retention.cc). Drops, for every view whose jobs set
+  // a retention, the rows whose window_end < now_ms - retention; returns how
+  // many per view (views with none dropped are absent). Does I/O; scans each
+  // such view once. Called periodically (weir-featurestore
+  // --retention-interval).
+  Result<std::map<std::string, uint64_t>> ExpireRows(int64_t now_ms);
+  // The retention of each view that has one, in ms.
+  std::map<std::string, int64_t> Retentions() const;
 
   // Looks at the free space again and, when writes were stopped by a storage
   // error and there is room now, resumes the database. Called periodically
@@ -139,6 +162,11 @@ class RowStore {
   Status BuildCatalog();
   // Reads the database's catalog into catalog_.
   Status LoadCatalog();
+  // Reads the views' retention ('T' keys) into retention_.
+  Status LoadRetention();
+  // Records the retention that the first `applied` batches (job writes) carry
+  // for their views, in retention_ and, when it changed, in the database.
+  Status NoteRetention(const std::vector<RowBatch>& batches, size_t applied);
   // Adds (view, feature) to catalog_ (not to the database).
   void Catalog(std::string_view view, std::string_view feature);
   // NotFound naming `view` when it was never written, or the first of
@@ -166,6 +194,8 @@ class RowStore {
   const std::unique_ptr<LatestCache> latest_;                                       // null when off
   mutable std::mutex health_mu_;
   StorageHealth health_;  // guarded by health_mu_
+  mutable std::mutex retention_mu_;
+  std::map<std::string, int64_t, std::less<>> retention_;  // view -> ms (> 0); guarded by retention_mu_
 };
 
 }  // namespace weir::featurestore

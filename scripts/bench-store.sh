@@ -5,8 +5,11 @@
 #      store against raw RocksDB WriteBatch ingest of the same rows;
 #   2. online reads: weir-featurestore on loopback, populated, then
 #      weir_online_read_bench open loop at 20k req/s with 1 key per request
-#      and at 2k req/s with 100 keys per request.
-#   ./scripts/bench-store.sh [ingest|reads|all]   (default all)
+#      and at 2k req/s with 100 keys per request;
+#   3. historical: weir_historical_bench, the point-in-time join of 1M entity
+#      rows x 5 features on one core (taskset) against one as_of read per
+#      entity row.
+#   ./scripts/bench-store.sh [ingest|reads|historical|all]   (default all)
 # BUILD_DIR (default build-release), REPEAT (ingest runs, default 3),
 # SECONDS_PER_RUN (reads, default 10) and KEYS (reads, default 100000) may be
 # set in the environment.
@@ -19,10 +22,14 @@ seconds="${SECONDS_PER_RUN:-10}"
 keys="${KEYS:-100000}"
 ./scripts/setup.sh >/dev/null
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build" -j2 --target weir_store_bench weir-featurestore weir_online_read_bench
+cmake --build "$build" -j2 --target weir_store_bench weir-featurestore weir_online_read_bench weir_historical_bench
 
 if [[ "$what" == all || "$what" == ingest ]]; then
   "./$build/bench/weir_store_bench" --repeat "$repeat"
+fi
+
+if [[ "$what" == all || "$what" == historical ]]; then
+  taskset -c 0 "./$build/bench/weir_historical_bench"
 fi
 
 if [[ "$what" == all || "$what" == reads ]]; then

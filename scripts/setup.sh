@@ -9,7 +9,7 @@ PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   librdkafka-dev libboost-dev libspdlog-dev libfmt-dev catch2 librocksdb-dev
   libyaml-cpp-dev prometheus-cpp-dev libsimdjson-dev libabsl-dev
-  libxxhash-dev libcli11-dev libbenchmark-dev kcat clang-format clang-tidy clang-14 libclang-rt-14-dev python3
+  libxxhash-dev libcli11-dev libbenchmark-dev kcat clang-format clang-tidy clang-14 libclang-rt-14-dev python3 python3-venv
   openssl
 )
 
@@ -50,4 +50,18 @@ tools="$(dirname "$0")/../deploy/tools"
 if [ ! -f "$tools/node_modules/.package-lock.json" ] || [ "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]; then
   echo "setup: npm ci in deploy/tools"
   (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The Python SDK's virtual environment (.cache/venv, git-ignored) with the
+# pinned packages of python/requirements-dev.txt; pip's downloads are cached
+# in .cache/pip, and nothing is installed again until that file changes, so a
+# second run is offline and fast.
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="$root/.cache/venv"
+if [ ! -x "$venv/bin/python" ] || ! cmp -s "$root/python/requirements-dev.txt" "$venv/.weir-requirements"; then
+  echo "setup: python virtual environment in .cache/venv"
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --cache-dir "$root/.cache/pip" \
+    -r "$root/python/requirements-dev.txt"
+  cp "$root/python/requirements-dev.txt" "$venv/.weir-requirements"
 fi

@@ -435,6 +435,7 @@ void ParseJobSpec(const YAML::Node& root, Problems& problems, v1::JobSpec* spec)
 
   if (auto view = GetString(fields.Get("view"), "view", problems)) spec->set_view(*view);
   CheckName(spec->view(), "view", problems);
+  if (auto ms = GetDuration(fields.Get("retention"), "retention", false, problems)) spec->set_retention_ms(*ms);
 
   const YAML::Node features = fields.Get("features");
   if (features.IsNull()) {

@@ -451,6 +451,7 @@ Status ValidateJobSpec(const v1::JobSpec& spec) {
   CheckNonNegativeDuration(spec.allowed_lateness_ms(), "allowed_lateness", problems);
   CheckTimeLimits(spec, problems);
   CheckName(spec.view(), "view", problems);
+  CheckNonNegativeDuration(spec.retention_ms(), "retention", problems);
   if (spec.features().empty()) problems.Add("features", "must list at least one feature");
   std::set<std::string> seen;
   for (int i = 0; i < spec.features_size(); ++i) CheckFeature(spec.features(i), i, seen, problems);

@@ -221,6 +221,7 @@ void PartitionTask::OnRow(const engine::FeatureRow& row) {
   out->set_window_start(row.window_start);
   out->set_window_end(row.window_end);
   out->set_revision(row.revision);
+  out->set_available_at(row.available_at);
   if (row.value.is_text) {
     out->mutable_value()->set_text(std::string(row.value.text));
   } else {
@@ -299,6 +300,7 @@ bool PartitionTask::TakeRows(PendingRows* out) {
   rows_.batch.set_job(job_->spec.name());
   rows_.batch.set_partition(partition_.value());
   rows_.batch.set_epoch(epoch_.value());
+  rows_.batch.set_view_retention_ms(job_->spec.retention_ms());
   counters_->rows_emitted.fetch_add(static_cast<int64_t>(row_count_), std::memory_order_relaxed);
   *out = std::move(rows_);
   rows_ = PendingRows{};

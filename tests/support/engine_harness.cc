@@ -77,6 +77,7 @@ void EngineHarness::OnRow(const engine::FeatureRow& row) {
                   std::to_string(row.revision);
   rows_.push_back(s);
   all_rows_.push_back(s);
+  all_available_at_.push_back(row.available_at);
 }
 
 void EngineHarness::OnDeadLetter(engine::DeadLetterReason reason, const engine::Event& event, std::string_view) {

@@ -39,6 +39,8 @@ class EngineHarness : public engine::RowSink {
   std::vector<std::string> TakeRows();
   // Every row emitted so far, in firing order.
   const std::vector<std::string>& all_rows() const { return all_rows_; }
+  // Every row's available_at so far, in firing order (parallel to all_rows).
+  const std::vector<int64_t>& all_available_at() const { return all_available_at_; }
   const std::vector<std::string>& dead_letters() const { return dead_letters_; }
   engine::PartitionEngine& engine() { return *engine_; }
   // Replaces the engine with a fresh one restored from `snapshot`.
@@ -56,6 +58,7 @@ class EngineHarness : public engine::RowSink {
   int64_t offset_ = 0;
   std::vector<std::string> rows_;
   std::vector<std::string> all_rows_;
+  std::vector<int64_t> all_available_at_;
   std::vector<std::string> dead_letters_;
 };
 

@@ -211,11 +211,12 @@ TEST_CASE("a non-finite row is written as protobuf's JSON string with a marker",
   weir::engine::FeatureRow row;
   row.key = "a";
   row.window_end = 10;
+  row.available_at = 15;
   row.value = weir::engine::RowValue{false, std::numeric_limits<double>::infinity(), {}};
   weir::engine::AppendRowJson(out, "v", "f", row);
   CHECK(out ==
         "{\"view\":\"v\",\"key\":\"a\",\"feature\":\"f\",\"window_start\":0,\"window_end\":10,\"value\":\"Infinity\","
-        "\"revision\":0,\"nonfinite\":true}\n");
+        "\"revision\":0,\"available_at\":15,\"nonfinite\":true}\n");
   out.clear();
   row.value = weir::engine::RowValue{false, std::nan(""), {}};
   weir::engine::AppendRowJson(out, "v", "f", row);

@@ -76,6 +76,7 @@ TEST_CASE("restore at random cut points reproduces the uninterrupted rows", "[en
     run.Flush();
     INFO("cut at record " << cut);
     REQUIRE(run.all_rows() == expected);
+    CHECK(run.all_available_at() == reference.all_available_at());  // kept by the snapshot
     CHECK(run.dead_letters() == reference.dead_letters());
   }
 }
@@ -94,6 +95,7 @@ TEST_CASE("restoring twice in a row (snapshot of a restored engine) still matche
   }
   run.Flush();
   CHECK(run.all_rows() == reference.all_rows());
+  CHECK(run.all_available_at() == reference.all_available_at());
 }
 
 TEST_CASE("a corrupt, truncated or foreign snapshot is rejected and leaves the engine empty", "[engine][snapshot]") {

@@ -53,9 +53,13 @@ TEST_CASE("compact row values round-trip every field through key and value", "[f
   rows.push_back(Row("u2", "sum", 1'700'000'000'000, 1'700'000'060'000, 4'000'000'000U));
   rows.back().mutable_value()->set_number(-0.0);
   rows.push_back(Row("u3", "n", 5, 5, 1));  // an empty window, no value
+  rows.back().set_available_at(5);
+  rows[0].set_available_at(125000);
+  rows[1].set_available_at(-1);  // before its end: kept as it is
+  rows[2].set_available_at(1'700'000'065'432);
   for (const FeatureRow& row : rows) {
     const std::string value = Value(row);
-    CHECK(value[0] == '\x01');
+    CHECK(value[0] == '\x02');
     CHECK(value.size() < row.ByteSizeLong());  // view, key and feature live only in the key
     FeatureRow back;
     REQUIRE(DecodeRow(Key(row), value, &back));
@@ -70,7 +74,30 @@ TEST_CASE("a value written before the compact form (a FeatureRow protobuf) is st
   REQUIRE(legacy[0] == '\x0a');  // field 1 (view), never the compact marker
   FeatureRow back;
   REQUIRE(DecodeRow(Key(row), legacy, &back));
+  CHECK(back.available_at() == 60000);  // taken as available at its end
+  back.clear_available_at();
   CHECK(back.SerializeAsString() == legacy);
+}
+
+TEST_CASE("a compact value written before available_at is available at its window end", "[featurestore][codec]") {
+  FeatureRow row = Row("u1", "count", 0, 60000, 2);
+  row.mutable_value()->set_number(3);
+  // 0x01, number, zigzag(60000), then the double: the form before available_at.
+  std::string old("\x01\x01", 2);
+  for (uint64_t n = 120000; n >= 0x80; n >>= 7) old.push_back(static_cast<char>(n | 0x80));
+  old.push_back(static_cast<char>(120000 >> 14));
+  const double three = 3;
+  old.append(reinterpret_cast<const char*>(&three), sizeof three);
+  FeatureRow back;
+  REQUIRE(DecodeRow(Key(row), old, &back));
+  CHECK(back.available_at() == 60000);
+  CHECK(weir::featurestore::RowAvailableAt(Key(row), old) == 60000);
+  CHECK(back.value().number() == 3);
+  CHECK(back.window_start() == 0);
+  // A row written without available_at (an import of an old export) gets its end.
+  CHECK(weir::featurestore::RowAvailableAt(Key(row), Value(row)) == 60000);
+  row.set_available_at(61234);
+  CHECK(weir::featurestore::RowAvailableAt(Key(row), Value(row)) == 61234);
 }
 
 TEST_CASE("malformed stored values and keys are refused, not misread", "[featurestore][codec]") {
@@ -103,6 +130,8 @@ TEST_CASE("a store holding rows in the old protobuf form reads, exports and over
   auto read = (*store)->GetOnline("view one", {"u1"}, {"n"}, 1'000'000);
   REQUIRE(read.ok());
   REQUIRE(read->size() == 1);
+  CHECK((*read)[0].available_at() == 60000);
+  (*read)[0].clear_available_at();
   CHECK((*read)[0].SerializeAsString() == old.SerializeAsString());
 
   // A newer window written now (compact) is the one read; both export.

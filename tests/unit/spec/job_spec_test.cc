@@ -168,7 +168,7 @@ TEST_CASE("Unknown fields are named with the keys their mapping allows, in schem
         "features[0].windw: unknown field (expected one of: name, agg, field, p, window, where)");
   CHECK(ParseError(Minimal("colour: blue\n")) ==
         "colour: unknown field (expected one of: name, source, key, event_time, watermark, allowed_lateness, view, "
-        "features, sink, checkpoint, repartition)");
+        "retention, features, sink, checkpoint, repartition)");
   CHECK(ParseError(Minimal("watermark: { max_out_of_order: 5s }\n")) ==
         "watermark.max_out_of_order: unknown field (expected one of: max_out_of_orderness, idle_timeout)");
   CHECK(ParseError(Minimal("checkpoint: { every: 5s }\n")) ==
