@@ -220,6 +220,9 @@ void ParseRepartition(const YAML::Node& node, Problems& problems, v1::JobSpec* s
       repartition->set_partitions(n);
     }
   }
+  if (auto ms = GetDuration(fields.Get("marker_interval"), "repartition.marker_interval", false, problems)) {
+    repartition->set_marker_interval_ms(*ms);
+  }
 }
 
 // Fills event_time. The unit defaults to ms for epoch times; with format

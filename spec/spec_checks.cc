@@ -421,6 +421,9 @@ void CheckRekey(const v1::JobSpec& spec, Problems& problems) {
                  "applies only to a re-keyed job: set source.partitioned_by to the field the topic is "
                  "partitioned by (it differs from key), or remove repartition");
   }
+  if (spec.repartition().marker_interval_ms() < 0 || spec.repartition().marker_interval_ms() > 60'000) {
+    problems.Add("repartition.marker_interval", "must be between 1ms and 60s (default 1s)");
+  }
   if (spec.repartition().partitions() < 0 || spec.repartition().partitions() > kMaxRepartitionPartitions) {
     problems.Add("repartition.partitions", std::to_string(spec.repartition().partitions()) + " is not in [0, " +
                                                std::to_string(kMaxRepartitionPartitions) +

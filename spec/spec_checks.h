@@ -27,10 +27,11 @@ constexpr std::string_view kDurationHint = "must be a duration (use a number wit
 
 // The keys each mapping of the schema allows, in schema order (the order the
 // "unknown field" message lists them in).
-constexpr std::string_view kJobKeys[] = {"name",     "source", "key",        "event_time", "watermark",  "allowed_lateness",
-                                         "view",     "retention", "features", "sink",       "checkpoint", "repartition"};
+constexpr std::string_view kJobKeys[] = {
+    "name", "source",    "key",      "event_time", "watermark",  "allowed_lateness",
+    "view", "retention", "features", "sink",       "checkpoint", "repartition"};
 constexpr std::string_view kSourceKeys[] = {"kafka", "format", "on_offset_gap", "partitioned_by"};
-constexpr std::string_view kRepartitionKeys[] = {"partitions"};
+constexpr std::string_view kRepartitionKeys[] = {"partitions", "marker_interval"};
 constexpr std::string_view kKafkaKeys[] = {"brokers", "topic", "start", "dead_letter_topic", "properties"};
 constexpr std::string_view kEventTimeKeys[] = {"field", "unit", "format"};
 constexpr std::string_view kWatermarkKeys[] = {"max_out_of_orderness", "idle_timeout"};

@@ -134,8 +134,16 @@ void PartitionTask::MergeRecords(std::span<const SourceRecord> records) {
 
 void PartitionTask::RaiseStage1Watermark(int64_t w) { stage1_watermark_ = std::max(stage1_watermark_, w); }
 
-void PartitionTask::MarkWatermark(bool force) {
+void PartitionTask::MarkWatermark(int64_t now_ms, bool force) {
   if (stage_ != 1 || (!force && stage1_watermark_ == marked_watermark_) || stage1_watermark_ == kMinTime) return;
+  // Every stage-1 task marks every repartition partition: S x R messages a
+  // round, so rounds are spaced (and weir-devkafka's mock, which scans its
+  // log per fetch, is not flooded).
+  const int64_t interval = job_->spec.repartition().marker_interval_ms() > 0
+                               ? job_->spec.repartition().marker_interval_ms()
+                               : kDefaultMarkerIntervalMs;
+  if (!force && now_ms - marked_at_ms_ < interval) return;
+  marked_at_ms_ = now_ms;
   marked_watermark_ = stage1_watermark_;
   for (int32_t p = 0; p < layout_.repartitions; ++p) {
     ShuffleMessage m;

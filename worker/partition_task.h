@@ -120,8 +120,10 @@ class PartitionTask : private engine::RowSink {
   void TakeDeadLetters(std::vector<DeadLetterRecord>* out);
 
   // Stage 1: queues a watermark marker for every repartition partition when
-  // the watermark rose since the last markers (`force`: even if not).
-  void MarkWatermark(bool force = false);
+  // the watermark rose since the last markers and repartition.marker_interval
+  // passed since them (wall clock `now_ms`); `force`: now, even if not.
+  void MarkWatermark(int64_t now_ms, bool force = false);
+  static constexpr int64_t kDefaultMarkerIntervalMs = 1000;
   // Stage 1: moves the messages for the repartition topic since the last
   // call into *out (appended).
   void TakeShuffle(std::vector<ShuffleMessage>* out);
@@ -179,6 +181,7 @@ class PartitionTask : private engine::RowSink {
   int64_t stage1_max_time_ = kMinTime;
   int64_t stage1_watermark_ = kMinTime;
   int64_t marked_watermark_ = kMinTime;  // carried by the last markers queued
+  int64_t marked_at_ms_ = 0;             // wall clock when they were queued
   std::vector<ShuffleMessage> shuffle_;
   // Stage 2.
   std::unique_ptr<engine::RekeyMerge> merge_;

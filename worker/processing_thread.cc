@@ -192,7 +192,7 @@ void ProcessingThread::TakeCheckpoint(const std::string& job, PartitionId partit
   // Rows before the snapshot go to the writer first: the snapshot is reported
   // only once they are acknowledged. Stage 1 marks its watermark before
   // every checkpoint, so stage 2 is never further behind than that.
-  owned.task->MarkWatermark(/*force=*/true);
+  owned.task->MarkWatermark(WallClockMs(), /*force=*/true);
   HandOff(job, it->second.job->dead_letter_topic, owned);
   const auto started = SteadyClock::now();
   SnapshotJob snapshot;
@@ -223,7 +223,7 @@ void ProcessingThread::WriteHandoffSnapshots() {
   for (auto& [name, js] : jobs_) {
     for (auto& [partition, owned] : js.partitions) {
       if (!owned.assigned) continue;  // never started here: the coordinator's restore points still stand
-      owned.task->MarkWatermark(/*force=*/true);
+      owned.task->MarkWatermark(WallClockMs(), /*force=*/true);
       HandOff(name, js.job->dead_letter_topic, owned);
       const auto started = SteadyClock::now();
       PartitionSnapshot snapshot = owned.task->Snapshot(CheckpointId(0));
@@ -272,7 +272,7 @@ void ProcessingThread::Housekeeping() {
         counters->records_skipped.fetch_add(static_cast<int64_t>(skipped), std::memory_order_relaxed);
       }
       owned.task->OnIdleCheck(now_ms);
-      owned.task->MarkWatermark();
+      owned.task->MarkWatermark(now_ms);
       owned.dead_letters->Poll();
       if (owned.shuffle != nullptr && owned.shuffle->delivery_errors() > 0 && owned.problem.empty()) {
         owned.problem = "Kafka refused " + std::to_string(owned.shuffle->delivery_errors()) +

@@ -50,6 +50,11 @@ import time
 
 from real_kafka import BROKER_FAULTS, RealKafka
 
+# A whole partition dumped with kcat: weir-devkafka's mock cluster answers
+# on one thread, and with a re-keyed job's extra producers and consumers it
+# runs near a full core, so a dump can take minutes.
+KCAT_DUMP_TIMEOUT = 300
+
 FAULTS = ["kill-worker", "zombie-worker", "kill-coordinator", "broker-down", "restart-store", "sigterm-worker",
           "corrupt-snapshot"]
 
@@ -491,7 +496,7 @@ def check_rekeyed(cluster, args, work, expected_end, job_path):
     topic = "weir.chaos-rekey.repartition"
     for q in range(args.partitions):
         r = subprocess.run(["kcat", "-b", cluster.kafka, "-C", "-t", topic, "-p", str(q), "-o", "beginning", "-e",
-                            "-q", "-f", "%o\t%h\t%s\n"], capture_output=True, timeout=60)
+                            "-q", "-f", "%o\t%h\t%s\n"], capture_output=True, timeout=KCAT_DUMP_TIMEOUT)
         if r.returncode != 0:
             print(f"chaos: kcat could not read {topic} partition {q}: {r.stderr.decode()}", flush=True)
             return None, None
@@ -589,7 +594,7 @@ def run(cluster, args, rng, work):
     expected_end = {}
     for p in range(args.partitions):
         r = subprocess.run(["kcat", "-b", cluster.kafka, "-C", "-t", "events", "-p", str(p), "-o", "beginning", "-e",
-                            "-f", "%s\n"], capture_output=True, timeout=60)
+                            "-f", "%s\n"], capture_output=True, timeout=KCAT_DUMP_TIMEOUT)
         if r.returncode != 0:
             print(f"chaos: kcat could not read partition {p}: {r.stderr.decode()}", flush=True)
             return False

@@ -64,7 +64,7 @@ TEST_CASE("stage 1 sends each record unchanged to its new key's partition and ma
   const std::string b = R"({"user":"u2","merchant":"m1","ts":9000})";
   const std::vector<SourceRecord> records = {Record(1, 10, a), Record(1, 11, no_merchant), Record(1, 12, b)};
   task.OnRecords(records);
-  task.MarkWatermark();
+  task.MarkWatermark(100'000);
 
   std::vector<ShuffleMessage> out;
   task.TakeShuffle(&out);
@@ -89,15 +89,32 @@ TEST_CASE("stage 1 sends each record unchanged to its new key's partition and ma
   CHECK(task.counters()->records_shuffled.load() == 2);
   CHECK(task.counters()->next_offset.load() == 13);
 
-  task.MarkWatermark();  // unchanged: no new markers
+  task.MarkWatermark(100'200);  // unchanged: no new markers
   out.clear();
   task.TakeShuffle(&out);
   CHECK(out.empty());
 
+  // Risen, but within the marker interval (1 s by default) of the last
+  // markers: none until it passed; a checkpoint's forced markers go at once.
+  task.OnRecords(std::vector<SourceRecord>{Record(1, 13, R"({"user":"u3","merchant":"m2","ts":20000})")});
+  task.MarkWatermark(100'500);
+  out.clear();
+  task.TakeShuffle(&out);
+  REQUIRE(out.size() == 1);  // the record only
+  task.MarkWatermark(101'000);
+  out.clear();
+  task.TakeShuffle(&out);
+  REQUIRE(out.size() == 3);
+  CHECK(out[0].watermark == 19000);
+  task.MarkWatermark(101'001, /*force=*/true);
+  out.clear();
+  task.TakeShuffle(&out);
+  CHECK(out.size() == 3);
+
   PartitionTask restored(job, PartitionId(1), Epoch(2), nullptr, kLayout);
   REQUIRE(restored.Restore(task.Snapshot(CheckpointId(1))).ok());
-  CHECK(restored.stage1_watermark() == 8000);
-  CHECK(restored.start_offset() == KafkaOffset(13));
+  CHECK(restored.stage1_watermark() == 19000);
+  CHECK(restored.start_offset() == KafkaOffset(14));
 }
 
 TEST_CASE("stage 2 fires on the minimum of the markers, drops copies, and restores both", "[worker]") {
