@@ -57,14 +57,7 @@ void PartitionTask::OnRecords(std::span<const SourceRecord> records) {
   if (stage_ == 2) return MergeRecords(records);
   const size_t dead_before = dead_letters_.size();
   for (const SourceRecord& r : records) {
-    engine::Event event;
-    decode::DecodeError error;
-    if (decoder_.Decode(r.value, r.offset, &event, &error)) {
-      batch_.Add(event);
-      batch_records_.push_back(&r);
-    } else {
-      AddDeadLetter(error.reason, error.detail, r.offset.value(), r.key, r.value);
-    }
+    Batch(r);
   }
   RunBatch(dead_before, dead_letters_.size() - dead_before);
   Processed(records.size(), records.back().offset.value());
@@ -119,17 +112,21 @@ void PartitionTask::MergeRecords(std::span<const SourceRecord> records) {
       counters_->duplicates_dropped.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    engine::Event event;
-    decode::DecodeError error;
-    if (decoder_.Decode(r.value, r.offset, &event, &error)) {
-      batch_.Add(event);
-      batch_records_.push_back(&r);
-    } else {
-      AddDeadLetter(error.reason, error.detail, r.offset.value(), r.key, r.value);
-    }
+    Batch(r);
   }
   RunBatch(dead_before, dead_letters_.size() - dead_before);
   Processed(records.size(), records.back().offset.value());
+}
+
+void PartitionTask::Batch(const SourceRecord& r) {
+  engine::Event event;
+  decode::DecodeError error;
+  if (decoder_.Decode(r.value, r.offset, &event, &error)) {
+    batch_.Add(event);
+    batch_records_.push_back(&r);
+  } else {
+    AddDeadLetter(error.reason, error.detail, r.offset.value(), r.key, r.value);
+  }
 }
 
 void PartitionTask::RaiseStage1Watermark(int64_t w) { stage1_watermark_ = std::max(stage1_watermark_, w); }

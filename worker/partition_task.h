@@ -143,6 +143,8 @@ class PartitionTask : private engine::RowSink {
                      std::string_view value);
   // After records up to `last_offset`: the figures the control loop reads.
   void Processed(size_t records, int64_t last_offset);
+  // Decodes `r` into the batch, or makes it a dead letter.
+  void Batch(const SourceRecord& r);
   // Runs the decoded batch through the engine; the batch's dead letters
   // start at `dead_before`, the first `decode_failures` of them raised
   // before the engine ran.
