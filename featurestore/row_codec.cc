@@ -32,14 +32,6 @@ bool ReadVarint(std::string_view s, size_t* at, uint64_t* n) {
   return false;
 }
 
-bool ReadComponent(std::string_view s, size_t* at, std::string_view* out) {
-  uint64_t n = 0;
-  if (!ReadVarint(s, at, &n) || n > s.size() - *at) return false;
-  *out = s.substr(*at, n);
-  *at += n;
-  return true;
-}
-
 uint64_t ReadBigEndian(std::string_view s, size_t at, int bytes) {
   uint64_t v = 0;
   for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<uint8_t>(s[at + i]);
@@ -47,6 +39,14 @@ uint64_t ReadBigEndian(std::string_view s, size_t at, int bytes) {
 }
 
 }  // namespace
+
+bool ReadComponent(std::string_view s, size_t* at, std::string_view* out) {
+  uint64_t n = 0;
+  if (!ReadVarint(s, at, &n) || n > s.size() - *at) return false;
+  *out = s.substr(*at, n);
+  *at += n;
+  return true;
+}
 
 void AppendComponent(std::string* out, std::string_view s) {
   AppendVarint(out, s.size());

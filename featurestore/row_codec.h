@@ -32,6 +32,9 @@ constexpr size_t kRowKeySuffixBytes = 12;
 // Appends `s` with its length in front (a varint), so no component can run
 // into the next one.
 void AppendComponent(std::string* out, std::string_view s);
+// Reads a component AppendComponent wrote at s[*at], and moves *at past it;
+// false when s holds none there.
+bool ReadComponent(std::string_view s, size_t* at, std::string_view* out);
 void AppendBigEndian(std::string* out, uint64_t v, int bytes);
 // window_end or as_of, mapped so that later times sort first.
 uint64_t DescendingTime(int64_t t);

@@ -36,13 +36,14 @@ Status RowStore::LoadRetention() {
   for (it->Seek(tag); it->Valid() && it->key().starts_with(tag); it->Next()) {
     const std::string_view key = View(it->key());
     const std::string_view value = View(it->value());
-    // View names are short (one length byte); anything else is not ours.
-    if (key.size() < 2 || (key[1] & 0x80) != 0 || value.size() != 8) {
+    size_t at = 1;
+    std::string_view view;
+    if (!ReadComponent(key, &at, &view) || at != key.size() || value.size() != 8) {
       return DataLoss("a view's retention record is malformed");
     }
     int64_t ms = 0;
     for (char c : value) ms = static_cast<int64_t>((static_cast<uint64_t>(ms) << 8) | static_cast<uint8_t>(c));
-    retention_[std::string(key.substr(2, static_cast<uint8_t>(key[1])))] = ms;
+    retention_[std::string(view)] = ms;
   }
   return Rocks(it->status(), "cannot read the views' retention");
 }

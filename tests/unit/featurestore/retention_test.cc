@@ -86,3 +86,19 @@ TEST_CASE("rows past their view's retention are dropped and counted, the rest st
   CHECK(kept->empty());
   CHECK(Rows(**store) == 3);
 }
+
+TEST_CASE("a view name of the longest length the spec allows keeps its retention across a restart",
+          "[featurestore][retention]") {
+  TempDir dir;
+  const std::string view(128, 'v');  // spec's kMaxNameLength: its length takes two varint bytes
+  {
+    auto store = RowStore::Open(dir.path.string());
+    REQUIRE(store.ok());
+    weir::v1::FeatureRow row = Row("u1", "n", kNow - kHour, 1);
+    row.set_view(view);
+    REQUIRE((*store)->Write(WithRetention(Batch({row}), 2 * kHour)).ok());
+  }
+  auto store = RowStore::Open(dir.path.string());
+  REQUIRE(store.ok());
+  CHECK((*store)->Retentions() == std::map<std::string, int64_t>{{view, 2 * kHour}});
+}
