@@ -77,7 +77,7 @@ void Coordinator::TrimRepartitionTopics(int64_t now_ms) {
       spdlog::info("job {}: {}", d.job, trim.last);
       continue;
     }
-    const std::string why = s.message();  // "cannot delete records of <topic> at <brokers>: ..."
+    const std::string& why = s.message();  // "cannot delete records of <topic> at <brokers>: ..."
     if (!trim.failed || trim.last != why) {
       spdlog::warn("job {}: {} (retrying every {} ms)", d.job, why, options_.repartition_trim_interval_ms);
       events_.Append(events::RepartitionTrimFailed(d.job, s.message()), now_ms);
