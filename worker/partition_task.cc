@@ -134,8 +134,7 @@ void PartitionTask::RaiseStage1Watermark(int64_t w) { stage1_watermark_ = std::m
 void PartitionTask::MarkWatermark(int64_t now_ms, bool force) {
   if (stage_ != 1 || (!force && stage1_watermark_ == marked_watermark_) || stage1_watermark_ == kMinTime) return;
   // Every stage-1 task marks every repartition partition: S x R messages a
-  // round, so rounds are spaced (and weir-devkafka's mock, which scans its
-  // log per fetch, is not flooded).
+  // round, so rounds are spaced by repartition.marker_interval.
   const int64_t interval = job_->spec.repartition().marker_interval_ms() > 0
                                ? job_->spec.repartition().marker_interval_ms()
                                : kDefaultMarkerIntervalMs;
