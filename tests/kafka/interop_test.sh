@@ -22,10 +22,7 @@ command -v kcat >/dev/null || fail "kcat is not installed (scripts/setup.sh inst
 kafka="$root/scripts/kafka.sh"
 
 started=$SECONDS
-"$kafka" start --brokers 3 --dir "$tmp/kafka" 2> "$tmp/kafka-start.log" || fail "kafka.sh start failed"
-source "$tmp/kafka/env"
-for pid in $KAFKA_PIDS; do track "$pid"; done
-export KAFKA_BOOTSTRAP KAFKA_BROKERS
+start_kafka --brokers 3
 echo "kafka: $KAFKA_BROKERS brokers of Apache Kafka $KAFKA_VERSION up in $((SECONDS - started)) s"
 "$kafka" topic events 4 3 --config min.insync.replicas=2 2> "$tmp/topic.log" || fail "creating events failed"
 

@@ -94,16 +94,22 @@ restart_broker() {
   fail "the broker is not up 60 s after its restart"
 }
 
+# start_kafka ARGS...: scripts/kafka.sh start ARGS (--brokers N, --sasl-ssl)
+# in $tmp/kafka; its nodes tracked, KAFKA_* from its env file exported.
+start_kafka() {
+  "$kafka" start "$@" --dir "$tmp/kafka" 2> "$tmp/kafka-start.log" || fail "kafka.sh start failed"
+  source "$tmp/kafka/env"
+  local pid
+  for pid in $KAFKA_PIDS; do track "$pid"; done
+  export KAFKA_BOOTSTRAP KAFKA_BROKERS
+}
+
 # secured_cluster: one broker with a SASL_SSL listener (kafka.sh --sasl-ssl)
 # in $tmp/kafka with topic `events` (2 partitions), then the store, the
 # coordinator and worker w1 ($featurestore, $coordinator, $worker); sets
 # $password and exports KAFKA_*, WEIR_COORDINATOR and WEIR_STORE.
 secured_cluster() {
-  "$kafka" start --brokers 1 --sasl-ssl --dir "$tmp/kafka" 2> "$tmp/kafka-start.log" || fail "kafka.sh start failed"
-  source "$tmp/kafka/env"
-  local pid
-  for pid in $KAFKA_PIDS; do track "$pid"; done
-  export KAFKA_BOOTSTRAP KAFKA_BROKERS
+  start_kafka --brokers 1 --sasl-ssl
   password=$(cat "$tmp/kafka/sasl-password")
   "$kafka" topic events 2 1 2>> "$tmp/topic.log" || fail "creating events failed"
   start_store "$featurestore"

@@ -18,10 +18,7 @@ source "$here/lib.sh"
 command -v kcat >/dev/null || fail "kcat is not installed (scripts/setup.sh installs it)"
 kafka="$root/scripts/kafka.sh"
 
-"$kafka" start --brokers 1 --dir "$tmp/kafka" 2> "$tmp/kafka-start.log" || fail "kafka.sh start failed"
-source "$tmp/kafka/env"
-for pid in $KAFKA_PIDS; do track "$pid"; done
-export KAFKA_BOOTSTRAP KAFKA_BROKERS
+start_kafka --brokers 1
 "$kafka" topic events 2 1 2> "$tmp/topic.log" || fail "creating events failed"
 start_store "$featurestore"
 start_coordinator "$coordinator"
